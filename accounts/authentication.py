@@ -1,0 +1,56 @@
+"""How API requests prove who they are.
+
+- JWT access tokens (simplejwt) in `Authorization`, with or without the `Bearer ` prefix:
+  the hub spec's clients send the bare token they got in the login response header.
+- API keys: `Authorization: Bearer <secret_id>:<secret_key>` (also what Hugging Face
+  clients send as their token), or the headers `X-Secret-Id` and `X-Secret-Key`.
+- Django sessions, for the web pages (DRF's SessionAuthentication, with CSRF).
+"""
+
+from rest_framework import authentication, exceptions
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+from .services import authenticate_api_key
+
+
+def _authorization_token(request):
+    header = authentication.get_authorization_header(request).decode("latin-1").strip()
+    if not header:
+        return ""
+    parts = header.split()
+    if len(parts) == 2 and parts[0].lower() == "bearer":
+        return parts[1]
+    if len(parts) == 1:
+        return parts[0]
+    return ""
+
+
+def _looks_like_jwt(token):
+    return token.count(".") == 2 and ":" not in token
+
+
+class BearerJWTAuthentication(JWTAuthentication):
+    def authenticate(self, request):
+        token = _authorization_token(request)
+        if not token or not _looks_like_jwt(token):
+            return None
+        validated = self.get_validated_token(token.encode())
+        return self.get_user(validated), validated
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="crucible"'
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        secret_id = request.META.get("HTTP_X_SECRET_ID", "")
+        secret_key = request.META.get("HTTP_X_SECRET_KEY", "")
+        if not secret_id:
+            token = _authorization_token(request)
+            if ":" not in token:
+                return None
+            secret_id, _, secret_key = token.partition(":")
+        user = authenticate_api_key(secret_id, secret_key)
+        if user is None:
+            raise exceptions.AuthenticationFailed("invalid or expired API key")
+        return user, None

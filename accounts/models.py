@@ -1,0 +1,93 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.templatetags.static import static
+from django.utils import timezone
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    RESEARCHER = "researcher", "Researcher"
+    OPERATOR = "operator", "Operator (furnace control)"
+
+
+DEFAULT_AVATAR = "img/default-avatar.png"
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.RESEARCHER)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
+    avatar = models.ImageField(upload_to="avatars/", blank=True)
+
+    @property
+    def avatar_url(self):
+        return self.avatar.url if self.avatar else static(DEFAULT_AVATAR)
+
+    @property
+    def is_platform_admin(self):
+        return self.is_superuser or self.role == Role.ADMIN
+
+    @property
+    def is_operator(self):
+        return self.is_platform_admin or self.role == Role.OPERATOR
+
+
+class ApiKey(models.Model):
+    """A secret id / secret key pair. Only a hash of the key is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    secret_id = models.CharField(max_length=128, unique=True)
+    secret_key_hash = models.CharField(max_length=256)
+    description = models.CharField(max_length=500, blank=True, default="")
+    end_time = models.DateTimeField(null=True, blank=True, help_text="Refused after this time; empty: no end")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.secret_id} ({self.user})"
+
+    @property
+    def is_expired(self):
+        return self.end_time is not None and self.end_time <= timezone.now()
+
+
+class ResourceQuota(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="resource_quota")
+    cpu = models.PositiveIntegerField(default=8)
+    gpu = models.PositiveIntegerField(default=0)
+    memory_gb = models.FloatField(default=16.0)
+    job_slots = models.PositiveIntegerField(default=4)
+    mig = models.PositiveIntegerField(default=0)
+    vgpu = models.PositiveIntegerField(default=0)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"resources of {self.user}"
+
+
+class StorageQuota(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="storage_quota")
+    bytes_quota = models.BigIntegerField(default=10 * 1024**3)
+    inodes_quota = models.BigIntegerField(default=100_000)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"storage of {self.user}"

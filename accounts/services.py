@@ -1,0 +1,222 @@
+import hashlib
+import hmac
+import io
+import re
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model, password_validation
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from PIL import Image, UnidentifiedImageError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from core.errors import AuthError, Conflict, InvalidInput, TooLarge
+
+from .models import ApiKey, Role, Team
+
+User = get_user_model()
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
+TEAM_MAX = 100
+
+
+# --- users -----------------------------------------------------------------
+
+
+def validate_username(username):
+    """Raise InvalidInput or Conflict unless `username` can be registered."""
+    if not isinstance(username, str) or not username:
+        raise InvalidInput("username is required")
+    if not USERNAME_RE.match(username):
+        raise InvalidInput("username must be 3-64 characters: letters, digits and _ . @ + -")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("username is already taken")
+    return username
+
+
+def validate_new_password(password, username=""):
+    if not isinstance(password, str) or not password:
+        raise InvalidInput("password is required")
+    if len(password) > 128:
+        raise InvalidInput("password must be at most 128 characters")
+    try:
+        password_validation.validate_password(password, User(username=username))
+    except ValidationError as exc:
+        raise InvalidInput("password: " + " ".join(exc.messages)) from exc
+
+
+def process_avatar(upload):
+    """Validate an uploaded image with Pillow and return a square PNG thumbnail."""
+    if upload.size > settings.AVATAR_MAX_BYTES:
+        raise TooLarge(f"avatar must be at most {settings.AVATAR_MAX_BYTES // 1024} KB")
+    try:
+        upload.seek(0)
+        with Image.open(upload) as probe:
+            probe.verify()
+        upload.seek(0)
+        with Image.open(upload) as image:
+            if image.width * image.height > 40_000_000:
+                raise InvalidInput("avatar image has too many pixels")
+            image = image.convert("RGBA")
+            side = min(image.size)
+            left = (image.width - side) // 2
+            top = (image.height - side) // 2
+            image = image.crop((left, top, left + side, top + side))
+            image.thumbnail((settings.AVATAR_SIZE, settings.AVATAR_SIZE))
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise InvalidInput("avatar is not a valid image") from exc
+    return ContentFile(out.getvalue(), name=f"{secrets.token_hex(16)}.png")
+
+
+def register_user(*, username, password, team_name="", avatar=None, role=Role.RESEARCHER):
+    validate_username(username)
+    validate_new_password(password, username)
+    team_name = (team_name or "").strip()
+    if len(team_name) > TEAM_MAX:
+        raise InvalidInput(f"team must be at most {TEAM_MAX} characters")
+    avatar_file = process_avatar(avatar) if avatar else None
+    try:
+        with transaction.atomic():
+            user = User(username=username, role=role)
+            user.set_password(password)
+            if team_name:
+                user.team, _ = Team.objects.get_or_create(name=team_name)
+            if avatar_file:
+                user.avatar.save(avatar_file.name, avatar_file, save=False)
+            user.save()
+    except IntegrityError as exc:
+        raise Conflict("username is already taken") from exc
+    return user
+
+
+def update_profile(user, *, team_name=None, avatar=None):
+    if team_name is not None:
+        team_name = team_name.strip()
+        if len(team_name) > TEAM_MAX:
+            raise InvalidInput(f"team must be at most {TEAM_MAX} characters")
+        user.team = Team.objects.get_or_create(name=team_name)[0] if team_name else None
+    if avatar is not None:
+        avatar_file = process_avatar(avatar)
+        old = user.avatar.name if user.avatar else ""
+        user.avatar.save(avatar_file.name, avatar_file, save=False)
+        if old:
+            user.avatar.storage.delete(old)
+    user.save()
+    return user
+
+
+def login_with_password(username, password):
+    if not isinstance(username, str) or not username or not isinstance(password, str) or not password:
+        raise InvalidInput("username and password are required")
+    user = authenticate(username=username, password=password)
+    if user is None:
+        raise AuthError("wrong username or password")
+    return user
+
+
+def issue_tokens(user):
+    refresh = RefreshToken.for_user(user)
+    return str(refresh.access_token), str(refresh)
+
+
+# --- API keys ----------------------------------------------------------------
+
+SECRET_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{3,128}$")
+MIN_SECRET_KEY = 16
+
+
+def hash_secret_key(secret_key, salt=None):
+    # Keys are long random strings (or at least MIN_SECRET_KEY chars), so a salted
+    # SHA-256 is enough and keeps per-request key checks fast.
+    salt = salt or secrets.token_hex(8)
+    digest = hashlib.sha256(f"{salt}${secret_key}".encode()).hexdigest()
+    return f"sha256${salt}${digest}"
+
+
+def secret_key_matches(secret_key, stored):
+    try:
+        algorithm, salt, _ = stored.split("$", 2)
+    except ValueError:
+        return False
+    return algorithm == "sha256" and hmac.compare_digest(hash_secret_key(secret_key, salt), stored)
+
+
+def _validate_key_fields(secret_id, secret_key, description, end_time):
+    if not isinstance(secret_id, str) or not SECRET_ID_RE.match(secret_id):
+        raise InvalidInput("secret_id must be 3-128 characters: letters, digits and _ . -")
+    if not isinstance(secret_key, str) or not (MIN_SECRET_KEY <= len(secret_key) <= 256):
+        raise InvalidInput(f"secret_key must be {MIN_SECRET_KEY}-256 characters")
+    if not isinstance(description, str) or len(description) > 500:
+        raise InvalidInput("doc must be a string of at most 500 characters")
+    if end_time is not None and end_time <= timezone.now():
+        raise InvalidInput("end_time must be in the future")
+
+
+def create_api_key(user, *, description="", end_time=None, secret_id=None, secret_key=None):
+    """Create a key for `user`; returns (ApiKey, plaintext secret key). The plaintext is shown once."""
+    secret_id = secret_id or f"ck_{secrets.token_hex(8)}"
+    secret_key = secret_key or secrets.token_urlsafe(32)
+    _validate_key_fields(secret_id, secret_key, description, end_time)
+    if ApiKey.objects.filter(secret_id=secret_id).exists():
+        raise Conflict("secret_id is already in use")
+    key = ApiKey.objects.create(
+        user=user,
+        secret_id=secret_id,
+        secret_key_hash=hash_secret_key(secret_key),
+        description=description,
+        end_time=end_time,
+    )
+    return key, secret_key
+
+
+def set_api_key_by_system(*, system_key, secret_id, secret_key, description="", end_time=None, username=""):
+    """The SGT system call: create or replace the key `secret_id`.
+
+    A new secret id gets the user named by `username` when given, else an account of
+    its own (named after the secret id, no password login).
+    """
+    expected = settings.SGT_SYSTEM_KEY
+    if not expected or not isinstance(system_key, str) or not hmac.compare_digest(system_key, expected):
+        raise AuthError("invalid system key")
+    _validate_key_fields(secret_id, secret_key, description, end_time)
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().filter(secret_id=secret_id).first()
+        if key is None:
+            if username:
+                user = User.objects.filter(username=username).first()
+                if user is None:
+                    raise InvalidInput("username does not name a user")
+            else:
+                user, created = User.objects.get_or_create(username=f"sgt-{secret_id}"[:150])
+                if created:
+                    user.set_unusable_password()
+                    user.save()
+            key = ApiKey(user=user, secret_id=secret_id)
+        key.secret_key_hash = hash_secret_key(secret_key)
+        key.description = description
+        key.end_time = end_time
+        key.is_active = True
+        key.save()
+    return key
+
+
+def revoke_api_key(user, secret_id):
+    return ApiKey.objects.filter(user=user, secret_id=secret_id).update(is_active=False)
+
+
+def authenticate_api_key(secret_id, secret_key):
+    """The user of a valid, active, unexpired key, else None."""
+    if not isinstance(secret_id, str) or not isinstance(secret_key, str) or not secret_id or not secret_key:
+        return None
+    key = ApiKey.objects.select_related("user").filter(secret_id=secret_id, is_active=True).first()
+    if key is None or key.is_expired or not key.user.is_active:
+        return None
+    if not secret_key_matches(secret_key, key.secret_key_hash):
+        return None
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    return key.user

@@ -1,0 +1,14 @@
+"""Settings for the test suite: the same as production wiring, in a data folder of its own."""
+
+import os
+import tempfile
+
+os.environ.setdefault("CRUCIBLE_DATA_DIR", tempfile.mkdtemp(prefix="crucible-test-"))
+os.environ.setdefault("JOB_HEARTBEAT_SECONDS", "1")
+os.environ.setdefault("JOB_STALE_SECONDS", "5")
+os.environ.setdefault("WORKER_HEARTBEAT_SECONDS", "1")
+
+from .settings import *  # noqa: E402,F401,F403
+
+# Hashing speed only matters to tests; production keeps Django's default hashers.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

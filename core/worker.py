@@ -1,0 +1,40 @@
+"""Worker-process hooks: a heartbeat row for /healthz and a sweep for jobs lost by dead workers."""
+
+import logging
+import threading
+
+from celery.signals import worker_ready, worker_shutdown
+from django.conf import settings
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+_stop = threading.Event()
+
+
+def _beat_forever(hostname, queues):
+    from .services import reap_stale_jobs, record_worker_heartbeat
+
+    try:
+        while True:
+            try:
+                record_worker_heartbeat(hostname, queues)
+                # Every worker sweeps: the sweep is idempotent, so no beat process is needed.
+                reap_stale_jobs()
+            except Exception:
+                logger.exception("worker heartbeat or sweep failed")
+            if _stop.wait(settings.WORKER_HEARTBEAT_SECONDS):
+                break
+    finally:
+        connection.close()
+
+
+@worker_ready.connect
+def start_worker_heartbeat(sender=None, **kwargs):
+    hostname = getattr(sender, "hostname", "celery")
+    queues = ",".join(sorted(q.name for q in sender.app.amqp.queues.consume_from.values())) if sender else ""
+    threading.Thread(target=_beat_forever, args=(hostname, queues), daemon=True, name="worker-heartbeat").start()
+
+
+@worker_shutdown.connect
+def stop_worker_heartbeat(**kwargs):
+    _stop.set()

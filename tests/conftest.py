@@ -1,0 +1,62 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.factories import PASSWORD, UserFactory
+from tests.worker import start_worker, stop_worker, wait_for_worker
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def auth_client(user):
+    """An API client authenticated as `user` with a JWT."""
+    from accounts.services import issue_tokens
+
+    client = APIClient()
+    access, _ = issue_tokens(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """One real worker process for the session, consuming every queue.
+
+    Tests that use it need @pytest.mark.django_db(transaction=True) so that the
+    worker sees their rows.
+    """
+    with django_db_blocker.unblock():
+        process = start_worker(name="session")
+        try:
+            wait_for_worker(process, "session@")
+        except Exception:
+            stop_worker(process)
+            raise
+    yield process
+    stop_worker(process)
