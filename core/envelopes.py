@@ -8,7 +8,7 @@ codes (0 and 1).
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -36,6 +36,9 @@ SUCCESS_CODES = {"hub": 1, "plat": 200, "kernel": 0, "eval": 0, "server": 0, "ch
 
 def ok(kind, data=None, message="success", code=None, status_code=200, headers=None):
     if kind == "sgt":
+        if data is None:
+            # DRF renders None as an empty body; the SGT contract answers a JSON `null`.
+            return HttpResponse(b"null", status=status_code, headers=headers, content_type="application/json")
         return Response(data, status=status_code, headers=headers)
     code = SUCCESS_CODES[kind] if code is None else code
     return Response(body(kind, ok=True, message=message, data=data, code=code), status=status_code, headers=headers)
