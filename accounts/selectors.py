@@ -1,11 +1,41 @@
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Sum
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core.errors import Forbidden, NotFound
 from core.models import ACTIVE_STATUSES
 from core.selectors import job_models
 
 from .models import ApiKey, ResourceQuota, StorageQuota
+
+User = get_user_model()
+
+
+def quota_subject(requester, user_ref):
+    """The user whose quota `requester` asks about with a spec's `userId`.
+
+    `userId` is a check, never an identity: it must name the requester (by id or
+    username). Platform admins may name anyone.
+    """
+    user_ref = str(user_ref).strip()
+    if user_ref in (str(requester.pk), requester.get_username()):
+        return requester
+    if not requester.is_platform_admin:
+        raise Forbidden("userId does not match the authenticated user")
+    query = User.objects.filter(username=user_ref)
+    if user_ref.isdigit():
+        query = User.objects.filter(pk=int(user_ref)) | query
+    subject = query.first()
+    if subject is None:
+        raise NotFound("no user with this userId")
+    return subject
+
+
+def window_is_open(start_time, end_time, now=None):
+    now = now or timezone.now()
+    return (start_time is None or start_time <= now) and (end_time is None or now < end_time)
 
 
 def resource_usage(user):
@@ -31,10 +61,27 @@ def resource_quota(user):
 
 
 def remaining_resources(user):
+    """Quota minus what the user's queued and running jobs hold.
+
+    Outside the quota's start_time..end_time window nothing remains.
+    """
     limits, quota = resource_quota(user)
     used = resource_usage(user)
-    remain = {field: max(0, limits[field] - used[field]) for field in limits}
-    return {"limits": limits, "used": used, "remain": remain, "quota": quota}
+    start_time = quota.start_time if quota else None
+    end_time = quota.end_time if quota else None
+    active = window_is_open(start_time, end_time)
+    remain = {field: max(0, limits[field] - used[field]) if active else 0 for field in limits}
+    remain["memory_gb"] = float(remain["memory_gb"])
+    return {
+        "limits": limits,
+        "used": used,
+        "remain": remain,
+        "quota": quota,
+        "initialized": quota is not None,
+        "active": active,
+        "start_time": start_time,
+        "end_time": end_time,
+    }
 
 
 def storage_usage(user):
@@ -48,9 +95,35 @@ def storage_usage(user):
 
 
 def storage_status(user):
+    """Storage quota and use. Without a StorageQuota record storage is unlimited
+    (limits and remains are None); outside the record's time window nothing remains."""
     quota = StorageQuota.objects.filter(user=user).first()
     used_bytes, used_inodes = storage_usage(user)
-    return {"quota": quota, "used_bytes": used_bytes, "used_inodes": used_inodes}
+    status = {
+        "quota": quota,
+        "used_bytes": used_bytes,
+        "used_inodes": used_inodes,
+        "initialized": quota is not None,
+        "active": True,
+        "bytes_quota": None,
+        "inodes_quota": None,
+        "bytes_remain": None,
+        "inodes_remain": None,
+        "start_time": None,
+        "end_time": None,
+    }
+    if quota is not None:
+        active = window_is_open(quota.start_time, quota.end_time)
+        status.update(
+            active=active,
+            bytes_quota=quota.bytes_quota,
+            inodes_quota=quota.inodes_quota,
+            bytes_remain=max(0, quota.bytes_quota - used_bytes) if active else 0,
+            inodes_remain=max(0, quota.inodes_quota - used_inodes) if active else 0,
+            start_time=quota.start_time,
+            end_time=quota.end_time,
+        )
+    return status
 
 
 def api_keys_of(user):

@@ -21,6 +21,7 @@ User = get_user_model()
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
 TEAM_MAX = 100
+SYSTEM_USER_PREFIX = "sgt-"
 
 
 # --- users -----------------------------------------------------------------
@@ -32,6 +33,9 @@ def validate_username(username):
         raise InvalidInput("username is required")
     if not USERNAME_RE.match(username):
         raise InvalidInput("username must be 3-64 characters: letters, digits and _ . @ + -")
+    if username.lower().startswith(SYSTEM_USER_PREFIX):
+        # Accounts named sgt-<secret_id> are created by the SGT system call for its keys.
+        raise InvalidInput(f"usernames starting with {SYSTEM_USER_PREFIX!r} are reserved")
     if User.objects.filter(username__iexact=username).exists():
         raise Conflict("username is already taken")
     return username
@@ -68,7 +72,7 @@ def process_avatar(upload):
             image.thumbnail((settings.AVATAR_SIZE, settings.AVATAR_SIZE))
             out = io.BytesIO()
             image.save(out, format="PNG")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as exc:
         raise InvalidInput("avatar is not a valid image") from exc
     return ContentFile(out.getvalue(), name=f"{secrets.token_hex(16)}.png")
 
@@ -185,17 +189,21 @@ def set_api_key_by_system(*, system_key, secret_id, secret_key, description="", 
         raise AuthError("invalid system key")
     _validate_key_fields(secret_id, secret_key, description, end_time)
     with transaction.atomic():
-        key = ApiKey.objects.select_for_update().filter(secret_id=secret_id).first()
+        key = ApiKey.objects.select_for_update().select_related("user").filter(secret_id=secret_id).first()
+        if key is not None and username and key.user.username != username:
+            raise Conflict("secret_id belongs to another user")
         if key is None:
             if username:
                 user = User.objects.filter(username=username).first()
                 if user is None:
                     raise InvalidInput("username does not name a user")
             else:
-                user, created = User.objects.get_or_create(username=f"sgt-{secret_id}"[:150])
+                user, created = User.objects.get_or_create(username=f"{SYSTEM_USER_PREFIX}{secret_id}"[:150])
                 if created:
                     user.set_unusable_password()
                     user.save()
+                elif user.has_usable_password():
+                    raise Conflict("the account for this secret_id is a password account")
             key = ApiKey(user=user, secret_id=secret_id)
         key.secret_key_hash = hash_secret_key(secret_key)
         key.description = description
