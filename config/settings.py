@@ -160,6 +160,8 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
 AVATAR_SIZE = 256
+# The largest file accepted by the file spaces (files app), in bytes.
+FILES_MAX_UPLOAD_BYTES = env.int("FILES_MAX_UPLOAD_BYTES", default=5 * 1024**3)
 
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
@@ -209,7 +211,16 @@ DEFAULT_QUOTA = {
     "vgpu": env.int("DEFAULT_QUOTA_VGPU", default=0),
 }
 # Functions "module.function(user) -> (bytes, inodes)" that report a user's storage use.
-STORAGE_USAGE_PROVIDERS = env.list("STORAGE_USAGE_PROVIDERS", default=[])
+STORAGE_USAGE_PROVIDERS = env.list(
+    "STORAGE_USAGE_PROVIDERS", default=["files.selectors.storage_usage", "hub.selectors.storage_usage"]
+)
+
+# Hub uploads: the largest file, the largest upload (all files together), files per upload.
+HUB_MAX_FILE_BYTES = env.int("HUB_MAX_FILE_BYTES", default=20 * 1024**3)
+HUB_MAX_UPLOAD_BYTES = env.int("HUB_MAX_UPLOAD_BYTES", default=50 * 1024**3)
+HUB_MAX_UPLOAD_FILES = env.int("HUB_MAX_UPLOAD_FILES", default=1000)
+# Model cards larger than this are shown (and parsed for tags) only up to here.
+HUB_CARD_MAX_BYTES = env.int("HUB_CARD_MAX_BYTES", default=512 * 1024)
 
 # --- Celery ---------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"

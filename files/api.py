@@ -1,0 +1,166 @@
+"""The clean JSON API of the file spaces, under /api/v1/files/.
+
+Every call names a space ("private" or "public"), optionally an owner (a username;
+default: the caller) and a path. Another user's private space answers 404; another
+user's public space is read-only (403 on writes) except for platform admins.
+"""
+
+from django.urls import path
+from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .downloads import file_response
+from .models import Space
+from .paths import display, normalize_path
+from .uploads import StreamedUploadMixin, uploads_from_request
+
+
+class TargetSerializer(serializers.Serializer):
+    space = serializers.ChoiceField(choices=Space.values, default=Space.PRIVATE)
+    owner = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    path = serializers.CharField(required=False, allow_blank=True, default="", max_length=4096, trim_whitespace=False)
+
+
+# "from" is a Python keyword, so the move serializer is built with type().
+MoveSerializer = type(
+    "MoveSerializer",
+    (TargetSerializer,),
+    {
+        "path": None,
+        "from": serializers.CharField(max_length=4096, trim_whitespace=False),
+        "to": serializers.CharField(max_length=4096, trim_whitespace=False),
+    },
+)
+
+
+def target(request, serializer_class=TargetSerializer, data=None):
+    """(owner, space, validated data) named by a request."""
+    serializer = serializer_class(data=request.query_params if data is None else data)
+    serializer.is_valid(raise_exception=True)
+    values = serializer.validated_data
+    owner = services.resolve_owner(request.user, values.get("owner"))
+    return owner, values["space"], values
+
+
+def folder_json(owner, space, path, entries):
+    return {
+        "owner": owner.username,
+        "space": space,
+        "path": display(path),
+        "items": [selectors.entry_json(node) for node in entries],
+    }
+
+
+class ListView(APIView):
+    """GET ?space=&owner=&path=: the entries of a folder."""
+
+    def get(self, request):
+        owner, space, values = target(request)
+        selectors.check_read(request.user, owner, space)
+        path = normalize_path(values["path"])
+        return Response(folder_json(owner, space, path, selectors.list_folder(owner, space, path)))
+
+
+class AnyContentNegotiation(BaseContentNegotiation):
+    """A download answers bytes whatever the Accept header says."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class DownloadView(APIView):
+    """GET ?space=&owner=&path=: the file's bytes (Range, If-Range, If-None-Match, HEAD)."""
+
+    content_negotiation_class = AnyContentNegotiation
+
+    def get(self, request):
+        owner, space, values = target(request)
+        selectors.check_read(request.user, owner, space)
+        return file_response(request, selectors.get_file(owner, space, values["path"]))
+
+
+class UploadView(StreamedUploadMixin, APIView):
+    """POST multipart space, owner, path (the folder), file (repeated), relativePath (optional, one per file)."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def post(self, request):
+        owner, space, values = target(request, data=request.data)
+        selectors.check_write(request.user, owner, space)
+        folder = normalize_path(values["path"])
+        uploads = uploads_from_request(request, folder)
+        paths = services.upload_files(request.user, owner, space, folder, uploads)
+        return Response({"uploaded": [display(p) for p in paths]}, status=status.HTTP_201_CREATED)
+
+
+class FolderView(APIView):
+    """POST {space, owner, path}: make a folder (and missing parents)."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def post(self, request):
+        owner, space, values = target(request, data=request.data)
+        node = services.make_folder(request.user, owner, space, values["path"])
+        return Response(selectors.entry_json(node), status=status.HTTP_201_CREATED)
+
+
+class DeleteView(APIView):
+    """POST {space, owner, path}: delete a file, or a folder and everything in it."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def post(self, request):
+        owner, space, values = target(request, data=request.data)
+        removed = services.delete_path(request.user, owner, space, values["path"])
+        return Response({"deleted": removed})
+
+
+class MoveView(APIView):
+    """POST {space, owner, from, to}: move or rename inside one space."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def post(self, request):
+        owner, space, values = target(request, MoveSerializer, data=request.data)
+        node = services.move_path(request.user, owner, space, values["from"], values["to"])
+        return Response(selectors.entry_json(node))
+
+
+class UsageView(APIView):
+    """GET: the caller's storage use (every provider) and quota."""
+
+    def get(self, request):
+        from accounts.selectors import storage_status
+
+        status_ = storage_status(request.user)
+        quota = status_["quota"]
+        own_bytes, own_inodes = selectors.storage_usage(request.user)
+        return Response(
+            {
+                "usedBytes": status_["used_bytes"],
+                "usedInodes": status_["used_inodes"],
+                "fileSpaceBytes": own_bytes,
+                "fileSpaceInodes": own_inodes,
+                "bytesQuota": quota.bytes_quota if quota else None,
+                "inodesQuota": quota.inodes_quota if quota else None,
+                "maxUploadBytes": services.max_upload_bytes(),
+            }
+        )
+
+
+urlpatterns = [
+    path("api/v1/files/list", ListView.as_view(), name="api-list"),
+    path("api/v1/files/download", DownloadView.as_view(), name="api-download"),
+    path("api/v1/files/upload", UploadView.as_view(), name="api-upload"),
+    path("api/v1/files/folders", FolderView.as_view(), name="api-folders"),
+    path("api/v1/files/delete", DeleteView.as_view(), name="api-delete"),
+    path("api/v1/files/move", MoveView.as_view(), name="api-move"),
+    path("api/v1/files/usage", UsageView.as_view(), name="api-usage"),
+]

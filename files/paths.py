@@ -1,0 +1,81 @@
+"""Path rules of the file spaces.
+
+A path names a place inside one space, relative to its root: "Data/train/a.jsonl".
+Clients may write it with a leading "/" (the spec's currentPath is "/upload/folder"),
+doubled or trailing slashes and "." segments; all are normalised away. Refused with a
+400: "..", backslashes, Windows drive letters, NUL and other control characters,
+names over 255 bytes, paths over 1024 characters (or 2048 bytes in UTF-8).
+"""
+
+import re
+import unicodedata
+
+from core.errors import InvalidInput
+
+MAX_PATH_CHARS = 1024
+MAX_PATH_BYTES = 2048
+MAX_NAME_BYTES = 255
+
+DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _has_control_characters(text):
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
+def normalize_path(raw, *, field="path", relative=False):
+    """The normalised form of `raw` ("" is the root). `relative`: a leading "/" is refused."""
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise InvalidInput(f"{field}: must be a string")
+    if len(raw) > MAX_PATH_CHARS:
+        raise InvalidInput(f"{field}: longer than {MAX_PATH_CHARS} characters")
+    if "\x00" in raw or _has_control_characters(raw):
+        raise InvalidInput(f"{field}: control characters are not allowed")
+    if "\\" in raw:
+        raise InvalidInput(f"{field}: backslashes are not allowed; separate folders with /")
+    if DRIVE.match(raw):
+        raise InvalidInput(f"{field}: absolute Windows paths are not allowed")
+    if relative and raw.startswith("/"):
+        raise InvalidInput(f"{field}: must be relative (no leading /)")
+    parts = []
+    for part in raw.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise InvalidInput(f"{field}: '..' is not allowed")
+        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+            raise InvalidInput(f"{field}: the name {part[:40]!r}... is longer than {MAX_NAME_BYTES} bytes")
+        parts.append(part)
+    path = "/".join(parts)
+    if len(path.encode("utf-8")) > MAX_PATH_BYTES:
+        raise InvalidInput(f"{field}: longer than {MAX_PATH_BYTES} bytes")
+    return path
+
+
+def join(folder, name):
+    """Join two normalised paths."""
+    if not folder:
+        return name
+    if not name:
+        return folder
+    return f"{folder}/{name}"
+
+
+def parent_of(path):
+    return path.rpartition("/")[0]
+
+
+def name_of(path):
+    return path.rpartition("/")[2]
+
+
+def ancestors(path):
+    """The folders above `path`, outermost first: "a/b/c" -> ["a", "a/b"]."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def display(path):
+    return "/" + path

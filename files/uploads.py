@@ -1,0 +1,58 @@
+"""Reading file uploads from a multipart request, for the spec facade and the clean API.
+
+A request carries one or several `file` parts. To upload a whole folder, a client also
+sends one `relativePath` field per file, in the same order ("Data/train/a.jsonl", the
+browser's webkitRelativePath): Django keeps only the last component of a multipart
+file name, so a path cannot travel in the file name itself.
+"""
+
+from django.core.files.uploadhandler import FileUploadHandler, TemporaryFileUploadHandler
+
+from core.errors import InvalidInput, TooLarge
+
+from .services import Upload, human_bytes, max_upload_bytes, target_path
+
+
+class SizeCapHandler(FileUploadHandler):
+    """Stops receiving a file as soon as it passes the per-file limit, before it fills the disk."""
+
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.limit = max_upload_bytes()
+        self.received = 0
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            raise TooLarge(f"{self.file_name} is larger than the limit of {human_bytes(self.limit)} per file")
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+class StreamedUploadMixin:
+    """For DRF views: uploads go to temporary files (never whole in memory), size-capped."""
+
+    def initialize_request(self, request, *args, **kwargs):
+        request.upload_handlers = [SizeCapHandler(request), TemporaryFileUploadHandler(request)]
+        return super().initialize_request(request, *args, **kwargs)
+
+
+def uploads_from_request(request, folder):
+    """[Upload] of the request's `file` parts, placed under the normalised `folder`."""
+    files = request.FILES.getlist("file")
+    if not files:
+        raise InvalidInput("file: at least one file is required")
+    relatives = request.data.getlist("relativePath") if hasattr(request.data, "getlist") else []
+    if relatives and len(relatives) != len(files):
+        raise InvalidInput(f"relativePath: {len(relatives)} given for {len(files)} files; send one per file")
+    uploads = []
+    for index, content in enumerate(files):
+        relative = relatives[index] if relatives else content.name
+        uploads.append(Upload(target_path(folder, relative, field="relativePath" if relatives else "file"), content))
+    return uploads
