@@ -1,0 +1,95 @@
+import numpy as np
+from django.core.files.storage import default_storage
+from django.db.models import Q
+
+from core.errors import NotFound
+
+from .model_types import MODEL_TYPES
+from .models import SgtModel
+
+
+def list_model_types():
+    return list(MODEL_TYPES)
+
+
+def model_types_described():
+    return [(t.name, t.description) for t in MODEL_TYPES.values()]
+
+
+def models_of(user):
+    return SgtModel.objects.filter(owner=user).defer("loss_history").order_by("app_name", "name")
+
+
+def public_models():
+    return SgtModel.objects.filter(is_public=True).defer("loss_history").order_by("app_name", "name", "id")
+
+
+def get_own_model(user, app_name, name, *, for_update=False):
+    queryset = SgtModel.objects.select_for_update() if for_update else SgtModel.objects
+    model = queryset.filter(owner=user, app_name=app_name, name=name).first()
+    if model is None:
+        raise NotFound(f"you have no model {name!r} in app {app_name!r}")
+    return model
+
+
+def find_clone_source(user, author_unique_id, app_name, name):
+    """A model of the author (by the secret id it was made with, or any key of its owner)
+    that `user` may clone: public, or their own. Others' private models are not found."""
+    candidates = (
+        SgtModel.objects.filter(app_name=app_name, name=name)
+        .filter(Q(user_unique_id=author_unique_id) | Q(owner__api_keys__secret_id=author_unique_id))
+        .filter(Q(is_public=True) | Q(owner=user))
+        .distinct()
+        .order_by("id")
+    )
+    model = candidates.first()
+    if model is None:
+        raise NotFound(f"no model {name!r} in app {app_name!r} of author {author_unique_id!r} that you can clone")
+    return model
+
+
+def model_for_page(user, pk):
+    """A model page shows the user's own models and public ones."""
+    model = SgtModel.objects.filter(Q(owner=user) | Q(is_public=True), pk=pk).first()
+    if model is None:
+        raise NotFound("model not found")
+    return model
+
+
+def spec_object(model):
+    """The model object of the SGT contract, plus training state keys (additions)."""
+    return {
+        "user_unique_id": model.user_unique_id,
+        "name": model.name,
+        "client_data": model.client_data,
+        "app_name": model.app_name,
+        "model_type": model.model_type,
+        "in_size": model.in_size,
+        "out_size": model.out_size,
+        "is_public": model.is_public,
+        "train_state": model.train_state,
+        "sample_count": model.sample_count,
+        "last_loss": model.last_loss,
+        "epochs": model.epochs_trained,
+    }
+
+
+def training_rows(model):
+    """All uploaded rows as one float32 array (rows, in_size + out_size)."""
+    width = model.in_size + model.out_size
+    parts = [
+        np.frombuffer(bytes(chunk.data), dtype="<f4").reshape(chunk.rows, width)
+        for chunk in model.chunks.all().only("rows", "data")
+    ]
+    if not parts:
+        return np.zeros((0, width), dtype=np.float32)
+    return np.concatenate(parts)
+
+
+def read_weights(model):
+    with default_storage.open(model.weights_path, "rb") as handle:
+        return handle.read()
+
+
+def recent_jobs(model, limit=10):
+    return model.training_jobs.order_by("-created_at")[:limit]
