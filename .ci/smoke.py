@@ -60,9 +60,11 @@ def check_health(base):
 
 
 def check_banner(log_path):
-    text = Path(log_path).read_text(errors="replace")
-    if "Crucible is running at http://" not in text or not re.search(r"login +admin / ", text):
-        raise SmokeFailure("bin/up did not print the URL and the admin login")
+    def printed():
+        text = Path(log_path).read_text(errors="replace")
+        return "Crucible is running at http://" in text and re.search(r"login +admin / ", text)
+
+    wait_for(printed, 30, "bin/up to print the URL and the admin login")
     ok("bin/up printed the URL and the logins")
 
 

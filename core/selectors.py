@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from .models import Job, WorkerHeartbeat
@@ -41,7 +41,10 @@ def check_broker():
 def health_report():
     db_ok, db_detail = check_database()
     broker_ok, broker_detail = check_broker()
-    workers = live_workers() if db_ok else []
+    try:
+        workers = live_workers() if db_ok else []
+    except DatabaseError:  # e.g. migrations not applied yet: report it, don't crash
+        workers = []
     return {
         "status": "ok" if (db_ok and broker_ok and workers) else "degraded",
         "database": {"ok": db_ok, "detail": db_detail},
