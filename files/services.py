@@ -59,12 +59,19 @@ def _storage_status(owner):
 
 
 def _check_quota(owner, before):
-    """Refuse a write that grew the owner's use past a quota (only when it grew)."""
+    """Refuse a write that grew the owner's use past a quota (only when it grew).
+
+    Without a StorageQuota record storage is unlimited; outside the record's time window
+    (start_time, end_time) nothing may grow.
+    """
     status = _storage_status(owner)
     quota = status["quota"]
     if quota is None:
         return
     used_bytes, used_inodes = status["used_bytes"], status["used_inodes"]
+    grew = used_bytes > before["used_bytes"] or used_inodes > before["used_inodes"]
+    if grew and not status.get("active", True):
+        raise QuotaExceeded("Storage quota is outside its time window: nothing can be added now")
     if used_bytes > quota.bytes_quota and used_bytes > before["used_bytes"]:
         raise QuotaExceeded(
             f"Storage quota exceeded: this needs {human_bytes(used_bytes)} of {human_bytes(quota.bytes_quota)}"
@@ -82,7 +89,7 @@ def _precheck_quota(owner, space, uploads):
     new_bytes = sum(upload.content.size for upload in uploads) - sum(node.size for node in replaced)
     status = _storage_status(owner)
     quota = status["quota"]
-    if quota is not None and status["used_bytes"] + new_bytes > quota.bytes_quota:
+    if quota is not None and new_bytes > 0 and status["used_bytes"] + new_bytes > quota.bytes_quota:
         raise QuotaExceeded(
             f"Storage quota exceeded: {human_bytes(status['used_bytes'])} used, {human_bytes(new_bytes)} more "
             f"would pass the quota of {human_bytes(quota.bytes_quota)}"
