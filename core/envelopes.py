@@ -8,6 +8,7 @@ codes (0 and 1).
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -85,9 +86,20 @@ SGT_EXCEPTION_NAMES = {
 }
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "request body too large"
+    default_code = "too_large"
+
+
 def exception_handler(exc, context):
     view = context.get("view")
     kind = getattr(view, "envelope", None)
+    # Django's request-size guards, met while DRF parses the body: answer them as JSON too.
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        exc = exceptions.ParseError(str(exc))
     if isinstance(exc, DomainError):
         if kind is None:
             return Response({"detail": exc.message, "type": exc.exception}, status=exc.status_code)

@@ -230,3 +230,8 @@ def test_login_and_registration_are_throttled(api_client, user):
         assert "throttled" in body["msg"].lower()
         assert int(response["Retry-After"]) > 0
         hub_error(api_client.post("/api/register/verifyUsername", {"username": "zed"}, format="json"), 429)
+
+
+def test_oversized_body_is_413_in_envelope(api_client):
+    body = '{"username": "' + "a" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + '", "password": "x"}'
+    hub_error(api_client.post("/api/login", data=body, content_type="application/json"), 413)
