@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.services import authenticate_api_key
 from core.errors import AuthError, Conflict, InvalidInput, NotFound, TooLarge
-from core.jobs import JobCancelled
+from core.jobs import JobCancelled, JobHandle, finish, worker_name
 from core.models import JobStatus
 from core.services import enqueue_job
 
@@ -416,11 +416,22 @@ def _store_training_result(model_id, job, samples, result):
 
 
 def train_now(model):
-    """Train in this process through a job record (the seed and the benchmark; no worker)."""
-    from core.jobs import run_job
+    """Train in this process, recorded as a job (the seed and the benchmark; no worker).
 
-    job = SgtTrainingJob.objects.create(sgt_model=model, owner=model.owner, cpu=1)
-    run_job(SgtTrainingJob, job.pk, run_training)
+    Safe inside a transaction: unlike core.jobs.run_job it neither recycles the database
+    connection nor starts a heartbeat thread.
+    """
+    now = timezone.now()
+    job = SgtTrainingJob.objects.create(
+        sgt_model=model, owner=model.owner, cpu=1, status=JobStatus.RUNNING, started_at=now, heartbeat_at=now,
+        attempts=1, worker=worker_name(),
+    )
+    try:
+        run_training(job, JobHandle(SgtTrainingJob, job.pk))
+    except Exception as exc:
+        finish(SgtTrainingJob, job.pk, JobStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    finish(SgtTrainingJob, job.pk, JobStatus.SUCCEEDED)
     job.refresh_from_db()
     model.refresh_from_db()
     return job
