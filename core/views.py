@@ -13,4 +13,4 @@ def healthz(request):
 
 
 def home(request):
-    return render(request, "home.html")
+    return render(request, "home.html", {"health": health_report()})
