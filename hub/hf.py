@@ -1,0 +1,258 @@
+"""The Hugging Face Hub read API, so that huggingface_hub and transformers work unchanged
+with HF_ENDPOINT (or endpoint=) pointing at Crucible.
+
+Routes (models; datasets the same under /api/datasets/ and /datasets/):
+- GET /api/models/<owner>/<name>[/revision/<rev>]       repo_info / model_info
+- GET /api/models/<owner>/<name>/tree/<rev>[/<path>]    list_repo_tree / list_repo_files
+- GET|HEAD /<owner>/<name>/resolve/<rev>/<path>         hf_hub_download, from_pretrained
+
+Errors answer {"error": ...} with the X-Error-Code header the client maps to its
+exceptions (RepoNotFound, RevisionNotFound, EntryNotFound). A private repository is
+answered 401 to anonymous callers and 404 to other users, as the Hub does.
+"""
+
+import re
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import path, re_path
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import DomainError
+
+from . import selectors, services
+from .models import RepoType
+from .storage import open_blob
+
+# Files at least this large are described as LFS files (ETag = sha256), as on the Hub.
+LFS_THRESHOLD = 10 * 1024 * 1024
+LFS_POINTER_SIZE = 134
+STREAM_CHUNK = 1024 * 1024
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class HubCompatView(APIView):
+    """Anyone may call; visibility is checked per repository. Errors in the Hub's shape."""
+
+    permission_classes = [AllowAny]
+    repo_type = RepoType.MODEL
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DomainError):
+            status = exc.status_code
+            code = getattr(exc, "hf_code", None)
+            if code == "RepoNotFound" and not self.request.user.is_authenticated:
+                status = 401
+            headers = {"X-Error-Message": exc.message}
+            if code:
+                headers["X-Error-Code"] = code
+            commit = getattr(self, "resolved_commit", None)
+            if commit is not None:
+                headers["X-Repo-Commit"] = commit.oid
+            if self.request.method == "HEAD":
+                return HttpResponse(status=status, headers=headers)
+            return Response({"error": exc.message}, status=status, headers=headers)
+        return super().handle_exception(exc)
+
+    def repository(self, owner, name):
+        return selectors.get_repository(self.request.user, self.repo_type, owner, name)
+
+
+def card_metadata(repo):
+    metadata, _ = services.split_front_matter(selectors.readme_text(repo.head))
+    return metadata
+
+
+def sibling(entry, with_blobs):
+    item = {"rfilename": entry.path}
+    if with_blobs:
+        item.update(size=entry.blob.size, blobId=entry.blob.git_oid)
+        if entry.blob.size >= LFS_THRESHOLD:
+            item["lfs"] = {"sha256": entry.blob.sha256, "size": entry.blob.size, "pointerSize": LFS_POINTER_SIZE}
+    return item
+
+
+@extend_schema(exclude=True)
+class RepoInfoView(HubCompatView):
+    def get(self, request, owner, name, revision=None):
+        repo = self.repository(owner, name)
+        commit = selectors.resolve_revision(repo, revision) if (revision or repo.head) else None
+        with_blobs = request.query_params.get("blobs", "").lower() in ("1", "true")
+        entries = list(commit.entries.select_related("blob")) if commit else []
+        tags = selectors.repo_tags_by_category(repo)
+        flat_tags = [name for names in tags.values() for name in names]
+        data = {
+            "_id": repo.uid,
+            "id": repo.full_name,
+            "author": repo.owner.username,
+            "sha": commit.oid if commit else None,
+            "lastModified": selectors.iso_datetime(commit.created_at if commit else repo.last_modified),
+            "createdAt": selectors.iso_datetime(repo.created_at),
+            "private": repo.private,
+            "gated": False,
+            "disabled": False,
+            "downloads": repo.downloads,
+            "likes": 0,
+            "tags": flat_tags,
+            "cardData": card_metadata(repo) if commit else {},
+            "siblings": [sibling(e, with_blobs) for e in entries],
+            "usedStorage": sum(e.blob.size for e in entries),
+        }
+        if repo.type == RepoType.MODEL:
+            data["modelId"] = repo.full_name
+            if tags["task"]:
+                data["pipeline_tag"] = tags["task"][0]
+            if tags["library"]:
+                data["library_name"] = tags["library"][0]
+        return Response(data)
+
+
+@extend_schema(exclude=True)
+class TreeView(HubCompatView):
+    def get(self, request, owner, name, revision, subpath=""):
+        repo = self.repository(owner, name)
+        commit = selectors.resolve_revision(repo, revision)
+        recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
+        listing = selectors.tree_listing(commit, subpath, recursive=recursive)
+        expand = request.query_params.get("expand", "").lower() in ("1", "true")
+        return Response([tree_item(commit, item, expand) for item in listing])
+
+
+def tree_item(commit, item, expand):
+    last = item["last_commit"]
+    if item["type"] == "directory":
+        data = {"type": "directory", "oid": selectors.folder_oid(commit, item["path"]), "size": 0, "path": item["path"]}
+    else:
+        blob = item["entry"].blob
+        data = {"type": "file", "oid": blob.git_oid, "size": blob.size, "path": item["path"]}
+        if blob.size >= LFS_THRESHOLD:
+            data["lfs"] = {"oid": blob.sha256, "size": blob.size, "pointerSize": LFS_POINTER_SIZE}
+    if expand:
+        data["lastCommit"] = {"id": last.oid, "title": last.message, "date": selectors.iso_datetime(last.created_at)}
+    return data
+
+
+@extend_schema(exclude=True)
+class ResolveView(HubCompatView):
+    """One file of a revision, with the headers hf_hub_download reads (X-Repo-Commit,
+    ETag, Content-Length, X-Linked-*), HEAD, and single byte ranges (206)."""
+
+    def get(self, request, owner, name, revision, file_path):
+        return self.answer(request, owner, name, revision, file_path, head=False)
+
+    def head(self, request, owner, name, revision, file_path):
+        return self.answer(request, owner, name, revision, file_path, head=True)
+
+    def answer(self, request, owner, name, revision, file_path, head):
+        repo = self.repository(owner, name)
+        commit = selectors.resolve_revision(repo, revision)
+        self.resolved_commit = commit
+        entry = selectors.entry_at(commit, file_path)
+        blob = entry.blob
+        size = blob.size
+        lfs = size >= LFS_THRESHOLD
+        etag = f'"{blob.sha256 if lfs else blob.git_oid}"'
+        headers = {
+            "X-Repo-Commit": commit.oid,
+            "ETag": etag,
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+            "Content-Disposition": f'inline; filename="{file_path.rsplit("/", 1)[-1]}"',
+        }
+        if lfs:
+            headers["X-Linked-Etag"] = etag
+            headers["X-Linked-Size"] = str(size)
+        start, end = 0, size - 1
+        status = 200
+        range_header = request.headers.get("Range")
+        if range_header and size > 0:
+            parsed = parse_range(range_header, size)
+            if parsed is None:
+                headers["Content-Range"] = f"bytes */{size}"
+                return HttpResponse(status=416, headers=headers)
+            start, end = parsed
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        length = max(0, end - start + 1)
+        headers["Content-Length"] = str(length)
+        if head:
+            return HttpResponse(status=status, headers=headers)
+        if start == 0 and services.counts_as_download(commit, file_path):
+            services.record_download(repo)
+        response = StreamingHttpResponse(stream_blob(blob, start, length), status=status, headers=headers)
+        return response
+
+
+def parse_range(value, size):
+    """(start, end) of a single "bytes=a-b" range, or None when unsatisfiable or malformed."""
+    match = RANGE_RE.match(value.strip())
+    if not match or match.group(0) == "bytes=-":
+        return None
+    first, last = match.groups()
+    if first == "":
+        suffix = int(last)
+        if suffix == 0:
+            return None
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if start >= size or end < start:
+        return None
+    return start, min(end, size - 1)
+
+
+def stream_blob(blob, start, length):
+    handle = open_blob(blob)
+    try:
+        if start:
+            handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            data = handle.read(min(STREAM_CHUNK, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
+class DatasetRepoInfoView(RepoInfoView):
+    repo_type = RepoType.DATASET
+
+
+class DatasetTreeView(TreeView):
+    repo_type = RepoType.DATASET
+
+
+class DatasetResolveView(ResolveView):
+    repo_type = RepoType.DATASET
+
+
+SEGMENT = r"[^/]+"
+urlpatterns = []
+for prefix, info_view, tree_view, resolve_view, resolve_prefix in (
+    ("datasets", DatasetRepoInfoView, DatasetTreeView, DatasetResolveView, "datasets/"),
+    ("models", RepoInfoView, TreeView, ResolveView, ""),
+):
+    urlpatterns += [
+        path(f"api/{prefix}/<str:owner>/<str:name>", info_view.as_view(), name=f"hf-{prefix}-info"),
+        path(
+            f"api/{prefix}/<str:owner>/<str:name>/revision/<str:revision>",
+            info_view.as_view(),
+            name=f"hf-{prefix}-revision",
+        ),
+        path(f"api/{prefix}/<str:owner>/<str:name>/tree/<str:revision>", tree_view.as_view(), name=f"hf-{prefix}-tree"),
+        path(
+            f"api/{prefix}/<str:owner>/<str:name>/tree/<str:revision>/<path:subpath>",
+            tree_view.as_view(),
+            name=f"hf-{prefix}-tree-path",
+        ),
+        path(
+            f"{resolve_prefix}<str:owner>/<str:name>/resolve/<str:revision>/<path:file_path>",
+            resolve_view.as_view(),
+            name=f"hf-{prefix}-resolve",
+        ),
+    ]

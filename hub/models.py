@@ -1,0 +1,131 @@
+"""The model and dataset hub: repositories, their commits, and content-addressed files.
+
+A repository's history is a chain of commits; each commit holds a full snapshot of its
+tree as TreeEntry rows (path -> blob), so any revision can be listed without walking the
+chain. Blobs are stored once per sha256 through Django's default storage.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+class RepoType(models.TextChoices):
+    MODEL = "model", "Model"
+    DATASET = "dataset", "Dataset"
+
+
+class TagCategory(models.TextChoices):
+    TASK = "task", "Task"
+    LIBRARY = "library", "Library"
+    DATASET = "dataset", "Dataset"
+    LANGUAGE = "language", "Language"
+    OTHER = "other", "Other"
+
+
+class Tag(models.Model):
+    """One label of the /api/modelLabel vocabulary."""
+
+    category = models.CharField(max_length=16, choices=TagCategory.choices)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["category", "id"]
+        constraints = [models.UniqueConstraint(fields=["category", "name"], name="hub_tag_unique_category_name")]
+
+    def __str__(self):
+        return f"{self.category}:{self.name}"
+
+
+def new_uid():
+    """A 24-hex public id, the shape of the spec's `_id` examples."""
+    return secrets.token_hex(12)
+
+
+class Repository(models.Model):
+    uid = models.CharField(max_length=24, unique=True, default=new_uid, editable=False)
+    type = models.CharField(max_length=8, choices=RepoType.choices, default=RepoType.MODEL)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hub_repositories")
+    name = models.CharField(max_length=96)
+    # "owner/name", kept with the row so that search and sort by name need no join.
+    full_name = models.CharField(max_length=250)
+    private = models.BooleanField(default=False)
+    license = models.CharField(max_length=64, blank=True, default="")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="repositories")
+    downloads = models.PositiveBigIntegerField(default=0)
+    head = models.ForeignKey(
+        "Commit", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Head of branch main"
+    )
+    last_modified = models.DateTimeField()
+    last_message = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "repositories"
+        ordering = ["full_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["type", "owner", "name"], name="hub_repo_unique_type_owner_name"),
+        ]
+        indexes = [
+            models.Index(fields=["type", "full_name"], name="hub_repo_type_full_name"),
+            models.Index(fields=["-downloads", "-last_modified"], name="hub_repo_downloads"),
+            models.Index(fields=["-last_modified"], name="hub_repo_last_modified"),
+        ]
+
+    def __str__(self):
+        return f"{self.type}:{self.full_name}"
+
+    @property
+    def url_prefix(self):
+        """Path prefix of the Hugging Face style routes: "" for models, "datasets/" for datasets."""
+        return "datasets/" if self.type == RepoType.DATASET else ""
+
+
+class Commit(models.Model):
+    repo = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="commits")
+    # 40 hex: sha1 over the tree, parent, author, time and message (see hub.services.commit_id).
+    oid = models.CharField(max_length=40, db_index=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    message = models.CharField(max_length=500)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["repo", "oid"], name="hub_commit_unique_repo_oid")]
+
+    def __str__(self):
+        return f"{self.oid[:8]} {self.message}"
+
+
+class Blob(models.Model):
+    """File content, stored once per sha256 under `storage_name` in default_storage."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    # The id git would give the content ("blob <size>\\0<bytes>"), what Hugging Face calls the oid.
+    git_oid = models.CharField(max_length=40)
+    size = models.PositiveBigIntegerField()
+    storage_name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.sha256[:12]} ({self.size} bytes)"
+
+
+class TreeEntry(models.Model):
+    """One file of one commit's snapshot."""
+
+    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="entries")
+    path = models.CharField(max_length=1000)
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="entries")
+    # The commit that last changed this path (for "last modified" columns).
+    last_commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["path"]
+        verbose_name_plural = "tree entries"
+        constraints = [models.UniqueConstraint(fields=["commit", "path"], name="hub_entry_unique_commit_path")]
+
+    def __str__(self):
+        return self.path

@@ -1,0 +1,299 @@
+"""Reads of the hub: visibility, listing with filters, revisions and trees, model cards."""
+
+import datetime
+import re
+
+from django.conf import settings
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+
+from core.errors import InvalidInput, NotFound
+
+from .markdown import render_markdown
+from .models import Blob, Commit, Repository, RepoType, Tag, TagCategory, TreeEntry
+
+PAGE_SIZE = 30
+# sortType values of /modelList and the browse page -> ordering. Hugging Face's names
+# (trending, likes, downloads, modified/lastModified, created, alphabetical) plus short forms.
+SORTS = {
+    "trending": ("-downloads", "-last_modified", "-id"),
+    "likes": ("-downloads", "-last_modified", "-id"),
+    "downloads": ("-downloads", "-last_modified", "-id"),
+    "recent": ("-last_modified", "-id"),
+    "modified": ("-last_modified", "-id"),
+    "lastModified": ("-last_modified", "-id"),
+    "updated": ("-last_modified", "-id"),
+    "created": ("-created_at", "-id"),
+    "createdAt": ("-created_at", "-id"),
+    "name": ("full_name", "id"),
+    "alphabetical": ("full_name", "id"),
+}
+DEFAULT_SORT = "trending"
+NAME_SEARCH_MAX = 200
+COMMIT_HEX_RE = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+class RepoNotFound(NotFound):
+    hf_code = "RepoNotFound"
+
+
+class RevisionNotFound(NotFound):
+    hf_code = "RevisionNotFound"
+
+
+class EntryNotFound(NotFound):
+    hf_code = "EntryNotFound"
+
+
+# --- visibility -----------------------------------------------------------------
+
+
+def visible_repositories(user):
+    """Public repositories, plus the caller's own private ones (all of them for platform admins)."""
+    qs = Repository.objects.all()
+    if user is None or not user.is_authenticated:
+        return qs.filter(private=False)
+    if user.is_platform_admin:
+        return qs
+    return qs.filter(Q(private=False) | Q(owner=user))
+
+
+def split_full_name(full_name):
+    if not isinstance(full_name, str) or full_name.count("/") != 1:
+        raise InvalidInput("name must be owner/name")
+    owner, name = full_name.split("/")
+    if not owner or not name:
+        raise InvalidInput("name must be owner/name")
+    return owner, name
+
+
+def get_repository(user, type, owner, name):
+    """The repository, or RepoNotFound when it does not exist or the caller may not see it."""
+    repo = (
+        visible_repositories(user)
+        .select_related("owner", "head")
+        .filter(type=type, owner__username=owner, name=name)
+        .first()
+    )
+    if repo is None:
+        raise RepoNotFound(f"{type} {owner}/{name} not found")
+    return repo
+
+
+def find_repository(user, full_name, type=None):
+    """By "owner/name"; without a type a model is preferred over a dataset of the same name."""
+    owner, name = split_full_name(full_name)
+    if type:
+        return get_repository(user, type, owner, name)
+    for candidate in (RepoType.MODEL, RepoType.DATASET):
+        try:
+            return get_repository(user, candidate, owner, name)
+        except RepoNotFound:
+            continue
+    raise RepoNotFound(f"{full_name} not found")
+
+
+# --- listing ----------------------------------------------------------------------
+
+
+def label_vocabulary():
+    vocabulary = {category: [] for category in TagCategory.values}
+    for category, name in Tag.objects.order_by("id").values_list("category", "name"):
+        vocabulary[category].append(name)
+    return vocabulary
+
+
+def parse_filter_values(value):
+    """A filter parameter: one tag name, or several separated by commas (all must match)."""
+    if value in (None, ""):
+        return []
+    if not isinstance(value, str) or len(value) > 1000:
+        raise InvalidInput("filter values must be tag names")
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def filtered_repositories(user, *, filters=None, name="", type=None, exclude_category=None):
+    """Visible repositories matching tag filters {category: [names]}, a name search and a type."""
+    qs = visible_repositories(user)
+    if type:
+        qs = qs.filter(type=type)
+    if name:
+        if len(name) > NAME_SEARCH_MAX:
+            raise InvalidInput(f"name must be at most {NAME_SEARCH_MAX} characters")
+        qs = qs.filter(full_name__icontains=name)
+    for category, names in (filters or {}).items():
+        if category == exclude_category:
+            continue
+        for tag_name in names:
+            qs = qs.filter(tags__in=Tag.objects.filter(category=category, name=tag_name))
+    return qs
+
+
+def order_repositories(qs, sort):
+    sort = sort or DEFAULT_SORT
+    if sort not in SORTS:
+        raise InvalidInput(f"sortType must be one of: {', '.join(SORTS)}")
+    return qs.order_by(*SORTS[sort])
+
+
+def page_of(qs, page_index, page_size=PAGE_SIZE):
+    """(rows, total) of a 1-based page."""
+    total = qs.count()
+    start = (page_index - 1) * page_size
+    return list(qs.select_related("owner")[start : start + page_size]), total
+
+
+def parse_page_index(value):
+    if value in (None, ""):
+        return 1
+    try:
+        page = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("pageIndex must be an integer starting at 1") from None
+    if page < 1 or page > 1_000_000:
+        raise InvalidInput("pageIndex must be an integer starting at 1")
+    return page
+
+
+def spec_datetime(value):
+    """The modelList date format: "2023/5/9 16:37" (no zero padding of month, day and hour)."""
+    local = timezone.localtime(value)
+    return f"{local.year}/{local.month}/{local.day} {local.hour}:{local.minute:02d}"
+
+
+def iso_datetime(value):
+    """The model/filesTable date format: "2021-05-18T18:13:48.109Z"."""
+    utc = value.astimezone(datetime.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def facet_counts(user, *, filters, name="", type=None):
+    """{category: [(tag name, count, active)]} over the repositories the other filters select."""
+    facets = {}
+    for category in TagCategory.values:
+        qs = filtered_repositories(user, filters=filters, name=name, type=type, exclude_category=category)
+        rows = (
+            Tag.objects.filter(category=category, repositories__in=qs)
+            .values("name")
+            .annotate(n=Count("repositories"))
+            .order_by("-n", "name")[:30]
+        )
+        active = set(filters.get(category, []))
+        facets[category] = [(row["name"], row["n"], row["name"] in active) for row in rows]
+    return facets
+
+
+def repo_tags_by_category(repo):
+    tags = {category: [] for category in TagCategory.values}
+    for tag in repo.tags.all():
+        tags[tag.category].append(tag.name)
+    return tags
+
+
+# --- revisions and trees --------------------------------------------------------------
+
+
+def resolve_revision(repo, revision):
+    """The commit named by a branch ("main"), a full commit id or an unambiguous prefix (7+ hex)."""
+    revision = revision or "main"
+    if revision == "main":
+        if repo.head is None:
+            raise RevisionNotFound(f"{repo.full_name} has no commits yet")
+        return repo.head
+    if COMMIT_HEX_RE.match(revision):
+        matches = list(Commit.objects.filter(repo=repo, oid__startswith=revision)[:2])
+        if len(matches) == 1:
+            return matches[0]
+    raise RevisionNotFound(f"revision {revision!r} not found in {repo.full_name}")
+
+
+def commits_of(repo, limit=100):
+    return list(Commit.objects.filter(repo=repo).select_related("author")[:limit])
+
+
+def entry_at(commit, path):
+    entry = TreeEntry.objects.select_related("blob").filter(commit=commit, path=path).first()
+    if entry is None:
+        raise EntryNotFound(f"{path} not found at {commit.oid[:8]}")
+    return entry
+
+
+def tree_listing(commit, path="", recursive=False):
+    """Files and folders under `path` at a commit: a list of dicts
+    {"type": "file"|"directory", "path", "entry" (files), "last_commit"}."""
+    path = path.strip("/")
+    prefix = f"{path}/" if path else ""
+    entries = TreeEntry.objects.filter(commit=commit).select_related("blob", "last_commit")
+    if prefix:
+        entries = entries.filter(path__startswith=prefix)
+    files = []
+    folders = {}
+    for entry in entries:
+        rest = entry.path[len(prefix) :]
+        parts = rest.split("/")
+        if recursive:
+            for depth in range(1, len(parts)):
+                folder = prefix + "/".join(parts[:depth])
+                _newest(folders, folder, entry.last_commit)
+            files.append({"type": "file", "path": entry.path, "entry": entry, "last_commit": entry.last_commit})
+        elif len(parts) == 1:
+            files.append({"type": "file", "path": entry.path, "entry": entry, "last_commit": entry.last_commit})
+        else:
+            _newest(folders, prefix + parts[0], entry.last_commit)
+    if path and not files and not folders:
+        raise EntryNotFound(f"{path} not found at {commit.oid[:8]}")
+    listing = [{"type": "directory", "path": p, "last_commit": c} for p, c in sorted(folders.items())]
+    return listing + sorted(files, key=lambda item: item["path"])
+
+
+def _newest(folders, folder, commit):
+    current = folders.get(folder)
+    if current is None or (commit.created_at, commit.pk) > (current.created_at, current.pk):
+        folders[folder] = commit
+
+
+def folder_oid(commit, path):
+    """A stable id for a folder of a commit (Hugging Face lists folders with an oid)."""
+    import hashlib
+
+    return hashlib.sha1(f"{commit.oid}:{path}".encode()).hexdigest()
+
+
+# --- model cards ------------------------------------------------------------------
+
+
+def readme_text(commit):
+    if commit is None:
+        return ""
+    entry = TreeEntry.objects.select_related("blob").filter(commit=commit, path="README.md").first()
+    if entry is None:
+        return ""
+    from .storage import open_blob
+
+    with open_blob(entry.blob) as handle:
+        return handle.read(settings.HUB_CARD_MAX_BYTES).decode("utf-8", errors="replace")
+
+
+def render_card(text):
+    """README body (front matter removed) as HTML. Raw HTML in the Markdown is escaped."""
+    from .services import split_front_matter
+
+    metadata, body = split_front_matter(text)
+    return metadata, render_markdown(body)
+
+
+# --- storage use --------------------------------------------------------------------
+
+
+def storage_usage(user):
+    """(bytes, files) a user stores in the hub: distinct blobs of all commits of their repositories."""
+    blobs = Blob.objects.filter(entries__commit__repo__owner=user).distinct()
+    totals = Blob.objects.filter(pk__in=blobs.values("pk")).aggregate(total=Sum("size"), n=Count("id"))
+    return totals["total"] or 0, totals["n"] or 0
+
+
+def repository_size(commit):
+    if commit is None:
+        return 0, 0
+    totals = TreeEntry.objects.filter(commit=commit).aggregate(total=Sum("blob__size"), n=Count("id"))
+    return totals["total"] or 0, totals["n"] or 0

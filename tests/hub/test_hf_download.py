@@ -1,0 +1,129 @@
+"""The key test: a tiny model uploaded through Crucible's API loads back with the
+field's own clients (huggingface_hub.snapshot_download, transformers.from_pretrained)
+against a live server, with the same outputs as the original."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import constants as hf_constants
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import RepositoryNotFoundError
+from rest_framework.test import APIClient
+
+from accounts.services import issue_tokens
+from hub.models import Repository
+from hub.tiny_models import build_tiny_gpt2
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), train_steps=5)
+
+
+@pytest.fixture
+def hf_endpoint(live_server, monkeypatch, tmp_path):
+    """Point the Hugging Face clients at the live server, as HF_ENDPOINT would."""
+    import transformers.utils.hub as transformers_hub
+
+    monkeypatch.setenv("HF_ENDPOINT", live_server.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(hf_constants, "ENDPOINT", live_server.url)
+    monkeypatch.setattr(hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE", live_server.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(transformers_hub, "_hf_api", None, raising=False)
+    return live_server.url
+
+
+def upload_folder(client, folder, owner, name, private):
+    created = client.post(
+        "/api/v1/hub/repos", {"name": name, "type": "model", "private": private}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    handles, paths = [], []
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file():
+            handles.append(path.open("rb"))
+            paths.append(path.relative_to(folder).as_posix())
+    try:
+        response = client.post(
+            f"/api/v1/hub/repos/model/{owner}/{name}/upload",
+            {"files": handles, "paths": paths, "message": "Upload tiny GPT-2"},
+            format="multipart",
+        )
+    finally:
+        for handle in handles:
+            handle.close()
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def reference_logits(folder):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    inputs = tokenizer("The river runs past the old mill", return_tensors="pt")
+    with torch.no_grad():
+        return inputs["input_ids"], model(**inputs).logits
+
+
+def test_snapshot_download_and_from_pretrained_match_the_original(user, hf_endpoint, tiny_model_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    client = APIClient()
+    access, _ = issue_tokens(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    commit = upload_folder(client, tiny_model_dir, "alice", "tiny-gpt2", private=False)
+
+    local = snapshot_download("alice/tiny-gpt2", endpoint=hf_endpoint, cache_dir=tmp_path / "cache")
+    assert Path(local).name == commit
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        assert (Path(local) / name).read_bytes() == (tiny_model_dir / name).read_bytes()
+
+    input_ids, expected = reference_logits(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained("alice/tiny-gpt2", cache_dir=tmp_path / "tf-cache")
+    model = AutoModelForCausalLM.from_pretrained("alice/tiny-gpt2", cache_dir=tmp_path / "tf-cache")
+    inputs = tokenizer("The river runs past the old mill", return_tensors="pt")
+    assert torch.equal(inputs["input_ids"], input_ids)
+    with torch.no_grad():
+        logits = model(**inputs).logits
+    assert torch.allclose(logits, expected, atol=1e-6)
+    # snapshot_download and from_pretrained each fetched config.json once.
+    assert Repository.objects.get(full_name="alice/tiny-gpt2").downloads == 2
+
+
+def test_private_repository_needs_a_token(user, other_user, hf_endpoint, tiny_model_dir, tmp_path):
+    from accounts.services import create_api_key
+
+    client = APIClient()
+    access, _ = issue_tokens(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    upload_folder(client, tiny_model_dir, "alice", "secret-gpt2", private=True)
+
+    with pytest.raises(RepositoryNotFoundError):
+        snapshot_download("alice/secret-gpt2", endpoint=hf_endpoint, cache_dir=tmp_path / "anon", token=False)
+    bob_access, _ = issue_tokens(other_user)
+    with pytest.raises(RepositoryNotFoundError):
+        snapshot_download("alice/secret-gpt2", endpoint=hf_endpoint, cache_dir=tmp_path / "bob", token=bob_access)
+
+    # JWT as Bearer token.
+    local = snapshot_download("alice/secret-gpt2", endpoint=hf_endpoint, cache_dir=tmp_path / "jwt", token=access)
+    assert (Path(local) / "model.safetensors").stat().st_size == (tiny_model_dir / "model.safetensors").stat().st_size
+
+    # API key "secret_id:secret_key", also through from_pretrained.
+    from transformers import AutoModelForCausalLM
+
+    key = create_api_key(user)
+    token = f"{key[0].secret_id}:{key[1]}"
+    model = AutoModelForCausalLM.from_pretrained("alice/secret-gpt2", token=token, cache_dir=tmp_path / "key")
+    input_ids, expected = reference_logits(tiny_model_dir)
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=input_ids).logits, expected, atol=1e-6)
+    assert os.environ["HF_ENDPOINT"] == hf_endpoint
