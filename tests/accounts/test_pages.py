@@ -105,14 +105,16 @@ def test_logout_is_post_only(client_alice):
     assert client_alice.get("/accounts/profile/").status_code == 302
 
 
-def test_login_page_is_throttled(client, user, settings):
+@pytest.mark.parametrize("url", ["/accounts/login/", "/accounts/register/"])
+def test_login_and_register_posts_are_throttled(client, user, url):
+    data = {"username": "alice", "password": "wrong-wrong"}
     for _ in range(20):
-        assert client.post("/accounts/login/", {"username": "alice", "password": "wrong-wrong"}).status_code == 200
-    response = client.post("/accounts/login/", {"username": "alice", "password": "wrong-wrong"})
+        assert client.post(url, data).status_code in (200, 400)
+    response = client.post(url, data)
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
     assert "Too many attempts" in response.content.decode()
-    assert client.get("/accounts/login/").status_code == 200  # reading the page is not limited
+    assert client.get(url).status_code == 200  # reading the page is not limited
 
 
 # --- registration ------------------------------------------------------------------
