@@ -118,5 +118,11 @@ def exception_handler(exc, context):
     headers = {}
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
     message = flatten_detail(exc.detail)
+    if isinstance(exc.detail, dict) and "detail" in exc.detail:
+        # simplejwt's InvalidToken: {"detail", "code", "messages": [{"message", ...}]}
+        reasons = [str(m.get("message")) for m in exc.detail.get("messages", []) if isinstance(m, dict)]
+        message = "; ".join([str(exc.detail["detail"])] + [r for r in reasons if r])
     return fail(kind, message, status_code, SGT_EXCEPTION_NAMES.get(status_code, "Exception"), headers=headers)

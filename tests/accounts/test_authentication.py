@@ -138,3 +138,14 @@ def test_key_hashes_are_salted_and_checked_in_constant_time():
     assert not secret_key_matches("the-same-secret-kez", first)
     assert not secret_key_matches("the-same-secret-key", "md5$salt$whatever")
     assert not secret_key_matches("the-same-secret-key", "garbage")
+
+
+def test_refused_jwt_in_a_facade_gives_a_readable_message_and_challenge(user):
+    token = AccessToken.for_user(user)
+    token.set_exp(from_time=timezone.now() - timedelta(hours=2), lifetime=timedelta(minutes=5))
+    response = client_with(HTTP_AUTHORIZATION=str(token)).get("/api/personalInformation")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    body = response.json()
+    assert body["code"] == 401 and body["data"] == ""
+    assert body["msg"].startswith("Given token not valid") and "expired" in body["msg"]
