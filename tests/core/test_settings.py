@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -89,3 +90,12 @@ def test_database_url_and_broker_url_are_honoured(tmp_path):
     )
     assert values["broker"] == "redis://queue.example:6380/2"
     assert values["transport"] == {"visibility_timeout": 3600}
+
+
+def test_readme_documents_every_setting():
+    source = (ROOT / "config" / "settings.py").read_text()
+    read = set(re.findall(r"""env(?:\.[a-z]+)?\(\s*["']([A-Z][A-Z0-9_]+)["']""", source))
+    table = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, flags=re.MULTILINE))
+    assert len(read) > 20  # the pattern still finds the settings
+    assert not read - documented, f"add these to the README's settings table: {sorted(read - documented)}"
