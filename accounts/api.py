@@ -4,13 +4,13 @@ Errors are DRF's usual `{"detail": ...}` (field errors as `{"field": [...]}`); d
 errors add `"type"` (core.envelopes.exception_handler).
 """
 
+from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
-from django.urls import path
 
 from core.errors import NotFound
 
