@@ -6,6 +6,8 @@ browser's webkitRelativePath): Django keeps only the last component of a multipa
 file name, so a path cannot travel in the file name itself.
 """
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import FileUploadHandler, TemporaryFileUploadHandler
 
 from core.errors import InvalidInput, TooLarge
@@ -41,6 +43,19 @@ class StreamedUploadMixin:
     def initialize_request(self, request, *args, **kwargs):
         request.upload_handlers = [SizeCapHandler(request), TemporaryFileUploadHandler(request)]
         return super().initialize_request(request, *args, **kwargs)
+
+    def handle_exception(self, exc):
+        # Django's own request limits, answered like every other error of the view.
+        if isinstance(exc, TooManyFilesSent):
+            exc = InvalidInput(
+                f"Too many files in one request (at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES}); "
+                "send them in several requests"
+            )
+        elif isinstance(exc, TooManyFieldsSent):
+            exc = InvalidInput("Too many form fields in one request")
+        elif isinstance(exc, RequestDataTooBig):
+            exc = TooLarge("The form fields of the request are too large")
+        return super().handle_exception(exc)
 
 
 def uploads_from_request(request, folder):

@@ -199,3 +199,11 @@ def test_a_platform_admin_writes_any_public_space(api_client, user):
     assert response.json() == UPLOADED
     plat_error(api_client.post(UPLOAD_PUBLIC, {"file": a_file(), "publicUserId": "nobody"}), 404)
     plat_error(api_client.post(UPLOAD_PUBLIC, {"file": a_file(), "publicUserId": "9" * 30}), 404)
+
+
+@override_settings(DATA_UPLOAD_MAX_NUMBER_FILES=3)
+def test_too_many_files_in_one_request_is_400_in_the_envelope(auth_client, user):
+    files = [a_file(f"f{i}.txt") for i in range(4)]
+    body = plat_error(auth_client.post(UPLOAD_FOLDER, {"file": files}), 400)
+    assert "several requests" in body["message"]
+    assert not FileNode.objects.exists()

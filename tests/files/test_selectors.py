@@ -97,3 +97,22 @@ def test_storage_usage_counts_files_and_folders_of_both_spaces(user, other_user,
     status = storage_status(user)
     assert (status["used_bytes"], status["used_inodes"]) == (used_bytes, used_inodes)
     assert selectors.storage_usage(other_user) == (3, 1)
+
+
+def test_demo_seed_writes_the_training_layout_once(db, tmp_path):
+    import io
+
+    from files import seed
+    from tests.factories import UserFactory
+
+    researcher = UserFactory(username="researcher")
+    seed.run(io.StringIO())
+    seed.run(io.StringIO())
+    nodes = selectors.walk_files(researcher, "private", "")
+    paths = {relative for relative, node in nodes if not node.is_dir}
+    assert {"Data/train/train.jsonl", "Data/validate/validate.jsonl", "Data/test/test.jsonl",
+            "Config/LoRA/config.json", "Config/FineTune/config.json", "Code/README.md"} == paths
+    with selectors.open_file(researcher, "private", "Config/LoRA/config.json") as handle:
+        assert json.load(handle)["fineTuneStrategy"] == "LoRA"
+    selectors.materialize(researcher, "private", "Data", tmp_path)
+    assert (tmp_path / "train/train.jsonl").read_text().count("\n") == 4
