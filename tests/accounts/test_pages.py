@@ -411,3 +411,24 @@ def test_admin_diagnostic_job_add_runs_on_a_worker(admin_client_, celery_worker)
 def test_admin_is_staff_only(client_alice):
     response = client_alice.get("/admin/accounts/apikey/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_admin_user_avatar_upload_is_thumbnailed(admin_client_, user):
+    client, _ = admin_client_
+    data = {
+        "username": user.username,
+        "role": "operator",
+        "team": user.team.pk,
+        "avatar": image_upload(size=(600, 400)),
+        "is_active": "on",
+        "resource_quota-TOTAL_FORMS": "0",
+        "resource_quota-INITIAL_FORMS": "0",
+        "storage_quota-TOTAL_FORMS": "0",
+        "storage_quota-INITIAL_FORMS": "0",
+    }
+    response = client.post(f"/admin/accounts/user/{user.pk}/change/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    user.refresh_from_db()
+    assert user.role == "operator"
+    with Image.open(user.avatar.path) as image:
+        assert image.size == (256, 256) and image.format == "PNG"
