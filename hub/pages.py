@@ -1,1 +1,219 @@
-urlpatterns = []
+"""Hub pages: browse (facets, search, sort, pages; htmx partial updates), a repository
+(card, tags, files, revisions, usage snippet), create a repository, upload with progress."""
+
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+
+from core.errors import DomainError, NotFound
+
+from . import selectors, services
+from .models import RepoType, TagCategory
+
+SORT_CHOICES = [
+    ("trending", "Trending"),
+    ("downloads", "Most downloads"),
+    ("recent", "Recently updated"),
+    ("created", "Recently created"),
+    ("name", "Name"),
+]
+
+
+def page_filters(request):
+    """{category: [names]} from repeated query parameters (?task=a&task=b)."""
+    filters = {}
+    for category in TagCategory.values:
+        names = [n for value in request.GET.getlist(category) for n in selectors.parse_filter_values(value)]
+        if names:
+            filters[category] = list(dict.fromkeys(names))
+    return filters
+
+
+def query_string(params):
+    pairs = [(key, value) for key, values in params.items() for value in values if value not in ("", None)]
+    return "?" + urlencode(pairs) if pairs else "?"
+
+
+def browse(request):
+    try:
+        filters = page_filters(request)
+    except DomainError:
+        filters = {}
+    search = request.GET.get("q", "").strip()[: selectors.NAME_SEARCH_MAX]
+    sort = request.GET.get("sort") if request.GET.get("sort") in selectors.SORTS else selectors.DEFAULT_SORT
+    repo_type = request.GET.get("type") if request.GET.get("type") in RepoType.values else None
+    try:
+        page = selectors.parse_page_index(request.GET.get("page"))
+    except DomainError:
+        page = 1
+    qs = selectors.filtered_repositories(request.user, filters=filters, name=search, type=repo_type)
+    rows, total = selectors.page_of(
+        selectors.order_repositories(qs, sort).prefetch_related("tags"), page
+    )
+    base = {"q": [search], "sort": [sort if sort != selectors.DEFAULT_SORT else ""], "type": [repo_type or ""]}
+    base.update({category: list(names) for category, names in filters.items()})
+
+    def with_changes(**changes):
+        params = {key: list(values) for key, values in base.items()}
+        params.update(changes)
+        return query_string(params)
+
+    facets = []
+    for category, items in selectors.facet_counts(request.user, filters=filters, name=search, type=repo_type).items():
+        entries = []
+        for name, count, active in items:
+            current = list(filters.get(category, []))
+            toggled = [n for n in current if n != name] if active else current + [name]
+            entries.append({"name": name, "count": count, "active": active, "url": with_changes(**{category: toggled})})
+        facets.append({"category": category, "label": TagCategory(category).label, "items": entries})
+    pages = max(1, (total + selectors.PAGE_SIZE - 1) // selectors.PAGE_SIZE)
+    context = {
+        "rows": rows,
+        "total": total,
+        "facets": facets,
+        "filters": filters,
+        "search": search,
+        "sort": sort,
+        "sort_choices": SORT_CHOICES,
+        "repo_type": repo_type or "",
+        "page": page,
+        "pages": pages,
+        "prev_url": with_changes(page=[page - 1]) if page > 1 else None,
+        "next_url": with_changes(page=[page + 1]) if page < pages else None,
+        "clear_url": query_string({"q": [search], "type": [repo_type or ""]}),
+        "hidden_filters": [(c, n) for c, names in filters.items() for n in names],
+    }
+    template = "hub/_results.html" if request.headers.get("HX-Request") else "hub/browse.html"
+    return render(request, template, context)
+
+
+def _repository_or_404(request, type, owner, name):
+    if type not in RepoType.values:
+        raise Http404("unknown repository type")
+    try:
+        return selectors.get_repository(request.user, type, owner, name)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def repository(request, type, owner, name):
+    repo = _repository_or_404(request, type, owner, name)
+    revision = request.GET.get("rev", "main")[:64] or "main"
+    folder = request.GET.get("path", "").strip("/")
+    commit = listing = None
+    error = ""
+    if repo.head is not None:
+        try:
+            if folder:
+                folder = services.normalize_path(folder)
+            commit = selectors.resolve_revision(repo, revision)
+            listing = selectors.tree_listing(commit, folder)
+        except DomainError as exc:
+            error = exc.message
+    metadata, card_html = selectors.render_card(selectors.readme_text(commit or repo.head))
+    crumbs = []
+    if folder:
+        parts = folder.split("/")
+        crumbs = [{"name": part, "path": "/".join(parts[: i + 1])} for i, part in enumerate(parts)]
+    size, files = selectors.repository_size(commit or repo.head)
+    from .compat import resolve_url
+
+    rows = []
+    for item in listing or []:
+        rows.append(
+            {
+                **item,
+                "name": item["path"].rsplit("/", 1)[-1],
+                "url": resolve_url(repo, revision, item["path"]) if item["type"] == "file" else None,
+            }
+        )
+    context = {
+        "repo": repo,
+        "tags": selectors.repo_tags_by_category(repo),
+        "card_html": card_html,
+        "license": metadata.get("license") if isinstance(metadata.get("license"), str) else repo.license,
+        "commit": commit,
+        "revision": revision,
+        "folder": folder,
+        "crumbs": crumbs,
+        "rows": rows,
+        "error": error,
+        "commits": selectors.commits_of(repo, limit=20),
+        "size": size,
+        "file_count": files,
+        "can_write": request.user.is_authenticated
+        and (repo.owner_id == request.user.pk or request.user.is_platform_admin),
+        "endpoint": request.build_absolute_uri("/").rstrip("/"),
+        "repo_type_arg": ', repo_type="dataset"' if repo.type == RepoType.DATASET else "",
+    }
+    return render(request, "hub/repository.html", context)
+
+
+class CreateRepositoryForm(forms.Form):
+    name = forms.CharField(max_length=96, help_text="Letters, digits, '-', '_' and '.'; the full id is you/name.")
+    type = forms.ChoiceField(choices=RepoType.choices, initial=RepoType.MODEL)
+    private = forms.BooleanField(required=False, help_text="Only you can see and download it.")
+    task = forms.CharField(required=False, help_text="Comma separated, e.g. Text Generation")
+    library = forms.CharField(required=False)
+    dataset = forms.CharField(required=False)
+    language = forms.CharField(required=False)
+    other = forms.CharField(required=False)
+    license = forms.CharField(max_length=64, required=False, help_text="e.g. mit, apache-2.0")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=5000)
+
+    def tags(self):
+        data = self.cleaned_data
+        return {c: [n.strip() for n in data[c].split(",") if n.strip()] for c in TagCategory.values if data.get(c)}
+
+
+@login_required
+def create(request):
+    form = CreateRepositoryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            repo = services.create_repository(
+                owner=request.user,
+                name=data["name"],
+                type=data["type"],
+                private=data["private"],
+                tags=form.tags(),
+                license_name=data["license"],
+                description=data["description"],
+            )
+        except DomainError as exc:
+            form.add_error("name" if "name" in exc.message or "exists" in exc.message else None, exc.message)
+        else:
+            messages.success(request, f"Created {repo.full_name}. Upload files to publish a first revision.")
+            return redirect("hub:repository", type=repo.type, owner=request.user.username, name=repo.name)
+    vocabulary = selectors.label_vocabulary()
+    return render(request, "hub/create.html", {"form": form, "vocabulary": vocabulary})
+
+
+@login_required
+def upload(request, type, owner, name):
+    repo = _repository_or_404(request, type, owner, name)
+    if repo.owner_id != request.user.pk and not request.user.is_platform_admin:
+        raise PermissionDenied("only the owner can upload")
+    context = {
+        "repo": repo,
+        "api_url": reverse("hub:api-repo-upload", kwargs={"type": repo.type, "owner": owner, "name": name}),
+        "repo_url": reverse("hub:repository", kwargs={"type": repo.type, "owner": owner, "name": name}),
+        "folder": request.GET.get("path", "").strip("/")[:500],
+    }
+    return render(request, "hub/upload.html", context)
+
+
+REPO = "hub/<str:type>/<str:owner>/<str:name>/"
+urlpatterns = [
+    path("hub/", browse, name="browse"),
+    path("hub/new/", create, name="create"),
+    path(REPO, repository, name="repository"),
+    path(f"{REPO}upload/", upload, name="upload"),
+]
