@@ -6,6 +6,8 @@ user's public space is read-only (403 on writes) except for platform admins.
 """
 
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -37,6 +39,30 @@ MoveSerializer = type(
 )
 
 
+class EntrySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    path = serializers.CharField()
+    isDir = serializers.BooleanField()  # noqa: N815 (the API's field name)
+    size = serializers.IntegerField()
+    modified = serializers.DateTimeField()
+    sha256 = serializers.CharField(allow_null=True)
+
+
+class FolderListingSerializer(serializers.Serializer):
+    owner = serializers.CharField()
+    space = serializers.CharField()
+    path = serializers.CharField()
+    items = EntrySerializer(many=True)
+
+
+class UploadRequestSerializer(TargetSerializer):
+    file = serializers.ListField(child=serializers.FileField())
+    relativePath = serializers.ListField(child=serializers.CharField(), required=False)  # noqa: N815
+
+
+TAGS = ["files"]
+
+
 def target(request, serializer_class=TargetSerializer, data=None):
     """(owner, space, validated data) named by a request."""
     serializer = serializer_class(data=request.query_params if data is None else data)
@@ -58,6 +84,10 @@ def folder_json(owner, space, path, entries):
 class ListView(APIView):
     """GET ?space=&owner=&path=: the entries of a folder."""
 
+
+    @extend_schema(
+        tags=TAGS, summary="List a folder", parameters=[TargetSerializer], responses=FolderListingSerializer
+    )
     def get(self, request):
         owner, space, values = target(request)
         selectors.check_read(request.user, owner, space)
@@ -80,6 +110,11 @@ class DownloadView(APIView):
 
     content_negotiation_class = AnyContentNegotiation
 
+    @extend_schema(
+        tags=TAGS, summary="Download a file (Range supported)", parameters=[TargetSerializer],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                   (206, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
     def get(self, request):
         owner, space, values = target(request)
         selectors.check_read(request.user, owner, space)
@@ -91,6 +126,11 @@ class UploadView(StreamedUploadMixin, APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(
+        tags=TAGS, summary="Upload files into a folder",
+        request={"multipart/form-data": UploadRequestSerializer},
+        responses={201: inline_serializer("FilesUploaded", {"uploaded": serializers.ListField()})},
+    )
     def post(self, request):
         owner, space, values = target(request, data=request.data)
         selectors.check_write(request.user, owner, space)
@@ -105,6 +145,7 @@ class FolderView(APIView):
 
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
+    @extend_schema(tags=TAGS, summary="Make a folder", request=TargetSerializer, responses={201: EntrySerializer})
     def post(self, request):
         owner, space, values = target(request, data=request.data)
         node = services.make_folder(request.user, owner, space, values["path"])
@@ -116,6 +157,10 @@ class DeleteView(APIView):
 
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
+    @extend_schema(
+        tags=TAGS, summary="Delete a file or a folder", request=TargetSerializer,
+        responses=inline_serializer("FilesDeleted", {"deleted": serializers.IntegerField()}),
+    )
     def post(self, request):
         owner, space, values = target(request, data=request.data)
         removed = services.delete_path(request.user, owner, space, values["path"])
@@ -127,6 +172,7 @@ class MoveView(APIView):
 
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
+    @extend_schema(tags=TAGS, summary="Move or rename", request=MoveSerializer, responses=EntrySerializer)
     def post(self, request):
         owner, space, values = target(request, MoveSerializer, data=request.data)
         node = services.move_path(request.user, owner, space, values["from"], values["to"])
@@ -136,6 +182,14 @@ class MoveView(APIView):
 class UsageView(APIView):
     """GET: the caller's storage use (every provider) and quota."""
 
+    @extend_schema(
+        tags=TAGS, summary="Storage use and quota",
+        responses=inline_serializer("FilesUsage", {
+            name: serializers.IntegerField(allow_null=True)
+            for name in ("usedBytes", "usedInodes", "fileSpaceBytes", "fileSpaceInodes", "bytesQuota",
+                         "inodesQuota", "maxUploadBytes")
+        }),
+    )
     def get(self, request):
         from accounts.selectors import storage_status
 

@@ -2,6 +2,8 @@
 
 from django.contrib.auth import get_user_model
 from django.urls import path
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.views import APIView
 
@@ -16,6 +18,24 @@ from .uploads import StreamedUploadMixin, uploads_from_request
 UPLOADED = "文件上传成功"
 
 
+FILES = serializers.ListField(child=serializers.FileField(), help_text="one or several files")
+RELATIVE_PATHS = serializers.ListField(
+    child=serializers.CharField(), required=False, help_text="optional, one per file: where it lands under currentPath"
+)
+CURRENT_PATH = serializers.CharField(required=False, help_text='folder in the space, default "/"')
+PLAT_BODY = inline_serializer(
+    "FilesPlatBody",
+    fields={
+        "success": serializers.BooleanField(),
+        "errorCode": serializers.IntegerField(help_text="200 on success, the HTTP status on error"),
+        "message": serializers.CharField(),
+        "result": serializers.JSONField(allow_null=True, help_text="null"),
+    },
+)
+PLAT_ERROR = OpenApiResponse(PLAT_BODY, description="Error: success false, errorCode = HTTP status")
+ERRORS = {code: PLAT_ERROR for code in (400, 401, 403, 404, 409, 413)}
+
+
 def _current_path(request):
     return normalize_path(request.data.get("currentPath") or "/", field="currentPath")
 
@@ -26,6 +46,17 @@ class UploadFolderView(StreamedUploadMixin, APIView):
     envelope = "plat"
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(
+        tags=["platform files (files)"],
+        summary="Upload files into the private space",
+        request={
+            "multipart/form-data": inline_serializer(
+                "UploadFolderRequest",
+                fields={"file": FILES, "currentPath": CURRENT_PATH, "relativePath": RELATIVE_PATHS},
+            )
+        },
+        responses={200: PLAT_BODY, **ERRORS},
+    )
     def post(self, request):
         folder = _current_path(request)
         uploads = uploads_from_request(request, folder)
@@ -55,6 +86,22 @@ class UploadPublicFolderView(StreamedUploadMixin, APIView):
     envelope = "plat"
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(
+        tags=["platform files (files)"],
+        summary="Upload files into a user's public space (its owner or a platform admin)",
+        request={
+            "multipart/form-data": inline_serializer(
+                "UploadPublicFolderRequest",
+                fields={
+                    "file": FILES,
+                    "publicUserId": serializers.CharField(help_text="user id or username"),
+                    "currentPath": CURRENT_PATH,
+                    "relativePath": RELATIVE_PATHS,
+                },
+            )
+        },
+        responses={200: PLAT_BODY, **ERRORS},
+    )
     def post(self, request):
         owner = public_space_owner(request.user, request.data.get("publicUserId"))
         folder = _current_path(request)
