@@ -49,6 +49,13 @@ class AuthRateThrottle(ScopedRateThrottle):
         except KeyError as exc:
             raise ImproperlyConfigured(f"No throttle rate set for scope {self.scope!r}") from exc
 
+    def get_ident(self, request):
+        # With NUM_PROXIES unset DRF trusts X-Forwarded-For, which would let a client pick
+        # a fresh throttle bucket per request. Trust it only when NUM_PROXIES is configured.
+        if api_settings.NUM_PROXIES is None:
+            return request.META.get("REMOTE_ADDR", "")
+        return super().get_ident(request)
+
 
 class BearerJWTAuthenticationScheme(SimpleJWTScheme):
     target_class = "accounts.authentication.BearerJWTAuthentication"

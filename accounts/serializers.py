@@ -50,7 +50,7 @@ class HubRegistrationSerializer(serializers.Serializer):
 
 
 class SgtUpdateTokenSerializer(serializers.Serializer):
-    key = StrictCharField(max_length=256, help_text="The system key (settings.SGT_SYSTEM_KEY)")
+    key = StrictCharField(max_length=256, trim_whitespace=False, help_text="The system key (settings.SGT_SYSTEM_KEY)")
     secret_id = StrictCharField(max_length=128)
     secret_key = StrictCharField(max_length=256, trim_whitespace=False)
     doc = StrictCharField(max_length=500, required=False, allow_blank=True, default="")

@@ -235,3 +235,14 @@ def test_login_and_registration_are_throttled(api_client, user):
 def test_oversized_body_is_413_in_envelope(api_client):
     body = '{"username": "' + "a" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + '", "password": "x"}'
     hub_error(api_client.post("/api/login", data=body, content_type="application/json"), 413)
+
+
+def test_throttle_is_not_bypassed_by_a_forged_forwarded_for(api_client, user):
+    rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "2/min"}}
+    with override_settings(REST_FRAMEWORK=rest):
+        for n in range(2):
+            api_client.post("/api/login", {"username": "alice", "password": "x"}, format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}")
+        response = api_client.post(
+            "/api/login", {"username": "alice", "password": PASSWORD}, format="json", HTTP_X_FORWARDED_FOR="10.9.9.9"
+        )
+        hub_error(response, 429)
