@@ -246,3 +246,15 @@ def test_throttle_is_not_bypassed_by_a_forged_forwarded_for(api_client, user):
             "/api/login", {"username": "alice", "password": PASSWORD}, format="json", HTTP_X_FORWARDED_FOR="10.9.9.9"
         )
         hub_error(response, 429)
+
+
+def test_submit_user_info_refuses_a_pixel_bomb(api_client):
+    buffer = io.BytesIO()
+    Image.new("1", (8000, 6000)).save(buffer, format="PNG")  # 6 KB on the wire, 48 megapixels
+    upload = SimpleUploadedFile("bomb.png", buffer.getvalue(), content_type="image/png")
+    response = api_client.post(
+        "/api/register/submitUserInfo", {"username": "henry", "password": STRONG, "avatar": upload}, format="multipart"
+    )
+    body = hub_error(response, 400)
+    assert "pixels" in body["msg"]
+    assert not User.objects.filter(username="henry").exists()
