@@ -84,7 +84,6 @@ def folder_json(owner, space, path, entries):
 class ListView(APIView):
     """GET ?space=&owner=&path=: the entries of a folder."""
 
-
     @extend_schema(
         tags=TAGS, summary="List a folder", parameters=[TargetSerializer], responses=FolderListingSerializer
     )
