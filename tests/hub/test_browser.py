@@ -56,7 +56,7 @@ def test_filter_open_and_upload(page, live_server, user, other_user, password, t
     page.click("#upload-submit")
     page.wait_for_url(url + "/hub/model/alice/tiny-gpt2/?path=docs")
     row = page.locator("[data-testid=file-row][data-path='docs/notes.txt']")
-    assert row.is_visible() and "23 bytes" in row.inner_text()
+    assert row.is_visible() and "23\xa0bytes" in row.inner_text()
     assert "Add notes from the browser" in page.locator("#revisions").inner_text()
     page.screenshot(path=str(tmp_path / "repository.png"), full_page=True)
     assert Repository.objects.get(full_name="alice/tiny-gpt2").last_message == "Add notes from the browser"
