@@ -86,7 +86,7 @@ class StartExperimentView(ExperimentsView):
             request.user, furnace_name=_text(data, "furnace"), experiment_id=_text(data, "experiment_id"),
             via="compat", payload=data,
         )
-        return Response({"message": "实验已启动", "任务id": run.pk, "实验id": run.experiment_id})
+        return Response({"message": "实验已启动", "任务id": run.pk, "实验id": run.experiment_code})
 
 
 class StopExperimentView(ExperimentsView):
@@ -95,7 +95,7 @@ class StopExperimentView(ExperimentsView):
         run = services.stop_experiment(
             request.user, furnace_name=_text(data, "furnace"), task_id=_text(data, "task_id"), via="compat", payload=data
         )
-        return Response({"message": "实验已停止", "任务id": run.pk, "实验id": run.experiment_id})
+        return Response({"message": "实验已停止", "任务id": run.pk, "实验id": run.experiment_code})
 
 
 def _limit(value, default=50):
@@ -130,7 +130,7 @@ class DownloadVideoView(ExperimentsView):
             experiment_id=request.query_params.get("experiment_id") or None,
             task_id=request.query_params.get("task_id") or None,
         )
-        return ranged_file_response(request, run.video.name, f"{run.experiment_id}-task{run.pk}.mp4")
+        return ranged_file_response(request, run.video.name, f"{run.experiment_code}-task{run.pk}.mp4")
 
 
 urlpatterns = [

@@ -158,10 +158,11 @@ class ExperimentRun(Job):
         ]
 
     def __str__(self):
-        return f"run #{self.pk} of {self.experiment_id} ({self.status})"
+        return f"run #{self.pk} of {self.experiment_code} ({self.status})"
 
     @property
-    def experiment_id(self):
+    def experiment_code(self):
+        """The 实验id (experiment_id is the foreign key column)."""
         return self.program.get("experiment_id", "")
 
 

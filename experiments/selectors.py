@@ -106,7 +106,7 @@ def task_row(run):
         "任务id": run.pk,
         "任务状态": run.status,
         "任务结果": result_text(run),
-        "实验id": run.experiment_id,
+        "实验id": run.experiment_code,
         "开始时间": _local(run.started_at),
         "结束时间": _local(run.finished_at),
         "进度": f"{round(run.progress * 100)}%",
@@ -132,7 +132,7 @@ def run_telemetry(run, since=None):
 def run_for_video(user, experiment_id=None, task_id=None):
     if task_id not in (None, ""):
         run = get_visible_run(user, task_id)
-        if experiment_id and run.experiment_id != experiment_id:
+        if experiment_id and run.experiment_code != experiment_id:
             raise NotFound(f"task_id: task {run.pk} does not belong to experiment_id {experiment_id!r}")
     else:
         runs = visible_runs(user)

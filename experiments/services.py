@@ -125,7 +125,7 @@ def start_experiment(user, furnace_name=None, experiment_id=None, via="compat", 
                 busy = selectors.active_run(furnace)
                 if busy:
                     raise Conflict(
-                        f"furnace {furnace.name} is busy: task {busy.pk} (experiment {busy.experiment_id}) is "
+                        f"furnace {furnace.name} is busy: task {busy.pk} (experiment {busy.experiment_code}) is "
                         f"{busy.status}; stop it or wait until it ends"
                     )
                 unsafe = furnace.runs.filter(status=JobStatus.FAILED, safe_state_confirmed=False).exclude(phase="").first()
@@ -152,7 +152,7 @@ def start_experiment(user, furnace_name=None, experiment_id=None, via="compat", 
         except IntegrityError:
             raise Conflict(f"furnace {furnace.name} is busy: another run was started at the same moment") from None
         message = f"task {run.pk} queued on furnace {furnace.name}"
-        return run, {"furnace": furnace, "run": run, "experiment_id": run.experiment_id}, message
+        return run, {"furnace": furnace, "run": run, "experiment_id": run.experiment_code}, message
 
     return _audited(user, "start_experiment", via, payload or {}, command)
 
@@ -189,7 +189,7 @@ def stop_experiment(user, furnace_name=None, task_id=None, via="compat", payload
             # Never reached the furnace: nothing to make safe.
             ExperimentRun.objects.filter(pk=run.pk).update(safe_state_confirmed=True)
         message = f"stop of task {run.pk} requested"
-        return run, {"furnace": run.furnace, "run": run, "experiment_id": run.experiment_id}, message
+        return run, {"furnace": run.furnace, "run": run, "experiment_id": run.experiment_code}, message
 
     return _audited(user, "stop_experiment", via, payload or {}, command)
 
@@ -331,7 +331,7 @@ def execute_run(run, handle):
     recorder = TelemetryRecorder(run)
     watcher = StopWatcher(run)
     handle.log(
-        f"started: experiment {run.experiment_id} on furnace {furnace.name} (driver {furnace.driver_path}, "
+        f"started: experiment {run.experiment_code} on furnace {furnace.name} (driver {furnace.driver_path}, "
         f"time x{run.time_acceleration:g}), program {program.duration / 60:g} min"
     )
     driver.connect()

@@ -226,10 +226,10 @@ def call_tool(user, name, arguments):
         return {"message": "参数已设定", "实验id": experiment.experiment_id}
     if name == "start_experiment":
         run = services.start_experiment(user, furnace_name, _str(args, "experiment_id"), via="tool", payload=args)
-        return {"message": "实验已启动", "任务id": run.pk, "实验id": run.experiment_id}
+        return {"message": "实验已启动", "任务id": run.pk, "实验id": run.experiment_code}
     if name == "stop_experiment":
         run = services.stop_experiment(user, furnace_name, _str(args, "task_id"), via="tool", payload=args)
-        return {"message": "实验已停止", "任务id": run.pk, "实验id": run.experiment_id}
+        return {"message": "实验已停止", "任务id": run.pk, "实验id": run.experiment_code}
     if name == "get_status":
         limit = args.get("limit", 20)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
