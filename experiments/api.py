@@ -108,9 +108,14 @@ class RunTelemetryView(ApiView):
                 raise InvalidInput("since: must be a number of seconds") from None
         else:
             since = None
+        step = _int_param(request, "step", 1, 1, 3600)
+        telemetry = selectors.run_telemetry(run, since=since)
+        if step > 1:
+            keep = [i for i, t in enumerate(telemetry["t"]) if int(t) % step == 0]
+            telemetry = {name: [values[i] for i in keep] for name, values in telemetry.items()}
         return Response({
             "task_id": run.pk, "status": run.status, "progress": run.progress, "phase": run.phase,
-            "telemetry": selectors.run_telemetry(run, since=since),
+            "duration_s": run.program.get("duration_s"), "telemetry": telemetry,
         })
 
 

@@ -1,1 +1,74 @@
-urlpatterns = []
+"""Web pages: the experiment designer, a live run page and the run history with videos."""
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import path
+
+from core.errors import DomainError
+
+from . import selectors, tools
+from .seed import DEMO_PARAMETERS
+
+
+def _default_parameters(furnace):
+    if furnace and furnace.loaded_experiment_id:
+        return furnace.loaded_experiment.raw_parameters
+    return DEMO_PARAMETERS
+
+
+@login_required
+def designer(request):
+    try:
+        furnace = selectors.resolve_furnace(request.GET.get("furnace") or None)
+    except DomainError as exc:
+        return render(request, "experiments/designer.html", {"problem": exc.message})
+    chosen = request.GET.get("experiment_id")
+    experiment = selectors.visible_experiments(request.user).filter(experiment_id=chosen).first() if chosen else None
+    parameters = experiment.raw_parameters if experiment else _default_parameters(furnace)
+    context = {
+        "furnace": furnace,
+        "info": tools.furnace_info(furnace),
+        "initial_json": json.dumps(parameters),
+        "limits_json": json.dumps(tools.furnace_info(furnace)["limits"]),
+        "experiments": selectors.visible_experiments(request.user).order_by("-updated_at")[:20],
+        "can_operate": request.user.is_operator,
+    }
+    return render(request, "experiments/designer.html", context)
+
+
+def _run_or_404(request, run_id):
+    try:
+        return selectors.get_visible_run(request.user, run_id)
+    except DomainError:
+        raise Http404("no such run") from None
+
+
+@login_required
+def run_page(request, run_id):
+    run = _run_or_404(request, run_id)
+    return render(request, "experiments/run.html", {"run": run, "can_operate": request.user.is_operator})
+
+
+@login_required
+def run_panel(request, run_id):
+    """The htmx-polled part of the run page: status, progress, phase, log tail."""
+    run = _run_or_404(request, run_id)
+    return render(request, "experiments/_run_panel.html", {"run": run, "row": selectors.task_row(run)})
+
+
+@login_required
+def history(request):
+    runs = selectors.visible_runs(request.user).order_by("-created_at", "-id")[:100]
+    rows = [{"run": run, "row": selectors.task_row(run)} for run in runs]
+    return render(request, "experiments/history.html", {"rows": rows})
+
+
+urlpatterns = [
+    path("experiments/", designer, name="designer"),
+    path("experiments/history/", history, name="history"),
+    path("experiments/runs/<int:run_id>/", run_page, name="run"),
+    path("experiments/runs/<int:run_id>/panel", run_panel, name="run-panel"),
+]
