@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "hub",
+    "registry",
     "files",
     "images",
     "training",
@@ -221,6 +222,13 @@ HUB_MAX_UPLOAD_BYTES = env.int("HUB_MAX_UPLOAD_BYTES", default=50 * 1024**3)
 HUB_MAX_UPLOAD_FILES = env.int("HUB_MAX_UPLOAD_FILES", default=1000)
 # Model cards larger than this are shown (and parsed for tags) only up to here.
 HUB_CARD_MAX_BYTES = env.int("HUB_CARD_MAX_BYTES", default=512 * 1024)
+
+# Image imports (images app): where configs and layers are kept, and the archive limits.
+IMAGES_STORE_DIR = Path(env.str("IMAGES_STORE_DIR", default=str(DATA_DIR / "images"))).resolve()
+IMAGES_MAX_TARBALL_BYTES = env.int("IMAGES_MAX_TARBALL_BYTES", default=20 * 1024**3)
+IMAGES_MAX_MEMBERS = env.int("IMAGES_MAX_MEMBERS", default=10000)
+IMAGES_MAX_MEMBER_BYTES = env.int("IMAGES_MAX_MEMBER_BYTES", default=10 * 1024**3)
+IMAGES_MAX_TOTAL_BYTES = env.int("IMAGES_MAX_TOTAL_BYTES", default=40 * 1024**3)
 
 # --- Celery ---------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"

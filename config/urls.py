@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import views as core_views
 
-APPS = ["accounts", "hub", "files", "images", "training", "evaluation", "serving", "sgt", "chat", "experiments"]
+APPS = ["accounts", "hub", "registry", "files", "images", "training", "evaluation", "serving", "sgt", "chat", "experiments"]
 
 urlpatterns = [
     path("", core_views.home, name="home"),

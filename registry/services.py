@@ -1,0 +1,318 @@
+"""Writes of the model registry: applications, versions and their imports into the hub.
+
+An application is a hub model repository of its owner (private); a version is one hub
+commit of it, made with hub.services.commit_blobs / commit_local_folder, so it downloads
+through the hub's Hugging Face compatible routes. Versions are numbered 1, 2, 3... per
+application and never change once imported.
+"""
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils.text import slugify
+
+from core.errors import Conflict, InvalidInput, NotFound, TooLarge
+from core.services import enqueue_job
+
+from .inspection import inspect_model
+from .models import (
+    AiApplication,
+    AiApplicationVersion,
+    SaveType,
+    VersionImportJob,
+    VersionSource,
+    VersionStatus,
+)
+
+NAME_MAX = 96
+TEXT_MAX = 5000
+SHORT_MAX = 100
+VERSION_RE = re.compile(r"^\d{1,6}(\.\d{1,6}){0,3}$")
+HYPER_PARAMETERS_MAX = 200
+IMAGE_MANIFEST_PATH = "crucible-image.json"
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+def clean_text(value, field, max_length=TEXT_MAX, required=False):
+    if value is None:
+        value = ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: must be a string")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{field}: is required")
+    if len(value) > max_length:
+        raise InvalidInput(f"{field}: at most {max_length} characters")
+    if "\x00" in value:
+        raise InvalidInput(f"{field}: must not contain NUL")
+    return value
+
+
+def clean_int(value, field, choices=None, default=None):
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool):
+        raise InvalidInput(f"{field}: must be an integer")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise InvalidInput(f"{field}: must be an integer") from None
+    if abs(number) > 2**31 - 1:
+        raise InvalidInput(f"{field}: out of range")
+    if choices is not None and number not in choices:
+        raise InvalidInput(f"{field}: must be one of {', '.join(str(c) for c in choices)}")
+    return number
+
+
+def clean_application_name(value):
+    name = clean_text(value, "application.name", NAME_MAX, required=True)
+    if "/" in name or any(ord(c) < 32 for c in name):
+        raise InvalidInput("application.name: must not contain '/' or control characters")
+    return name
+
+
+def parse_version(text):
+    return tuple(int(part) for part in text.split("."))
+
+
+def clean_version_text(value, field="version"):
+    text = clean_text(value, field, 32)
+    if text and not VERSION_RE.match(text):
+        raise InvalidInput(f'{field}: must be a dotted version such as "0.0.1"')
+    return text
+
+
+def _value_text(value, field):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return clean_text(value, field, 500)
+
+
+def clean_hyper_parameters(raw, field="hyperParameterList"):
+    """The spec's HyperParameterDTO list [{paramName, type, value, valueRange, edit}]; a
+    plain {name: value} dict (what a training job has) is accepted too."""
+    if raw in (None, ""):
+        return []
+    if isinstance(raw, dict):
+        raw = [{"paramName": k, "value": v, "edit": False} for k, v in raw.items()]
+    if not isinstance(raw, list):
+        raise InvalidInput(f"{field}: must be a list of {{paramName, type, value, valueRange, edit}}")
+    if len(raw) > HYPER_PARAMETERS_MAX:
+        raise InvalidInput(f"{field}: at most {HYPER_PARAMETERS_MAX} entries")
+    cleaned, seen = [], set()
+    for index, item in enumerate(raw):
+        where = f"{field}[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidInput(f"{where}: must be an object")
+        name = clean_text(item.get("paramName", item.get("name")), f"{where}.paramName", SHORT_MAX, required=True)
+        if name in seen:
+            raise InvalidInput(f"{where}.paramName: {name!r} appears twice")
+        seen.add(name)
+        value = item.get("value")
+        kind = clean_text(item.get("type"), f"{where}.type", 32)
+        if not kind:
+            kind = "int" if isinstance(value, int) and not isinstance(value, bool) else (
+                "float" if isinstance(value, float) else "string"
+            )
+        value_range = item.get("valueRange")
+        if value_range in (None, ""):
+            value_range = []
+        if not isinstance(value_range, list) or len(value_range) > 50:
+            raise InvalidInput(f"{where}.valueRange: must be a list of at most 50 values")
+        for bound in value_range:
+            if isinstance(bound, bool) or not isinstance(bound, (int, float, str)) or len(str(bound)) > 100:
+                raise InvalidInput(f"{where}.valueRange: values must be numbers or short strings")
+        edit = item.get("edit", True)
+        if not isinstance(edit, bool):
+            raise InvalidInput(f"{where}.edit: must be true or false")
+        cleaned.append(
+            {
+                "paramName": name,
+                "type": kind,
+                "value": _value_text(value, f"{where}.value"),
+                "valueRange": value_range,
+                "edit": edit,
+                "description": clean_text(item.get("description"), f"{where}.description", 500),
+            }
+        )
+    return cleaned
+
+
+# --- applications ---------------------------------------------------------------------
+
+
+def _repo_name_for(name):
+    from hub.services import validate_repo_name
+
+    try:
+        return validate_repo_name(name)
+    except InvalidInput:
+        slug = slugify(name)[:80].strip("-_.") or "model"
+        return f"{slug}-{uuid.uuid4().hex[:8]}"
+
+
+def _repository_for(owner, name):
+    """The hub model repository behind a new application: the owner's repository of that
+    name if it exists and backs no other application, else a new private one."""
+    from hub.models import Repository, RepoType
+    from hub.services import create_repository
+
+    repo_name = _repo_name_for(name)
+    existing = Repository.objects.filter(owner=owner, type=RepoType.MODEL, name=repo_name).first()
+    if existing is not None:
+        if not AiApplication.objects.filter(repository=existing).exists():
+            return existing
+        repo_name = f"{repo_name[:86]}-{uuid.uuid4().hex[:8]}"
+    return create_repository(owner=owner, name=repo_name, type=RepoType.MODEL, private=True)
+
+
+def ensure_application(*, owner, name, type="", description="", developer=""):
+    """(application, created): the owner's application of that name, created if missing."""
+    name = clean_application_name(name)
+    app = AiApplication.objects.filter(owner=owner, name=name).first()
+    if app is not None:
+        return app, False
+    with transaction.atomic():
+        repository = _repository_for(owner, name)
+        app = AiApplication.objects.create(
+            owner=owner,
+            name=name,
+            type=clean_text(type, "application.type", 32),
+            description=clean_text(description, "application.description"),
+            developer=clean_text(developer, "application.developer", SHORT_MAX),
+            repository=repository,
+        )
+    return app, True
+
+
+# --- versions -----------------------------------------------------------------------
+
+
+def _next_version(app, requested):
+    """(number, version text) for a new version of a locked application."""
+    last = app.versions.order_by("-number").first()
+    number = last.number + 1 if last else 1
+    if not requested:
+        if last is None:
+            return number, "0.0.1"
+        parts = list(parse_version(last.version))
+        parts[-1] += 1
+        return number, ".".join(str(p) for p in parts)
+    if app.versions.filter(version=requested).exists():
+        raise Conflict(f"version {requested} of {app.name} already exists; versions are immutable")
+    if last is not None and parse_version(requested) <= parse_version(last.version):
+        raise InvalidInput(f"version must be greater than the latest version {last.version}")
+    return number, requested
+
+
+def _new_version(app, *, created_by, source, version="", **fields):
+    locked = AiApplication.objects.select_for_update().get(pk=app.pk)
+    number, text = _next_version(locked, version)
+    locked.save(update_fields=["modified_at"])
+    return AiApplicationVersion.objects.create(
+        application=locked, number=number, version=text, source=source, created_by=created_by, **fields
+    )
+
+
+def _check_limits(files):
+    """files: [(path, size)]. The hub's upload limits apply to a version too."""
+    if len(files) > settings.HUB_MAX_UPLOAD_FILES:
+        raise TooLarge(f"a version may hold at most {settings.HUB_MAX_UPLOAD_FILES} files")
+    total = 0
+    for path, size in files:
+        if size > settings.HUB_MAX_FILE_BYTES:
+            raise TooLarge(f"{path} is larger than {settings.HUB_MAX_FILE_BYTES} bytes")
+        total += size
+    if total > settings.HUB_MAX_UPLOAD_BYTES:
+        raise TooLarge(f"a version may hold at most {settings.HUB_MAX_UPLOAD_BYTES} bytes")
+    return total
+
+
+def _finish_version(version, commit, paths):
+    """Record what the commit holds for this version: files, size, structure, parameters."""
+    from hub.selectors import entry_at
+    from hub.storage import open_blob
+
+    entries = {path: entry_at(commit, path) for path in paths}
+    info = inspect_model(list(entries), lambda path: open_blob(entries[path].blob))
+    files = [{"path": p, "size": e.blob.size, "sha256": e.blob.sha256} for p, e in sorted(entries.items())]
+    updated = AiApplicationVersion.objects.filter(pk=version.pk, status=VersionStatus.IMPORTING).update(
+        commit=commit,
+        files=files,
+        size_bytes=sum(f["size"] for f in files),
+        parameter_count=info["parameter_count"],
+        scale=info["scale"] or version.scale,
+        model_structure=info["model_structure"] or version.model_structure,
+        model_type=info["model_type"],
+        status=VersionStatus.IMPORTED,
+        error="; ".join(info["notes"])[:2000],
+    )
+    if not updated:
+        raise Conflict(f"version {version.version} is not importing any more")
+    version.refresh_from_db()
+    return version
+
+
+def mark_failed(version, reason):
+    AiApplicationVersion.objects.filter(pk=version.pk, status=VersionStatus.IMPORTING).update(
+        status=VersionStatus.FAILED, error=str(reason)[:2000]
+    )
+
+
+def _commit_message(version):
+    text = f"Version {version.version}"
+    if version.description:
+        text += f": {version.description.splitlines()[0]}"
+    return text[:500]
+
+
+def register_training_result(
+    *, owner, application_name, folder, description="", hyper_parameters=None, training_task_id=None
+):
+    """Snapshot a training run's output folder as a new imported version (source 1).
+
+    Creates the owner's application `application_name` if missing. Synchronous: the
+    files are committed to the application's hub repository before this returns.
+    """
+    from hub.services import check_quota, commit_local_folder
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InvalidInput(f"{folder} is not a folder")
+    local = sorted(p for p in folder.rglob("*") if p.is_file() and not p.relative_to(folder).as_posix().startswith(".cache/"))
+    if not local:
+        raise InvalidInput(f"{folder} holds no files")
+    sizes = [(p.relative_to(folder).as_posix(), p.stat().st_size) for p in local]
+    total = _check_limits(sizes)
+    check_quota(owner, total, len(sizes))
+    task_id = clean_text(training_task_id, "training_task_id", 64)
+    with transaction.atomic():
+        app, _ = ensure_application(owner=owner, name=application_name, type="LLM")
+        version = _new_version(
+            app,
+            created_by=owner,
+            source=VersionSource.TRAINING,
+            description=clean_text(description, "description"),
+            hyper_parameters=clean_hyper_parameters(hyper_parameters),
+            train_task_version_id=task_id,
+            llm_fine_tune_task_id=task_id,
+            save_path=str(folder)[:1024],
+        )
+        commit = commit_local_folder(
+            repo=app.repository, author=owner, folder=folder, message=_commit_message(version)
+        )
+        from hub.services import normalize_path
+
+        return _finish_version(version, commit, [normalize_path(path) for path, _ in sizes])
