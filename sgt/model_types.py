@@ -11,7 +11,9 @@ Every type is defined by `in_size` and `out_size` alone:
 """
 
 import math
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +23,33 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 MLP_HIDDEN = 32
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved = 1
+
+
+@contextmanager
+def single_thread():
+    """Run torch on one intra-op thread while any SGT work is in progress.
+
+    These models are tiny, so threads only add overhead; and in a process forked after
+    torch was imported (Celery prefork children, preloaded web workers) the OpenMP pool
+    makes every op crawl or deadlock. The previous setting comes back afterwards.
+    """
+    global _threads_users, _threads_saved
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_saved)
 
 
 @dataclass(frozen=True)
@@ -80,7 +109,7 @@ def network_from_bytes(model_type, in_size, out_size, blob):
 
 def predict(network, model_type, inputs):
     """inputs: float32 array (rows, in_size) -> float array (rows, out_size)."""
-    with torch.inference_mode():
+    with single_thread(), torch.inference_mode():
         out = network(torch.from_numpy(inputs))
         if get_type(model_type).classification:
             out = torch.sigmoid(out) if out.shape[1] == 1 else torch.softmax(out, dim=1)
@@ -151,18 +180,27 @@ def train(
     seed=0,
     lr=0.01,
     batch_size=256,
-    target_steps=2000,
-    max_epochs=2000,
+    target_steps=1000,
+    max_epochs=1000,
     max_seconds=120.0,
-    tolerance=1e-7,
+    tolerance=1e-8,
     on_epoch=None,
 ):
     """Train `network` in place with Adam on `data` (rows, in_size + out_size).
 
     Runs about `target_steps` optimizer steps (at least one epoch); stops early once the
-    epoch loss is below `tolerance` or after `max_seconds`. `on_epoch(epoch, epochs, loss)`
+    epoch loss in training units (standardized targets for regression) is below
+    `tolerance`, or after `max_seconds`. `on_epoch(epoch, epochs, loss)`
     is called after every epoch (progress, cancellation). Losses are in raw units.
     """
+    with single_thread():
+        return _train(network, model_type, out_size, data, in_size=in_size, seed=seed, lr=lr,
+                      batch_size=batch_size, target_steps=target_steps, max_epochs=max_epochs,
+                      max_seconds=max_seconds, tolerance=tolerance, on_epoch=on_epoch)
+
+
+def _train(network, model_type, out_size, data, *, in_size, seed, lr, batch_size, target_steps, max_epochs,
+           max_seconds, tolerance, on_epoch):
     regression = not get_type(model_type).classification
     generator = torch.Generator().manual_seed(seed)
     tensor = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
@@ -184,7 +222,7 @@ def train(
     try:
         for epoch in range(1, epochs + 1):
             order = torch.randperm(rows, generator=generator) if rows > batch_size else None
-            total = 0.0
+            total = scaled_total = 0.0
             for start in range(0, rows, batch_size):
                 if order is None:
                     x, y = inputs, targets
@@ -196,17 +234,19 @@ def train(
                 loss = criterion(out, y)
                 loss.backward()
                 optimizer.step()
+                scaled_total += loss.item() * x.shape[0]
                 if regression:
                     total += (((out.detach() - y) ** 2) * squared_spread).mean().item() * x.shape[0]
                 else:
-                    total += loss.item() * x.shape[0]
+                    total = scaled_total
             loss_value = total / rows
             history.append((epoch, loss_value))
             if not math.isfinite(loss_value):
                 raise ValueError("training diverged (the loss is not finite)")
             if on_epoch is not None:
                 on_epoch(epoch, epochs, loss_value)
-            if loss_value < tolerance or time.monotonic() - started > max_seconds:
+            # Stop on the loss in training units: relative to the targets' spread for regression.
+            if scaled_total / rows < tolerance or time.monotonic() - started > max_seconds:
                 break
     finally:
         _reparameterize(network, in_mean, in_spread, out_mean, out_spread, forward=False)
