@@ -24,11 +24,8 @@ from core.errors import DomainError
 
 from . import selectors, services
 from .models import RepoType
-from .storage import open_blob
+from .storage import LFS_THRESHOLD, lfs_pointer, open_blob
 
-# Files at least this large are described as LFS files (ETag = sha256), as on the Hub.
-LFS_THRESHOLD = 10 * 1024 * 1024
-LFS_POINTER_SIZE = 134
 STREAM_CHUNK = 1024 * 1024
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -65,12 +62,16 @@ def card_metadata(repo):
     return metadata
 
 
+def pointer_size(blob):
+    return len(lfs_pointer(blob.sha256, blob.size))
+
+
 def sibling(entry, with_blobs):
     item = {"rfilename": entry.path}
     if with_blobs:
         item.update(size=entry.blob.size, blobId=entry.blob.git_oid)
         if entry.blob.size >= LFS_THRESHOLD:
-            item["lfs"] = {"sha256": entry.blob.sha256, "size": entry.blob.size, "pointerSize": LFS_POINTER_SIZE}
+            item["lfs"] = {"sha256": entry.blob.sha256, "size": entry.blob.size, "pointerSize": pointer_size(entry.blob)}
     return item
 
 
@@ -128,7 +129,7 @@ def tree_item(commit, item, expand):
         blob = item["entry"].blob
         data = {"type": "file", "oid": blob.git_oid, "size": blob.size, "path": item["path"]}
         if blob.size >= LFS_THRESHOLD:
-            data["lfs"] = {"oid": blob.sha256, "size": blob.size, "pointerSize": LFS_POINTER_SIZE}
+            data["lfs"] = {"oid": blob.sha256, "size": blob.size, "pointerSize": pointer_size(blob)}
     if expand:
         data["lastCommit"] = {"id": last.oid, "title": last.message, "date": selectors.iso_datetime(last.created_at)}
     return data

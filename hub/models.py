@@ -103,7 +103,8 @@ class Blob(models.Model):
     """File content, stored once per sha256 under `storage_name` in default_storage."""
 
     sha256 = models.CharField(max_length=64, unique=True)
-    # The id git would give the content ("blob <size>\\0<bytes>"), what Hugging Face calls the oid.
+    # What Hugging Face calls the oid: the git blob id of the content ("blob <size>\\0<bytes>"),
+    # or for LFS-sized files (hub.storage.LFS_THRESHOLD) the git blob id of the LFS pointer.
     git_oid = models.CharField(max_length=40)
     size = models.PositiveBigIntegerField()
     storage_name = models.CharField(max_length=255)

@@ -17,6 +17,19 @@ from core.errors import InvalidInput
 from .models import Blob
 
 CHUNK_SIZE = 1024 * 1024
+# Files at least this large are LFS files in Hugging Face terms: their ETag is the sha256,
+# and their git id is the id of the LFS pointer file, not of the content.
+LFS_THRESHOLD = 10 * 1024 * 1024
+
+
+def lfs_pointer(sha256, size):
+    """The git-lfs pointer file that stands for a large file in a git repository."""
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+
+
+def lfs_pointer_oid(sha256, size):
+    pointer = lfs_pointer(sha256, size)
+    return hashlib.sha1(b"blob %d\0" % len(pointer) + pointer).hexdigest()
 
 
 class HashingFile(File):
@@ -26,14 +39,15 @@ class HashingFile(File):
     back to 0 (a retried upload) starts the hashes again.
     """
 
-    def __init__(self, file, size, name="blob"):
+    def __init__(self, file, size, name="blob", git=True):
         super().__init__(file, name=name)
         self._declared_size = size
+        self._with_git = git
         self._restart()
 
     def _restart(self):
         self.sha256 = hashlib.sha256()
-        self.git = hashlib.sha1(f"blob {self._declared_size}\0".encode())
+        self.git = hashlib.sha1(f"blob {self._declared_size}\0".encode()) if self._with_git else None
         self.bytes_read = 0
 
     @property
@@ -43,7 +57,8 @@ class HashingFile(File):
     def read(self, *args):
         data = self.file.read(*args)
         self.sha256.update(data)
-        self.git.update(data)
+        if self.git is not None:
+            self.git.update(data)
         self.bytes_read += len(data)
         return data
 
@@ -67,7 +82,8 @@ def store_blob(fileobj, size):
     """Copy `fileobj` (readable, `size` bytes) into storage and return its Blob."""
     if hasattr(fileobj, "seek"):
         fileobj.seek(0)
-    hashing = HashingFile(fileobj, size)
+    lfs = size >= LFS_THRESHOLD
+    hashing = HashingFile(fileobj, size, git=not lfs)
     name = default_storage.save(f"hub/blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}", hashing)
     if hashing.bytes_read != size:
         default_storage.delete(name)
@@ -79,7 +95,8 @@ def store_blob(fileobj, size):
         return existing
     try:
         with transaction.atomic():
-            return Blob.objects.create(sha256=sha256, git_oid=hashing.git.hexdigest(), size=size, storage_name=name)
+            git_oid = lfs_pointer_oid(sha256, size) if lfs else hashing.git.hexdigest()
+            return Blob.objects.create(sha256=sha256, git_oid=git_oid, size=size, storage_name=name)
     except IntegrityError:
         # The same content arrived at the same time through another request.
         default_storage.delete(name)

@@ -2,6 +2,7 @@
 field's own clients (huggingface_hub.snapshot_download, transformers.from_pretrained)
 against a live server, with the same outputs as the original."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -99,8 +100,13 @@ def test_snapshot_download_and_from_pretrained_match_the_original(user, hf_endpo
     assert Repository.objects.get(full_name="alice/tiny-gpt2").downloads == 2
 
 
-def test_private_repository_needs_a_token(user, other_user, hf_endpoint, tiny_model_dir, tmp_path):
+def test_private_repository_needs_a_token(user, other_user, hf_endpoint, tiny_model_dir, tmp_path, monkeypatch):
     from accounts.services import create_api_key
+    from hub import hf, storage
+
+    # Serve the weights as an "LFS" file (ETag = sha256, X-Linked-* headers), as the Hub does for big files.
+    monkeypatch.setattr(storage, "LFS_THRESHOLD", 100_000)
+    monkeypatch.setattr(hf, "LFS_THRESHOLD", 100_000)
 
     client = APIClient()
     access, _ = issue_tokens(user)
@@ -115,7 +121,11 @@ def test_private_repository_needs_a_token(user, other_user, hf_endpoint, tiny_mo
 
     # JWT as Bearer token.
     local = snapshot_download("alice/secret-gpt2", endpoint=hf_endpoint, cache_dir=tmp_path / "jwt", token=access)
-    assert (Path(local) / "model.safetensors").stat().st_size == (tiny_model_dir / "model.safetensors").stat().st_size
+    weights = (Path(local) / "model.safetensors").read_bytes()
+    assert weights == (tiny_model_dir / "model.safetensors").read_bytes()
+    # The cache names blobs by ETag: the sha256 for LFS files.
+    blob_names = {p.name for p in (tmp_path / "jwt").rglob("blobs/*")}
+    assert hashlib.sha256(weights).hexdigest() in blob_names
 
     # API key "secret_id:secret_key", also through from_pretrained.
     from transformers import AutoModelForCausalLM

@@ -42,13 +42,19 @@ def test_resolve_get_and_head_headers(api_client, repo):
 
 
 def test_large_files_are_described_as_lfs(api_client, user, monkeypatch):
+    from hub import storage
+
     monkeypatch.setattr(hf, "LFS_THRESHOLD", 50)
+    monkeypatch.setattr(storage, "LFS_THRESHOLD", 50)
     make_repo(user, "lfs", files={"weights.bin": CONTENT})
     head = api_client.head("/alice/lfs/resolve/main/weights.bin")
     sha = hashlib.sha256(CONTENT).hexdigest()
     assert head["ETag"] == f'"{sha}"' and head["X-Linked-Etag"] == f'"{sha}"' and head["X-Linked-Size"] == "100"
     tree = api_client.get("/api/models/alice/lfs/tree/main").json()
-    assert tree[0]["lfs"] == {"oid": sha, "size": 100, "pointerSize": 134}
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize 100\n".encode()
+    assert tree[0]["lfs"] == {"oid": sha, "size": 100, "pointerSize": len(pointer)}
+    # As on the Hub, an LFS file's oid is the git id of its pointer file.
+    assert tree[0]["oid"] == hashlib.sha1(b"blob %d\0" % len(pointer) + pointer).hexdigest()
 
 
 @pytest.mark.parametrize(
