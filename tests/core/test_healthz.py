@@ -57,7 +57,10 @@ def test_healthz_without_a_live_worker_is_degraded_but_answers_200(client):
 
 @pytest.mark.django_db
 def test_healthz_with_an_unreachable_broker_answers_503(client, monkeypatch):
-    monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    # Celery lets the CELERY_BROKER_URL environment variable win over its configuration.
+    dead_broker = "redis://127.0.0.1:1/0"
+    monkeypatch.setenv("CELERY_BROKER_URL", dead_broker)
+    monkeypatch.setitem(celery_app.conf, "broker_url", dead_broker)
 
     status, report = _health(client)
 
