@@ -1,0 +1,299 @@
+"""Reads: task folders, lists with the spec's filters, capacity, and the JSON the facades answer."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Q
+
+from core.errors import Forbidden, InvalidInput, NotFound
+from core.models import JobStatus
+
+from .hyper import as_config_lists
+from .models import CodeTask, LlmTask
+
+MAX_PAGE_SIZE = 100
+LOG_TAIL_CHARS = 20_000
+# The spec's status words (and ours) -> job statuses.
+STATUS_ALIASES = {
+    "queued": JobStatus.QUEUED, "pending": JobStatus.QUEUED, "waiting": JobStatus.QUEUED,
+    "running": JobStatus.RUNNING,
+    "succeeded": JobStatus.SUCCEEDED, "success": JobStatus.SUCCEEDED, "completed": JobStatus.SUCCEEDED,
+    "failed": JobStatus.FAILED, "error": JobStatus.FAILED,
+    "cancelled": JobStatus.CANCELLED, "canceled": JobStatus.CANCELLED, "stopped": JobStatus.CANCELLED,
+}
+
+
+def task_dir(task):
+    kind = "llm" if isinstance(task, LlmTask) else "code"
+    return Path(settings.DATA_DIR) / "training" / kind / str(task.pk)
+
+
+def log_path(task):
+    return task_dir(task) / "train.log"
+
+
+def log_tail(task, chars=LOG_TAIL_CHARS):
+    """The end of the full log file (every line of the child), or of the job log."""
+    path = log_path(task)
+    if path.exists():
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            handle.seek(max(0, size - chars))
+            return handle.read().decode("utf-8", errors="replace")
+    return task.log[-chars:]
+
+
+# --- lookups -------------------------------------------------------------------------------
+
+
+def parse_task_id(value):
+    value = str(value or "").strip()
+    if not value:
+        raise InvalidInput("taskId: this field is required")
+    if not value.isdigit() or len(value) > 18:
+        raise InvalidInput("taskId: must be a task id")
+    return int(value)
+
+
+def visible(model, user):
+    qs = model.objects.all() if getattr(user, "is_platform_admin", False) else model.objects.filter(owner=user)
+    return qs.select_related("owner")
+
+
+def get_llm_task(user, task_id):
+    task = visible(LlmTask, user).filter(pk=parse_task_id(task_id)).first()
+    if task is None:
+        raise NotFound(f"no fine-tune task {task_id}")
+    return task
+
+
+def get_code_task(user, task_id):
+    task = visible(CodeTask, user).filter(pk=parse_task_id(task_id)).first()
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    return task
+
+
+def page_params(body):
+    def number(field, default, high):
+        value = body.get(field)
+        if value in (None, ""):
+            return default
+        try:
+            value = int(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{field}: must be an integer") from None
+        return min(max(value, 0), high) or default
+
+    return number("pageNum", 1, 10**6), number("pageSize", 10, MAX_PAGE_SIZE)
+
+
+def filtered(model, user, body):
+    """The caller's tasks (an admin's: anyone's, narrowed by userId/userName) with the spec filters."""
+    qs = visible(model, user)
+    for field, lookup in (("userId", "owner__pk"), ("userName", "owner__username")):
+        value = str(body.get(field) or "").strip()
+        if not value:
+            continue
+        if value not in (str(user.pk), user.get_username()) and not getattr(user, "is_platform_admin", False):
+            raise Forbidden(f"{field} does not match the authenticated user")
+        if field == "userId" and not value.isdigit():
+            qs = qs.filter(owner__username=value)
+        else:
+            qs = qs.filter(**{lookup: value})
+    if model is LlmTask and body.get("isPretrain") not in (None, ""):
+        if str(body["isPretrain"]) not in ("0", "1"):
+            raise InvalidInput("isPretrain: must be 0 or 1")
+        qs = qs.filter(is_pretrain=str(body["isPretrain"]) == "1")
+    status = str(body.get("status") or "").strip().lower()
+    if status:
+        if status not in STATUS_ALIASES:
+            raise InvalidInput(f"status: one of {', '.join(sorted(set(STATUS_ALIASES.values())))}")
+        qs = qs.filter(status=STATUS_ALIASES[status])
+    name = str(body.get("taskName") or "").strip()[:128]
+    if name:
+        qs = qs.filter(name__icontains=name)
+    return qs
+
+
+def page_of(qs, body, to_json):
+    page, size = page_params(body)
+    total = qs.count()
+    rows = list(qs[(page - 1) * size : page * size])
+    return {"total": total, "pageNum": page, "pageSize": size, "list": [to_json(row) for row in rows]}
+
+
+# --- capacity --------------------------------------------------------------------------------
+
+
+def running_usage(user, exclude=None):
+    """CPU, memory, GPU and slots held by the user's *running* jobs of every job model."""
+    from django.db.models import Count, Sum
+
+    from core.selectors import job_models
+
+    used = {"cpu": 0, "gpu": 0, "memory_gb": 0.0, "job_slots": 0}
+    for model in job_models():
+        qs = model.objects.filter(owner=user, status=JobStatus.RUNNING)
+        if exclude is not None and model is type(exclude):
+            qs = qs.exclude(pk=exclude.pk)
+        totals = qs.aggregate(cpu=Sum("cpu"), gpu=Sum("gpu"), memory_gb=Sum("memory_gb"), n=Count("pk"))
+        used["cpu"] += totals["cpu"] or 0
+        used["gpu"] += totals["gpu"] or 0
+        used["memory_gb"] += totals["memory_gb"] or 0
+        used["job_slots"] += totals["n"]
+    return used
+
+
+def capacity_shortfall(task):
+    """"" when the task fits beside the owner's running jobs, else what is short (it waits)."""
+    from accounts.selectors import resource_quota
+
+    if task.owner is None:
+        return ""
+    limits, _quota = resource_quota(task.owner)
+    used = running_usage(task.owner, exclude=task)
+    short = []
+    for field, asked in (("cpu", task.cpu), ("memory_gb", task.memory_gb), ("gpu", task.gpu), ("job_slots", 1)):
+        if used[field] + asked > limits[field]:
+            short.append(f"{field} {used[field]:g} in use + {asked:g} > {limits[field]:g}")
+    return "; ".join(short)
+
+
+# --- JSON for the facades and pages -----------------------------------------------------------
+
+
+def iso(value):
+    return value.isoformat() if value else None
+
+
+def job_json(task):
+    return {
+        "taskId": str(task.pk),
+        "id": task.pk,
+        "name": task.name,
+        "describe": task.description,
+        "status": task.status,
+        "progress": round(task.progress, 4),
+        "error": task.error,
+        "userId": str(task.owner_id) if task.owner_id else None,
+        "userName": task.owner.username if task.owner_id else None,
+        "image": task.image,
+        "createTime": iso(task.created_at),
+        "startTime": iso(task.started_at),
+        "endTime": iso(task.finished_at),
+        "duration": task.duration_seconds,
+        "attempts": task.attempts,
+        "resource": {"cpuNumber": task.cpu, "memory": task.memory_gb, "gpuNum": task.gpu},
+    }
+
+
+def metric_json(row):
+    return {
+        "step": row.step,
+        "epoch": row.epoch,
+        "loss": row.loss,
+        "eval_loss": row.eval_loss,
+        "learning_rate": row.learning_rate,
+        "tokens_per_second": row.tokens_per_second,
+        "time": row.time,
+    }
+
+
+def llm_task_json(task, detail=False):
+    common, tuning = as_config_lists(task.hyper_parameters)
+    data = job_json(task)
+    data.update(
+        isPretrain=1 if task.is_pretrain else 0,
+        fineTuneStrategy=task.strategy,
+        modelSource=task.model_source,
+        modelVersionId=task.model_ref if task.model_source == "registry" else None,
+        originModelDir=task.model_ref if task.model_source == "files" else None,
+        modelId=task.model_ref if task.model_source == "hub" else None,
+        inputType="dataset" if task.data_source == "hub" else "local",
+        inputDir=task.data_ref if task.data_source == "files" else None,
+        dataSetName=task.data_ref if task.data_source == "hub" else None,
+        outputDir=task.output_dir,
+        currentStep=task.current_step,
+        totalSteps=task.total_steps,
+        producedVersionId=task.produced_version_id,
+        mergedVersionId=task.merged_version_id,
+        mergeStatus=task.merge_status,
+    )
+    if detail:
+        data.update(
+            commonHyperParameters=common,
+            fineTuneHyperParameters=tuning,
+            configSource=task.config_source,
+            checkPointDir=task.checkpoint_dir,
+            checkpoints=task.checkpoints,
+            metrics=[metric_json(row) for row in task.metrics.all()],
+            log=log_tail(task),
+            mergeError=task.merge_error,
+        )
+    return data
+
+
+def produced_model_json(task):
+    """A row of listFineTuneTaskManage: the registry version a task produced."""
+    data = {
+        "taskId": str(task.pk),
+        "taskName": task.name,
+        "isPretrain": 1 if task.is_pretrain else 0,
+        "fineTuneStrategy": task.strategy,
+        "status": task.status,
+        "userId": str(task.owner_id) if task.owner_id else None,
+        "userName": task.owner.username if task.owner_id else None,
+        "modelVersionId": task.produced_version_id,
+        "mergedModelVersionId": task.merged_version_id,
+        "createTime": iso(task.finished_at or task.created_at),
+        "applicationId": None,
+        "applicationName": None,
+        "version": None,
+        "source": 1,
+    }
+    version = produced_version(task)
+    if version is not None:
+        data.update(
+            applicationId=getattr(version, "application_id", None),
+            applicationName=getattr(getattr(version, "application", None), "name", None),
+            version=getattr(version, "version", None) or getattr(version, "name", None),
+        )
+    return data
+
+
+def produced_version(task):
+    if not task.produced_version_id:
+        return None
+    try:
+        from registry.models import AiApplicationVersion
+    except ImportError:
+        return None
+    return AiApplicationVersion.objects.filter(pk=task.produced_version_id).select_related("application").first()
+
+
+def produced_models(user, body):
+    return filtered(LlmTask, user, body).filter(Q(produced_version_id__isnull=False))
+
+
+def code_task_json(task, detail=False):
+    data = job_json(task)
+    data.update(
+        type=task.type,
+        command=task.command,
+        workingDir=task.working_dir,
+        outputDir=task.output_dir,
+        exitCode=task.exit_code,
+        memoryExceeded=task.memory_exceeded,
+        backend=task.backend,
+        nodes=task.nodes,
+        wallTimeSeconds=task.wall_time_seconds,
+    )
+    if detail:
+        data.update(
+            variable=[{"name": k, "value": v} for k, v in task.variables.items()],
+            outputs=task.outputs,
+            manifest=task.manifest,
+            log=log_tail(task),
+        )
+    return data
