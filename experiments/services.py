@@ -5,7 +5,9 @@ import logging
 import math
 import secrets
 import time
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
@@ -500,14 +502,35 @@ def make_furnace_safe(furnace):
         driver.close()
 
 
+def fail_stale_runs():
+    """Fail running runs whose heartbeat stopped, as core.services.reap_stale_jobs does.
+
+    Done here too so that a furnace's safety never waits on the sweep of every other
+    app's jobs. A run is never requeued: restarting a program midway is not safe.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS)
+    failed = 0
+    for run in ExperimentRun.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff):
+        note = f"worker {run.worker or '?'} lost: no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S}"
+        failed += ExperimentRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            error=note,
+            log=Concat(F("log"), Value(f"[recovery] {note}; marked failed\n")),
+        )
+    return failed
+
+
 def recover_lost_runs(furnace=None):
     """Put furnaces in the safe state after runs that died with their worker.
 
-    `core.services.reap_stale_jobs` marks such runs failed; every worker calls this right
-    after its sweep (experiments.worker), and starting a run calls it first. A run that
+    Runs whose heartbeat stopped are failed first (`fail_stale_runs`, the same rule as
+    core's reaper). Every worker calls this each WORKER_HEARTBEAT_SECONDS
+    (experiments.worker), and starting a run calls it first. A run that
     reached the furnace (phase set) and failed without a confirmed safe state is claimed,
     its furnace commanded safe, and the run's log says so. Returns the number recovered.
     """
+    fail_stale_runs()
     lost = ExperimentRun.objects.filter(status=JobStatus.FAILED, safe_state_confirmed=False).exclude(phase="")
     if furnace is not None:
         lost = lost.filter(furnace=furnace)

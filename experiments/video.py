@@ -63,7 +63,8 @@ class Plot:
         self.box = box
         self.t_max = max(t_max, 1.0)
         pad = max((y_max - y_min) * 0.08, 1.0)
-        self.y_min, self.y_max = y_min - pad, y_max + pad
+        self.y_min = max(0.0, y_min - pad) if y_min >= 0 else y_min - pad
+        self.y_max = y_max + pad
 
     def xy(self, t, y):
         x0, y0, x1, y1 = self.box

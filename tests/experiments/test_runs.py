@@ -163,8 +163,8 @@ def test_a_run_lost_with_its_worker_leaves_the_furnace_safe_and_failed(celery_wo
         "heaters_enabled": True, "ar_setpoint": 100.0, "ar_flow": 100.0, "h2_setpoint": 20.0, "h2_flow": 20.0,
     })
     # The live worker's sweep fails the run (core reaper) and then makes its furnace safe.
-    wait_until(lambda: "[recovery]" in refreshed(run).log, timeout=30, message="recovery")
-    assert run.status == JobStatus.FAILED and "lost" in run.error
+    wait_until(lambda: "put in safe state" in refreshed(run).log, timeout=30, message="recovery")
+    assert run.status == JobStatus.FAILED and "lost" in run.error and run.finished_at
     assert "[recovery] furnace test-furnace put in safe state" in run.log
     state = Furnace.objects.get(pk=furnace.pk).last_state
     assert state["h2_flow"] == 0 and state["heaters_enabled"] is False
