@@ -321,7 +321,7 @@ def register(task, folder, note):
         application_name=task.name,
         folder=folder,
         description=f"{kind} by training task {task.pk}{note}",
-        hyper_parameters=task.hyper_parameters,
+        hyper_parameters={k: ",".join(v) if isinstance(v, list) else v for k, v in task.hyper_parameters.items()},
         training_task_id=task.pk,
     )
     return version.pk

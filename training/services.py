@@ -265,7 +265,9 @@ def resolve_hyper(owner, body, is_pretrain):
 
 
 def task_name(body, default_prefix):
-    name = text(body, "name", 128) or text(body, "jobName", 128)
+    name = text(body, "name", 96) or text(body, "jobName", 96)
+    if "/" in name or any(ord(c) < 32 for c in name):
+        raise InvalidInput("name: must not contain '/' or control characters")
     if not name:
         from django.utils import timezone
 
