@@ -1,7 +1,5 @@
 """Web pages: the experiment designer, a live run page and the run history with videos."""
 
-import json
-
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
@@ -31,8 +29,7 @@ def designer(request):
     context = {
         "furnace": furnace,
         "info": tools.furnace_info(furnace),
-        "initial_json": json.dumps(parameters),
-        "limits_json": json.dumps(tools.furnace_info(furnace)["limits"]),
+        "initial_parameters": parameters,
         "experiments": selectors.visible_experiments(request.user).order_by("-updated_at")[:20],
         "can_operate": request.user.is_operator,
     }
