@@ -131,15 +131,28 @@ QUERIES = [
 ]
 
 
-def measure(client, url, params, n):
-    timings = []
+def timed_get(client, url, params):
+    started = time.perf_counter()
+    response = client.get(url, params)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, response.content[:300]
+    return elapsed, response
+
+
+def measure(client, params, n):
+    """Alternate /modelList and the bare view, so that load changes on the machine hit both alike."""
+    facade, bare = [], []
     for _ in range(n):
-        started = time.perf_counter()
-        response = client.get(url, params)
-        timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.content[:300]
-    timings.sort()
-    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1], response.json()
+        elapsed, body = timed_get(client, "/modelList", params)
+        facade.append(elapsed)
+        elapsed, bare_body = timed_get(client, "/bare/modelList", params)
+        bare.append(elapsed)
+    return summary(facade), summary(bare), body.json(), bare_body.json()
+
+
+def summary(timings):
+    timings = sorted(timings)
+    return statistics.median(timings), timings[max(0, int(len(timings) * 0.95) - 1)]
 
 
 def main():
@@ -174,8 +187,7 @@ def main():
         for label, params in QUERIES:
             client.get("/modelList", params)  # warm up
             client.get("/bare/modelList", params)
-            p50, p95, body = measure(client, "/modelList", params, args.requests)
-            b50, b95, bare = measure(client, "/bare/modelList", params, args.requests)
+            (p50, p95), (b50, b95), body, bare = measure(client, params, args.requests)
             assert body["data"]["numTotalItems"] == bare["data"]["numTotalItems"]
             assert [r["name"] for r in body["data"]["modelList"]] == [r["name"] for r in bare["data"]["modelList"]]
             total = body["data"]["numTotalItems"]
