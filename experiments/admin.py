@@ -41,7 +41,11 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_display = ["experiment_id", "owner", "furnace", "precursor_a", "precursor_b", "substrate", "duration_s", "updated_at"]
     list_filter = ["furnace", "precursor_a", "precursor_b"]
     search_fields = ["experiment_id", "substrate", "owner__username"]
-    readonly_fields = ["created_at", "updated_at"]
+    # The normalised program is derived from raw_parameters, which start_experiment validates again.
+    readonly_fields = [
+        "precursor_a", "precursor_b", "mass_a_mg", "mass_b_mg", "temperature_a", "temperature_b", "ar_flow", "h2_flow",
+        "duration_s", "created_at", "updated_at",
+    ]
 
 
 @admin.register(ExperimentRun)
@@ -51,6 +55,9 @@ class ExperimentRunAdmin(admin.ModelAdmin):
     search_fields = ["experiment__experiment_id", "owner__username", "log", "error"]
     readonly_fields = [f.name for f in ExperimentRun._meta.fields]
     actions = ["stop_runs"]
+
+    def has_add_permission(self, request):
+        return False  # runs start through start_experiment (validation, one per furnace, audit)
 
     @admin.action(description="Stop selected runs safely")
     def stop_runs(self, request, queryset):

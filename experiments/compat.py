@@ -3,6 +3,8 @@
 task log). Errors use the same shape with a message naming the field, and `errors`
 (field -> problem) for invalid parameters."""
 
+import json
+
 from django.urls import path
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -73,8 +75,14 @@ class SetParametersView(ExperimentsView):
         data = _body(request, {"Parameters", "furnace"})
         if "Parameters" not in data:
             raise InvalidInput("Parameters: required (an object with Order, A, B, mass_A, mass_B, Substrate and profiles)")
+        parameters = data["Parameters"]
+        if isinstance(parameters, str):  # some clients send the table JSON-encoded twice
+            try:
+                parameters = json.loads(parameters)
+            except ValueError:
+                raise InvalidInput("Parameters: not a JSON object") from None
         experiment = services.set_parameters(
-            request.user, data["Parameters"], furnace_name=_text(data, "furnace"), via="compat", payload=data
+            request.user, parameters, furnace_name=_text(data, "furnace"), via="compat", payload=data
         )
         return Response({"message": "参数已设定", "实验id": experiment.experiment_id})
 

@@ -213,3 +213,20 @@ def test_limits_come_from_the_furnace_record(operator_client, furnace):
     response = set_parameters(operator_client, ramp_and_hold())
     assert response.status_code == 400
     assert "350" in response.json()["errors"]["Parameters.temperature_A.temperature"]
+
+
+def test_parameters_sent_as_a_json_string_are_accepted(operator_client, furnace):
+    import json
+
+    response = operator_client.post("/set_parameters", {"Parameters": json.dumps(ramp_and_hold("STR-1"))}, format="json")
+    assert response.status_code == 200 and response.json()["实验id"] == "STR-1"
+
+
+def test_admin_lists_every_model(client, furnace):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    for model in ("furnace", "precursor", "experiment", "experimentrun", "telemetrychunk", "auditentry"):
+        assert client.get(f"/admin/experiments/{model}/").status_code == 200
+    assert client.get(f"/admin/experiments/furnace/{furnace.pk}/change/").status_code == 200
