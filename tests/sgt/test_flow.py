@@ -21,7 +21,13 @@ def wait_trained(client, name, app_name="lab", samples=None):
             if model["name"] == name and model["app_name"] == app_name:
                 failed = SgtTrainingJob.objects.filter(sgt_model__name=name, status=JobStatus.FAILED).first()
                 assert failed is None, failed.log
-                if model["train_state"] == "trained" and (samples is None or model["sample_count"] == samples):
+                # The model turns "trained" just before its job record is marked succeeded.
+                active = SgtTrainingJob.objects.filter(
+                    sgt_model__name=name, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+                ).exists()
+                if model["train_state"] == "trained" and not active and (
+                    samples is None or model["sample_count"] == samples
+                ):
                     return True
         return False
 
