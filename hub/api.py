@@ -163,10 +163,9 @@ class UploadView(APIView):
             message=request.data.get("message", ""),
             prefix=request.data.get("path", ""),
         )
-        return Response(
-            {**commit_json(commit), "files": sorted(services.normalize_path(p, prefix=request.data.get("path", "")) for p, _ in uploads)},
-            status=201,
-        )
+        prefix = request.data.get("path", "")
+        committed = sorted(services.normalize_path(p, prefix=prefix) for p, _ in uploads)
+        return Response({**commit_json(commit), "files": committed}, status=201)
 
 
 REPO = "hub/repos/<str:type>/<str:owner>/<str:name>"

@@ -14,7 +14,7 @@ answered 401 to anonymous callers and 404 to other users, as the Hub does.
 import re
 
 from django.http import HttpResponse, StreamingHttpResponse
-from django.urls import path, re_path
+from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -232,7 +232,6 @@ class DatasetResolveView(ResolveView):
     repo_type = RepoType.DATASET
 
 
-SEGMENT = r"[^/]+"
 urlpatterns = []
 for prefix, info_view, tree_view, resolve_view, resolve_prefix in (
     ("datasets", DatasetRepoInfoView, DatasetTreeView, DatasetResolveView, "datasets/"),

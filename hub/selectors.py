@@ -4,7 +4,7 @@ import datetime
 import re
 
 from django.conf import settings
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
