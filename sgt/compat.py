@@ -10,6 +10,8 @@ import logging
 from django.conf import settings
 from django.http import Http404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
@@ -32,6 +34,7 @@ class SgtView(APIView):
     parser_classes = [JSONParser]
     needs_key = True
 
+    @extend_schema(tags=["sgt"], request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.ANY})
     def post(self, request):
         body = self.body(request)
         user = secret_id = None
