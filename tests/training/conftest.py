@@ -1,8 +1,10 @@
 import json
+import time
 from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import OperationalError
 from rest_framework.test import APIClient
 
 from core.models import ACTIVE_STATUSES
@@ -27,33 +29,51 @@ def hyper(name, value):
 
 
 def save_text(user, path, text):
-    files.save_file(user, "private", path, ContentFile(text.encode("utf-8"), name=Path(path).name))
+    upload_tree(user, {path: text.encode("utf-8")})
 
 
 def jsonl(rows):
     return "".join(json.dumps(row) + "\n" for row in rows)
 
 
+def upload_tree(user, contents, attempts=5):
+    """{path: bytes} into the private space in one batch. On SQLite a write that races the
+    worker's heartbeat can meet "database is locked" at once (a deferred transaction that
+    must upgrade); the batch is all or nothing, so it is simply tried again."""
+    uploads = [files.Upload(path, ContentFile(data, name=Path(path).name)) for path, data in contents.items()]
+    for attempt in range(attempts):
+        try:
+            return files.upload_files(user, user, "private", "", uploads)
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+            for upload in uploads:
+                upload.content.seek(0)
+
+
 @pytest.fixture
 def training_space(user, tiny_model_dir):
     """alice's private space in the platform layout: Model/, Data/train|validate|test, Config/LoRA."""
-    for path in sorted(Path(tiny_model_dir).iterdir()):
-        files.save_file(user, "private", f"Model/{path.name}", ContentFile(path.read_bytes(), name=path.name))
+    contents = {f"Model/{path.name}": path.read_bytes() for path in sorted(Path(tiny_model_dir).iterdir())}
     lines = corpus_lines()
-    save_text(user, "Data/train/part-1.jsonl", jsonl({"text": line} for line in lines[:12]))
-    save_text(
-        user, "Data/train/instructions.jsonl",
-        jsonl({"instruction": "Continue the sentence.", "input": line[:20], "output": line[20:]} for line in lines[12:16]),
-    )
-    save_text(user, "Data/train/notes.txt", "\n".join(lines[16:20]))
-    save_text(user, "Data/validate/validate.jsonl", jsonl({"text": line} for line in lines[20:]))
-    save_text(user, "Data/test/test.jsonl", jsonl({"text": line} for line in lines[20:]))
     config = {
         "commonHyperParameters": [hyper("learning_rate", "1e-4"), hyper("num_train_epochs", "1")],
         "fineTuneHyperParameters": [hyper("lora_alpha", "16"), hyper("lora_r", "8"), hyper("lora_dropout", "0.05")],
         "fineTuneStrategy": "LoRA",
     }
-    save_text(user, "Config/LoRA/config.json", json.dumps(config))
+    texts = {
+        "Data/train/part-1.jsonl": jsonl({"text": line} for line in lines[:12]),
+        "Data/train/instructions.jsonl": jsonl(
+            {"instruction": "Continue the sentence.", "input": line[:20], "output": line[20:]} for line in lines[12:16]
+        ),
+        "Data/train/notes.txt": "\n".join(lines[16:20]),
+        "Data/validate/validate.jsonl": jsonl({"text": line} for line in lines[20:]),
+        "Data/test/test.jsonl": jsonl({"text": line} for line in lines[20:]),
+        "Config/LoRA/config.json": json.dumps(config),
+    }
+    contents.update({path: text.encode("utf-8") for path, text in texts.items()})
+    upload_tree(user, contents)
     return user
 
 
