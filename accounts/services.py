@@ -3,6 +3,7 @@ import hmac
 import io
 import re
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model, password_validation
@@ -130,6 +131,7 @@ def issue_tokens(user):
 
 # --- API keys ----------------------------------------------------------------
 
+LAST_USED_PRECISION = timedelta(minutes=1)
 SECRET_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{3,128}$")
 MIN_SECRET_KEY = 16
 
@@ -226,5 +228,8 @@ def authenticate_api_key(secret_id, secret_key):
         return None
     if not secret_key_matches(secret_key, key.secret_key_hash):
         return None
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    # Recording every use would add a write to each API call; a minute's precision is enough.
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key.user
