@@ -83,6 +83,11 @@ def filtered_applications(user, query):
         qs = qs.filter(developer__icontains=query["developer"])
     if query.get("source") is not None:
         qs = qs.filter(versions__source=query["source"]).distinct()
+    if query.get("userName"):
+        qs = qs.filter(owner__username=query["userName"])
+    if query.get("createUser"):
+        value = query["createUser"]
+        qs = qs.filter(owner__pk=int(value)) if value.isdigit() and len(value) < 19 else qs.filter(owner__username=value)
     if query.get("status") is not None:
         qs = qs.filter(latest_status=query["status"])
     return qs.order_by("-created_at", "-id")
@@ -117,3 +122,8 @@ def hub_revision_url(version):
         return None
     return f"/api/models/{version.application.repository.full_name}/revision/{version.commit.oid}"
 
+
+
+def hub_page_url(application):
+    repo = application.repository
+    return f"/hub/{repo.type}/{repo.full_name}/"

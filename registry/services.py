@@ -316,3 +316,191 @@ def register_training_result(
         from hub.services import normalize_path
 
         return _finish_version(version, commit, [normalize_path(path) for path, _ in sizes])
+
+
+# --- the spec's createAiApplication -----------------------------------------------------
+
+
+def _check_identity(actor, data, where):
+    """createUser / userName in a body are checks against the signed-in user, never identity."""
+    from core.errors import Forbidden
+
+    create_user = data.get("createUser")
+    if create_user not in (None, "") and str(create_user) not in (str(actor.pk), actor.username):
+        raise Forbidden(f"{where}.createUser does not match the signed-in user")
+    user_name = data.get("userName")
+    if user_name not in (None, "") and str(user_name) != actor.username:
+        raise Forbidden(f"{where}.userName does not match the signed-in user")
+
+
+def clean_version_request(owner, data, index, application_name):
+    """One entry of aiApplicationVersionList as model fields (plus the files it will import)."""
+    from files.paths import normalize_path as files_path
+    from files.selectors import walk_files
+
+    where = f"aiApplicationVersionList[{index}]"
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{where}: must be an object")
+    _check_identity(owner, data, where)
+    named = data.get("applicationName")
+    if named not in (None, "") and str(named).strip() != application_name:
+        raise InvalidInput(f"{where}.applicationName: must be the application's name {application_name!r}")
+    source = clean_int(data.get("source"), f"{where}.source", choices=VersionSource.values)
+    if source is None:
+        raise InvalidInput(f"{where}.source: is required (1 training result, 2 custom image, 3 local files)")
+    save_type = clean_int(data.get("saveType"), f"{where}.saveType", choices=SaveType.values, default=SaveType.LOCAL)
+    if save_type == SaveType.OBJECT_STORAGE:
+        raise InvalidInput(f"{where}.saveType: 1 (object storage) is not available here; use 2 (local storage)")
+    config_save_type = clean_int(
+        data.get("configSaveType"), f"{where}.configSaveType", choices=SaveType.values, default=SaveType.LOCAL
+    )
+    save_path = files_path(data.get("savePath"), field=f"{where}.savePath")
+    file_count = 0
+    if save_path:
+        try:
+            file_count = sum(1 for _, node in walk_files(owner, "private", save_path) if not node.is_dir)
+        except NotFound:
+            raise InvalidInput(f"{where}.savePath: no file or folder /{save_path} in your private file space") from None
+        if not file_count:
+            raise InvalidInput(f"{where}.savePath: /{save_path} holds no files")
+    elif source in (VersionSource.TRAINING, VersionSource.LOCAL):
+        raise InvalidInput(f"{where}.savePath: is required for source {source} (a folder in your private file space)")
+    fields = {
+        "source": source,
+        "version": clean_version_text(data.get("version"), f"{where}.version"),
+        "description": clean_text(data.get("description"), f"{where}.description"),
+        "save_type": save_type,
+        "save_path": save_path,
+        "config_save_type": config_save_type,
+        "config_path": files_path(data.get("configPath"), field=f"{where}.configPath"),
+        "framework": clean_int(data.get("framework"), f"{where}.framework"),
+        "framework_style": clean_int(data.get("frameworkStyle"), f"{where}.frameworkStyle"),
+        "image_type": clean_int(data.get("imageType"), f"{where}.imageType", choices=[0, 1]),
+        "label": clean_text(data.get("label"), f"{where}.label", SHORT_MAX),
+        "scale": clean_text(data.get("scale"), f"{where}.scale", 32),
+        "model_structure": clean_text(data.get("modelStructure"), f"{where}.modelStructure", 200),
+        "train_task_version_id": clean_text(data.get("trainTaskVersionId"), f"{where}.trainTaskVersionId", 64),
+        "llm_fine_tune_task_id": clean_text(data.get("llmFineTuneTaskId"), f"{where}.llmFineTuneTaskId", 64),
+    }
+    image_ref = clean_text(data.get("image"), f"{where}.image", 300)
+    if source == VersionSource.IMAGE:
+        from images.selectors import find_tag
+
+        if not image_ref:
+            raise InvalidInput(f"{where}.image: is required for source 2 (an imported image, name:tag)")
+        try:
+            image_tag = find_tag(owner, image_ref)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}.{exc.message}") from None
+        fields.update(image=image_tag.image, image_tag=image_tag, image_ref=image_ref)
+        if fields["image_type"] is None:
+            fields["image_type"] = 1
+    elif image_ref:
+        fields["image_ref"] = image_ref
+    return fields
+
+
+def create_applications_from_request(*, actor, application, versions, hyper_parameters):
+    """createAiApplication: the application (or the caller's existing one of that name) and
+    its new versions, each with an import job. Returns (application, [versions], hyper list)."""
+    if not isinstance(application, dict):
+        raise InvalidInput("application: must be an object with at least a name")
+    _check_identity(actor, application, "application")
+    if versions in (None, ""):
+        versions = []
+    if not isinstance(versions, list) or len(versions) > 20:
+        raise InvalidInput("aiApplicationVersionList: a list of at most 20 versions")
+    hyper = clean_hyper_parameters(hyper_parameters)
+    name = clean_application_name(application.get("name"))
+    existing = AiApplication.objects.filter(owner=actor, name=name).first()
+    if existing is not None and not versions:
+        raise Conflict(f"you already have an application named {name}; send versions to add to it")
+    cleaned = [clean_version_request(actor, item, i, name) for i, item in enumerate(versions)]
+    requested = [c["version"] for c in cleaned if c["version"]]
+    if len(set(requested)) != len(requested):
+        raise InvalidInput("aiApplicationVersionList: the same version appears twice")
+    created = []
+    with transaction.atomic():
+        app, _ = ensure_application(
+            owner=actor,
+            name=name,
+            type=application.get("type"),
+            description=application.get("description"),
+            developer=application.get("developer"),
+        )
+        for fields in cleaned:
+            version = _new_version(app, created_by=actor, hyper_parameters=hyper, **fields)
+            job = VersionImportJob.objects.create(owner=actor, version=version)
+            enqueue_job(job)
+            created.append(version)
+    return app, created, hyper
+
+
+# --- the import job ---------------------------------------------------------------------
+
+
+def image_manifest(image_tag):
+    """What a source-2 version records about its image (committed as crucible-image.json)."""
+    return {
+        "image": image_tag.image.name,
+        "tag": image_tag.tag,
+        "id": image_tag.config_digest,
+        "format": image_tag.archive_format,
+        "architecture": image_tag.architecture,
+        "os": image_tag.os,
+        "entrypoint": image_tag.entrypoint,
+        "cmd": image_tag.cmd,
+        "env": image_tag.env,
+        "exposedPorts": image_tag.exposed_ports,
+        "layers": [{"digest": layer.digest, "size": layer.size} for layer in image_tag.layers.all()],
+    }
+
+
+def import_version(job, handle):
+    """The body of registry.import_version: commit the version's files to its hub repository."""
+    version = AiApplicationVersion.objects.select_related("application__repository", "application__owner").get(
+        pk=job.version_id
+    )
+    try:
+        return _import_version(version, handle)
+    except Exception as exc:
+        mark_failed(version, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _import_version(version, handle):
+    from django.core.files.storage import default_storage
+
+    from files.selectors import walk_files
+    from hub.services import check_quota, commit_blobs, normalize_path
+    from hub.storage import store_blob, store_bytes
+
+    app = version.application
+    owner = app.owner
+    nodes = []
+    if version.save_path:
+        nodes = [(normalize_path(rel), node) for rel, node in walk_files(owner, "private", version.save_path) if not node.is_dir]
+    extra = []
+    if version.source == VersionSource.IMAGE:
+        if version.image_tag is None:
+            raise InvalidInput("the version's image was deleted")
+        manifest = json.dumps(image_manifest(version.image_tag), indent=2).encode()
+        extra.append((IMAGE_MANIFEST_PATH, manifest))
+    paths = [path for path, _ in nodes] + [path for path, _ in extra]
+    if not paths:
+        raise InvalidInput("nothing to import: the savePath holds no files")
+    if len(set(paths)) != len(paths):
+        raise Conflict(f"{IMAGE_MANIFEST_PATH} is reserved for the image description")
+    total = _check_limits([(p, n.size) for p, n in nodes] + [(p, len(d)) for p, d in extra])
+    check_quota(owner, total, len(paths))
+    handle.log(f"importing {len(paths)} files ({total} bytes) into {app.repository.full_name}")
+    files = []
+    for index, (path, node) in enumerate(nodes, 1):
+        with default_storage.open(node.storage_name, "rb") as source:
+            files.append((path, store_blob(source, node.size)))
+        handle.progress(0.9 * index / len(nodes))
+    files += [(path, store_bytes(data)) for path, data in extra]
+    commit = commit_blobs(repo=app.repository, author=owner, files=files, message=_commit_message(version))
+    version = _finish_version(version, commit, paths)
+    handle.log(f"version {version.version}: commit {commit.oid[:12]}, {version.size_bytes} bytes, scale {version.scale or '?'}")
+    return commit.oid

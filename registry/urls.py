@@ -1,2 +1,4 @@
+from .compat import urlpatterns as compat_urls
+
 app_name = "registry"
-urlpatterns = []
+urlpatterns = compat_urls
