@@ -4,7 +4,7 @@ import socket
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -48,7 +48,12 @@ def reap_stale_jobs(stale_seconds=None):
     cutoff = timezone.now() - timedelta(seconds=stale_seconds)
     failed = requeued = 0
     for model in job_models():
-        stale = model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+        try:
+            stale = list(model.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff))
+        except DatabaseError:
+            # One app's table missing (unmigrated) must not stop the sweep of the others.
+            logger.exception("cannot sweep %s", model.__name__)
+            continue
         for job in stale:
             note = f"worker {job.worker or '?'} lost: no heartbeat since {job.heartbeat_at:%Y-%m-%d %H:%M:%S}"
             if job.attempts < job.max_attempts and not job.cancel_requested:
