@@ -276,5 +276,5 @@ urlpatterns = [
     path("accounts/profile/keys/", create_key, name="api-key-create"),
     path("accounts/profile/keys/<str:secret_id>/revoke/", revoke_key, name="api-key-revoke"),
     # Before config.urls' DEBUG-only static() route, so it answers in every mode.
-    path(f"{settings.MEDIA_URL.strip('/')}/avatars/<str:name>", avatar_file, name="avatar-file"),
+    path(f"{settings.MEDIA_URL.strip('/')}/avatars/<path:name>", avatar_file, name="avatar-file"),
 ]
