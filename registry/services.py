@@ -504,3 +504,33 @@ def _import_version(version, handle):
     version = _finish_version(version, commit, paths)
     handle.log(f"version {version.version}: commit {commit.oid[:12]}, {version.size_bytes} bytes, scale {version.scale or '?'}")
     return commit.oid
+
+
+def register_hub_snapshot(*, owner, application_name, source_repo, description="", type="LLM", developer=""):
+    """A new imported version (source 3) holding the files of another hub model's head.
+
+    The blobs are shared (content addressed), so nothing is copied; the application's own
+    repository gets a commit with the same files. Used by the demo seed.
+    """
+    from hub.services import commit_blobs
+
+    if source_repo.head is None:
+        raise InvalidInput(f"{source_repo.full_name} has no commits")
+    entries = list(source_repo.head.entries.select_related("blob"))
+    _check_limits([(e.path, e.blob.size) for e in entries])
+    with transaction.atomic():
+        app, _ = ensure_application(owner=owner, name=application_name, type=type, developer=developer)
+        version = _new_version(
+            app,
+            created_by=owner,
+            source=VersionSource.LOCAL,
+            description=clean_text(description, "description")
+            or f"From the hub: {source_repo.full_name}@{source_repo.head.oid[:12]}",
+        )
+        commit = commit_blobs(
+            repo=app.repository,
+            author=owner,
+            files=[(e.path, e.blob) for e in entries],
+            message=_commit_message(version),
+        )
+        return _finish_version(version, commit, [e.path for e in entries])
