@@ -1,1 +1,150 @@
-urlpatterns = []
+"""Training pages: create form and task lists, a run page with a live loss chart, a job page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from core.errors import DomainError
+
+from . import hyper, selectors, services
+from .models import CodeTask, CodeTaskType, LlmTask, Strategy
+
+FORM_FIELDS = ("name", "isPretrain", "fineTuneStrategy", "modelVersionId", "originModelDir", "modelId",
+               "inputType", "inputDir", "dataSetName", "outputDir", "describe")
+
+
+def config_text(user, strategy):
+    """The hyper-parameters of the user's Config/<strategy>/config.json as name=value lines."""
+    try:
+        path, _found, values = services.strategy_config(user, strategy, "")
+    except DomainError:
+        return "", ""
+    return "\n".join(f"{name}={value}" for name, value in values.items()), path
+
+
+def parse_hyper_text(raw):
+    items = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            raise DomainError(f"hyper-parameters line {number}: write name=value")
+        name, value = line.split("=", 1)
+        items.append({"name": name.strip(), "value": value.strip()})
+    return items
+
+
+def llm_row(task):
+    version = selectors.produced_version(task)
+    return {"task": task, "version": version}
+
+
+@login_required
+def index(request):
+    strategy = request.POST.get("fineTuneStrategy") or request.GET.get("strategy") or Strategy.LORA
+    if strategy not in hyper.STRATEGIES:
+        strategy = Strategy.LORA
+    prefilled, config_path = config_text(request.user, strategy)
+    form = {"fineTuneStrategy": strategy, "originModelDir": "Model", "inputDir": "Data", "inputType": "local",
+            "hyper": prefilled}
+    if request.method == "POST":
+        form = {field: request.POST.get(field, "") for field in FORM_FIELDS}
+        form["hyper"] = request.POST.get("hyper", "")
+        body = {k: v for k, v in form.items() if k != "hyper" and v != ""}
+        try:
+            body["commonHyperParameters"] = parse_hyper_text(form["hyper"])
+            task = services.create_llm_task(owner=request.user, data=body)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Task {task.name} queued.")
+            return redirect("training:llm-task", pk=task.pk)
+    tasks = selectors.visible(LlmTask, request.user).order_by("-created_at")[:50]
+    code_tasks = selectors.visible(CodeTask, request.user).order_by("-created_at")[:50]
+    return render(request, "training/index.html", {
+        "form": form, "config_path": config_path, "strategies": Strategy.choices,
+        "rows": [llm_row(task) for task in tasks], "code_tasks": code_tasks, "code_types": CodeTaskType.values,
+    })
+
+
+@login_required
+def llm_task(request, pk):
+    try:
+        task = selectors.get_llm_task(request.user, pk)
+    except DomainError:
+        raise Http404("No such task") from None
+    return render(request, "training/task.html", {
+        "task": task, "version": selectors.produced_version(task), "merged": _version(task.merged_version_id),
+        "common": hyper.as_config_lists(task.hyper_parameters)[0] + hyper.as_config_lists(task.hyper_parameters)[1],
+        "metrics_url": reverse("training:api-llm-task-metrics", args=[task.pk]),
+    })
+
+
+def _version(version_id):
+    if not version_id:
+        return None
+    from registry.models import AiApplicationVersion
+
+    return AiApplicationVersion.objects.filter(pk=version_id).select_related("application").first()
+
+
+@login_required
+@require_POST
+def llm_task_action(request, pk, action):
+    try:
+        task = selectors.get_llm_task(request.user, pk)
+        if action == "cancel":
+            services.cancel_task(task)
+            messages.success(request, "Cancel requested; the run stops within seconds.")
+        else:
+            services.request_merge(task)
+            messages.success(request, "Merging the adapter into a full model.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("training:llm-task", pk=pk)
+
+
+@login_required
+def code_task_create(request):
+    if request.method != "POST":
+        return redirect("training:index")
+    body = {field: request.POST.get(field, "") for field in ("name", "type", "command", "workingDir", "image", "outputDir")}
+    body = {k: v for k, v in body.items() if v}
+    body["resource"] = [{"cpuNumber": request.POST.get("cpu") or 1, "memory": request.POST.get("memory") or 2}]
+    try:
+        task = services.create_code_task(owner=request.user, data=body)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("training:index")
+    return redirect("training:code-task", pk=task.pk)
+
+
+@login_required
+def code_task(request, pk):
+    try:
+        task = selectors.get_code_task(request.user, pk)
+    except DomainError:
+        raise Http404("No such task") from None
+    if request.method == "POST":
+        try:
+            services.cancel_task(task)
+            messages.success(request, "Cancel requested.")
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("training:code-task", pk=pk)
+    template = "training/_code_status.html" if request.headers.get("HX-Request") else "training/code_task.html"
+    return render(request, template, {"task": task, "log": selectors.log_tail(task, 8000)})
+
+
+urlpatterns = [
+    path("training/", index, name="index"),
+    path("training/tasks/<int:pk>/", llm_task, name="llm-task"),
+    path("training/tasks/<int:pk>/cancel", llm_task_action, {"action": "cancel"}, name="llm-task-cancel"),
+    path("training/tasks/<int:pk>/merge", llm_task_action, {"action": "merge"}, name="llm-task-merge"),
+    path("training/jobs/new", code_task_create, name="code-task-create"),
+    path("training/jobs/<int:pk>/", code_task, name="code-task"),
+]
