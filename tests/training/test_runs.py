@@ -138,3 +138,24 @@ def test_cancel_stops_a_running_run_within_10_seconds(training_space, auth_clien
     steps = task.metrics.count()
     time.sleep(2)
     assert task.metrics.count() == steps  # nothing trains on
+
+
+def test_one_click_merge_registers_a_full_model(training_space, auth_client, celery_worker, stop_tasks_after):
+    response = create_task(auth_client, commonHyperParameters=[hyper("max_steps", 3), hyper("max_seq_length", 32)])
+    task = LlmTask.objects.get(pk=response.json()["data"]["taskId"])
+    wait_status(task, ["succeeded", "failed", "cancelled"])
+    assert task.status == "succeeded" and task.merged_version_id is None, task.log + task.error
+    merged = auth_client.post(f"/api/v1/training/llm-tasks/{task.pk}/merge")
+    assert merged.status_code == 202 and merged.json()["mergeStatus"] == "running"
+    assert auth_client.post(f"/api/v1/training/llm-tasks/{task.pk}/merge").status_code == 409
+    from tests.worker import wait_until
+
+    wait_until(lambda: LlmTask.objects.get(pk=task.pk).merge_status in ("done", "failed"), timeout=120, message="merge")
+    task.refresh_from_db()
+    assert task.merge_status == "done", task.merge_error
+    version = AiApplicationVersion.objects.get(pk=task.merged_version_id)
+    assert version.source == 1 and version.application_id == AiApplicationVersion.objects.get(pk=task.produced_version_id).application_id
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = materialize_version(version, tmp)
+        assert not (folder / "adapter_config.json").exists()
+        generate(AutoModelForCausalLM.from_pretrained(folder), folder)

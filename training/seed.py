@@ -1,0 +1,41 @@
+"""Demo training: one short LoRA run of the hub's tiny GPT-2 on the researcher's /Data
+(written by files.seed), queued once; a worker on the training queue runs it."""
+
+from django.contrib.auth import get_user_model
+
+from core.errors import DomainError
+
+from .models import LlmTask
+
+DEMO_OWNER = "researcher"
+DEMO_NAME = "demo-lora-tiny-gpt2"
+
+
+def run(stdout):
+    owner = get_user_model().objects.filter(username=DEMO_OWNER).first()
+    if owner is None:
+        stdout.write("Training: no demo researcher account; skipped.")
+        return
+    if LlmTask.objects.filter(owner=owner, name=DEMO_NAME).exists():
+        stdout.write("Training: demo run already there.")
+        return
+    from . import services
+
+    body = {
+        "name": DEMO_NAME,
+        "modelId": "crucible/tiny-gpt2",
+        "inputType": "local",
+        "inputDir": "Data",
+        "fineTuneStrategy": "LoRA",
+        "commonHyperParameters": [
+            {"name": "max_steps", "value": "10"},
+            {"name": "save_steps", "value": "5"},
+            {"name": "learning_rate", "value": "0.01"},
+        ],
+    }
+    try:
+        task = services.create_llm_task(owner=owner, data=body)
+    except DomainError as exc:
+        stdout.write(f"Training: demo run not created ({exc.message}).")
+        return
+    stdout.write(f"Training: demo LoRA run #{task.pk} queued (see /training/).")
