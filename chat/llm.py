@@ -1,0 +1,165 @@
+"""Talking to chat models: OpenAI-compatible HTTP endpoints (chat.models.ChatBackend) and the
+models served by the serving app (serving.services.chat_completion).
+
+Both are used through `ChatModel.stream(messages)`, a generator of text pieces, with the
+messages in OpenAI form ([{"role": "user"|"assistant"|"system", "content": "..."}]).
+"""
+
+import json
+import math
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+
+from core.errors import DomainError
+
+SSE_MAX_LINE = 1024 * 1024
+
+
+class ModelUnavailable(DomainError):
+    """No model can answer, or the chosen one failed. The user's message is kept."""
+
+    status_code = 503
+    exception = "UnavailableException"
+
+
+def estimate_tokens(text):
+    """A rough token count: one token per 3 bytes of UTF-8.
+
+    English runs about 4 characters a token, Chinese about 1 to 1.5 tokens a character
+    (3 bytes), so this errs on the safe side for both without loading a tokenizer.
+    """
+    return math.ceil(len(text.encode("utf-8")) / 3)
+
+
+MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators of a chat template
+
+
+def fit_to_window(messages, window, reply_tokens):
+    """The newest messages that fit `window - reply_tokens` tokens, oldest first.
+
+    The last message (the question) is always kept; when it alone is too long, its start is
+    cut so that its end (usually the actual question) stays.
+    """
+    budget = max(16, window - reply_tokens)
+    kept = []
+    used = 0
+    for message in reversed(messages):
+        cost = estimate_tokens(message["content"]) + MESSAGE_OVERHEAD_TOKENS
+        if used + cost > budget:
+            if not kept:
+                room_bytes = max(1, (budget - MESSAGE_OVERHEAD_TOKENS) * 3)
+                tail = message["content"].encode("utf-8")[-room_bytes:].decode("utf-8", errors="ignore")
+                kept.append({**message, "content": tail})
+            break
+        kept.append(message)
+        used += cost
+    return list(reversed(kept))
+
+
+@dataclass
+class ChatModel:
+    key: str  # "backend:<name>" or "serving:<name>"
+    label: str
+    context_window: int
+    max_tokens: int
+    temperature: float = 0.7
+    backend: object = field(default=None, repr=False)  # a ChatBackend, for HTTP endpoints
+    serving_model: str = ""  # the served model's name, for the serving app
+    user: object = field(default=None, repr=False)
+
+    def stream(self, messages):
+        messages = fit_to_window(messages, self.context_window, self.max_tokens)
+        if self.backend is not None:
+            yield from stream_openai_compatible(self.backend, messages, self.max_tokens, self.temperature)
+        else:
+            yield from stream_serving(self.user, self.serving_model, messages, self.max_tokens, self.temperature)
+
+
+def _delta_text(chunk):
+    choices = chunk.get("choices") or []
+    if not choices or not isinstance(choices[0], dict):
+        return ""
+    choice = choices[0]
+    delta = choice.get("delta") or choice.get("message") or {}
+    text = delta.get("content") if isinstance(delta, dict) else None
+    if text is None:
+        text = choice.get("text")  # completions-style chunks
+    return text if isinstance(text, str) else ""
+
+
+def iter_sse_data(lines):
+    """The `data:` payloads of a server-sent event stream (bytes lines), joined per event."""
+    data = []
+    for raw in lines:
+        if len(raw) > SSE_MAX_LINE:
+            raise ModelUnavailable("the model endpoint sent an oversized event", status_code=502)
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        if name == "data":
+            data.append(value[1:] if value.startswith(" ") else value)
+    if data:
+        yield "\n".join(data)
+
+
+def stream_openai_compatible(backend, messages, max_tokens, temperature):
+    url = backend.base_url.rstrip("/") + "/chat/completions"
+    payload = {
+        "model": backend.model_name,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": temperature,
+        "stream": True,
+    }
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    if backend.api_key:
+        headers["Authorization"] = f"Bearer {backend.api_key}"
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers, method="POST")
+    try:
+        response = urllib.request.urlopen(request, timeout=backend.timeout_seconds)  # noqa: S310 (admin-set URL)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read(2000).decode("utf-8", errors="replace")
+        raise ModelUnavailable(f"model endpoint {backend.name} answered {exc.code}: {detail[:300]}", status_code=502)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ModelUnavailable(f"model endpoint {backend.name} unreachable: {reason}", status_code=502)
+    with response:
+        content_type = response.headers.get("Content-Type", "")
+        try:
+            if "text/event-stream" not in content_type:
+                # A server that ignores "stream": one chat.completion document.
+                yield _delta_text(json.loads(response.read(16 * 1024 * 1024) or b"{}"))
+                return
+            for data in iter_sse_data(response):
+                if data.strip() == "[DONE]":
+                    return
+                try:
+                    chunk = json.loads(data)
+                except json.JSONDecodeError:
+                    raise ModelUnavailable(f"model endpoint {backend.name} sent invalid JSON", status_code=502)
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    raise ModelUnavailable(f"model endpoint {backend.name}: {chunk['error']}", status_code=502)
+                text = _delta_text(chunk) if isinstance(chunk, dict) else ""
+                if text:
+                    yield text
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(f"model endpoint {backend.name} failed mid-answer: {exc}", status_code=502)
+
+
+def stream_serving(user, model_name, messages, max_tokens, temperature):
+    from serving import services as serving_services
+
+    chunks = serving_services.chat_completion(
+        user=user, model=model_name, messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True
+    )
+    for chunk in chunks:
+        text = _delta_text(chunk) if isinstance(chunk, dict) else ""
+        if text:
+            yield text

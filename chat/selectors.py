@@ -1,0 +1,157 @@
+"""Reads: a user's conversations and history, the prompt library, the models a user may chat with."""
+
+from django.db.models import Q
+
+from core.errors import InvalidInput, NotFound
+
+from .llm import ChatModel, ModelUnavailable
+from .models import ChatBackend, Conversation, PromptExample
+
+PROMPT_SAMPLE_SIZE = 8
+# Served models tell their window when they can; otherwise this is assumed.
+DEFAULT_SERVING_WINDOW = 1024
+DEFAULT_SERVING_MAX_TOKENS = 128
+
+
+def conversations_of(user, query=""):
+    conversations = Conversation.objects.filter(owner=user)
+    query = (query or "").strip()
+    if query:
+        conversations = conversations.filter(
+            Q(title__icontains=query) | Q(messages__content__icontains=query)
+        ).distinct()
+    return conversations
+
+
+def conversation_by_chat_id(user, chat_id):
+    conversation = Conversation.objects.filter(owner=user, chat_id=chat_id).first()
+    if conversation is None:
+        raise NotFound(f"对话不存在: chat_id {chat_id}")
+    return conversation
+
+
+def conversation_by_title(user, title):
+    """The user's latest conversation with this title (titles need not be unique)."""
+    conversation = Conversation.objects.filter(owner=user, title=title).order_by("-updated_at", "-pk").first()
+    if conversation is None:
+        raise NotFound(f"对话不存在: chat_title {title}")
+    return conversation
+
+
+def history_pairs(conversation):
+    return [[role, content] for role, content in conversation.messages.values_list("role", "content")]
+
+
+def openai_messages(conversation):
+    """The conversation in OpenAI form: chatcar becomes assistant."""
+    return [
+        {"role": "assistant" if role == "chatcar" else "user", "content": content}
+        for role, content in conversation.messages.values_list("role", "content")
+    ]
+
+
+def prompts_visible_to(user):
+    return PromptExample.objects.filter(Q(is_public=True) | Q(owner=user))
+
+
+def random_prompts(user, count=PROMPT_SAMPLE_SIZE):
+    return list(prompts_visible_to(user).order_by("?")[:count])
+
+
+def spec_prompt_string(prompts):
+    """get_prompt_fuction's answer: each prompt as a Python list repr, concatenated."""
+    return "".join(str([prompt.title, prompt.text]) for prompt in prompts)
+
+
+# --- models ---------------------------------------------------------------------------
+
+
+def _backend_model(backend):
+    return ChatModel(
+        key=f"backend:{backend.name}",
+        label=f"{backend.name} ({backend.model_name})",
+        context_window=backend.context_window,
+        max_tokens=backend.max_tokens,
+        temperature=backend.temperature,
+        backend=backend,
+    )
+
+
+def _serving_models(user):
+    from serving import selectors as serving_selectors
+
+    models = []
+    for service in serving_selectors.callable_services(user):
+        name = service.name
+        window = getattr(service, "context_window", None) or DEFAULT_SERVING_WINDOW
+        models.append(
+            ChatModel(
+                key=f"serving:{name}",
+                label=f"{name} (served)",
+                context_window=int(window),
+                max_tokens=min(DEFAULT_SERVING_MAX_TOKENS, max(16, int(window) // 2)),
+                serving_model=name,
+                user=user,
+            )
+        )
+    return models
+
+
+def available_models(user):
+    """Every model the user may pick: configured backends (default first), then served models."""
+    backends = [_backend_model(b) for b in ChatBackend.objects.filter(is_active=True)]
+    return backends + _serving_models(user)
+
+
+def resolve_model(user, key=""):
+    """The model for `key` ("backend:<name>" or "serving:<name>"), or the default one.
+
+    Default: the active backend marked default, else the first model the user may call.
+    """
+    models = available_models(user)
+    if key:
+        for model in models:
+            if model.key == key:
+                return model
+        raise InvalidInput(f"unknown or unavailable model: {key}")
+    defaults = [m for m in models if m.backend is not None and m.backend.is_default]
+    if defaults:
+        return defaults[0]
+    serving = [m for m in models if m.backend is None]
+    if serving:
+        return serving[0]
+    if models:
+        return models[0]
+    raise ModelUnavailable(
+        "没有可用的模型 (no model available): deploy one in Serving or configure a chat backend in admin; "
+        "the message was saved"
+    )
+
+
+# --- export ---------------------------------------------------------------------------
+
+ROLE_NAMES = {"user": "User", "chatcar": "Assistant"}
+
+
+def export_data(conversation):
+    return {
+        "chat_id": conversation.chat_id,
+        "title": conversation.title,
+        "model": conversation.model_key,
+        "created_at": conversation.created_at.isoformat(),
+        "updated_at": conversation.updated_at.isoformat(),
+        "messages": [
+            {"role": m.role, "content": m.content, "model": m.model_key, "created_at": m.created_at.isoformat()}
+            for m in conversation.messages.all()
+        ],
+    }
+
+
+def export_markdown(conversation):
+    lines = [f"# {conversation.title}", "", f"- chat_id: `{conversation.chat_id}`"]
+    if conversation.model_key:
+        lines.append(f"- model: `{conversation.model_key}`")
+    lines.append(f"- exported from Crucible, {conversation.updated_at:%Y-%m-%d %H:%M} UTC")
+    for message in conversation.messages.all():
+        lines += ["", f"## {ROLE_NAMES.get(message.role, message.role)}", "", message.content]
+    return "\n".join(lines) + "\n"
