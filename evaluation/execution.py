@@ -1,0 +1,428 @@
+"""What the worker does for an evaluation: prepare a scratch folder, run a child, collect results.
+
+Built-in metrics run in `python -m evaluation.runner` and custom scripts in `bash -c
+<command>`; both are children in a session of their own that die with the worker
+(PR_SET_PDEATHSIG), are stopped (SIGTERM, then SIGKILL) on cancel or past the wall time,
+and whose output goes to the task's log file and, without the event lines, to the job log.
+"""
+
+import ctypes
+import json
+import math
+import os
+import queue
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from core.jobs import JobCancelled
+
+from . import selectors
+from .models import EvaluationTask, Kind, MetricValue, Source
+from .runner import METRIC_MARKER
+
+GRACE_SECONDS = 5
+POLL_SECONDS = 1.0
+DB_LOG_LIMIT = 200_000
+ROOT = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1
+MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+MAX_METRICS = 500
+MAX_METRICS_JSON_BYTES = 1024 * 1024
+MAX_OUTPUT_FILES = 200
+
+
+class EvaluationFailed(Exception):
+    pass
+
+
+@dataclass
+class ChildResult:
+    returncode: int
+    cancelled: bool = False
+    timed_out: bool = False
+    tail: list = field(default_factory=list)
+
+
+# --- child processes ---------------------------------------------------------------------------
+
+
+def _die_with_parent():
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _append_log(pk, lines):
+    stamp = timezone.now().strftime("%H:%M:%S")
+    text = "".join(f"[{stamp}] {line}\n" for line in lines)
+    EvaluationTask.objects.filter(pk=pk).update(log=Concat(F("log"), Value(text)), heartbeat_at=timezone.now())
+
+
+def _stop(process):
+    for sig, wait in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # grandchildren left in the group
+    except ProcessLookupError:
+        pass
+
+
+def run_child(cmd, *, task, handle, cwd, env, on_event=None, preexec=None, wall_time=None):
+    log_file = selectors.log_path(task)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+
+    def setup():
+        _die_with_parent()
+        if preexec:
+            preexec()
+
+    process = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, preexec_fn=setup,
+    )
+    lines = queue.Queue()
+
+    def read():
+        for raw in iter(process.stdout.readline, b""):
+            lines.put(raw.decode("utf-8", errors="replace").rstrip("\n"))
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True, name=f"evaluation-output-{task.pk}")
+    reader.start()
+    started = time.monotonic()
+    result = ChildResult(returncode=0)
+    db_chars = len(task.log)
+    ended = False
+    with log_file.open("a", encoding="utf-8") as out:
+        out.write(f"=== attempt {task.attempts} started {timezone.now():%Y-%m-%d %H:%M:%S} ===\n")
+        while not ended:
+            batch = []
+            deadline = time.monotonic() + POLL_SECONDS
+            while time.monotonic() < deadline:
+                try:
+                    line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if line is None:
+                    ended = True
+                    break
+                out.write(line + "\n")
+                if line.startswith(METRIC_MARKER) and on_event:
+                    try:
+                        on_event(json.loads(line[len(METRIC_MARKER):]))
+                        continue
+                    except (ValueError, TypeError):
+                        pass
+                batch.append(line)
+                result.tail = (result.tail + [line])[-40:]
+            out.flush()
+            if batch and db_chars < DB_LOG_LIMIT:
+                _append_log(task.pk, batch)
+                db_chars += sum(len(line) + 12 for line in batch)
+            if ended:
+                break
+            if handle.is_cancel_requested():
+                _append_log(task.pk, ["cancel requested: stopping the child process"])
+                _stop(process)
+                result.cancelled = True
+                break
+            if wall_time and time.monotonic() - started > wall_time:
+                _append_log(task.pk, [f"wall time of {wall_time} s reached: stopping the child process"])
+                _stop(process)
+                result.timed_out = True
+                break
+        result.returncode = process.wait()
+        out.write(f"=== exit code {result.returncode} ===\n")
+    reader.join(timeout=5)
+    return result
+
+
+def child_env(extra=None):
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONWARNINGS": "ignore",
+    }
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(extra or {})
+    return env
+
+
+def limits_preexec(task, memory=True):
+    """Address-space, CPU-time and CPU-affinity limits for a custom script."""
+    memory_bytes = int(task.memory_gb * 1024**3)
+    cpu_seconds = max(1, task.cpu) * task.wall_time_seconds + 5
+    try:
+        available = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        available = []
+    cores = set(available[: max(1, task.cpu)]) if available else None
+
+    def apply():
+        if memory:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+        if cores:
+            os.sched_setaffinity(0, cores)
+
+    return apply
+
+
+# --- materializing inputs -------------------------------------------------------------------------
+
+
+def materialize_hub_repo(owner, full_name, type, dest):
+    from hub import selectors as hub
+    from hub.storage import open_blob
+
+    repo = hub.find_repository(owner, full_name, type=type)
+    if repo.head is None:
+        raise EvaluationFailed(f"{full_name} has no commits")
+    root = Path(dest).resolve()
+    for entry in repo.head.entries.select_related("blob"):
+        if entry.blob_id is None:
+            continue
+        target = (root / entry.path).resolve()
+        if root not in target.parents:
+            raise EvaluationFailed(f"refusing to write outside {root}: {entry.path}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_blob(entry.blob) as source, open(target, "wb") as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+
+
+def materialize(owner, source, ref, dest, *, what):
+    """A model or dataset from the registry, the private space or the hub into `dest`."""
+    from files import selectors as files
+
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    if source == Source.REGISTRY:
+        from registry.selectors import get_version_for_user, materialize_version
+
+        materialize_version(get_version_for_user(owner, int(ref)), dest)
+    elif source == Source.FILES:
+        files.materialize(owner, "private", ref, dest)
+    elif source == Source.HUB:
+        materialize_hub_repo(owner, ref, "dataset" if what == "dataset" else "model", dest)
+    else:
+        raise EvaluationFailed(f"no {what} to materialize")
+    return dest
+
+
+def prepare_inputs(task, root, handle):
+    """model/ (+ base_model/) and data/ in the scratch folder; returns (model, base, data) paths or ""."""
+    model = base = data = ""
+    if task.model_source:
+        handle.log(f"model from {task.get_model_source_display().lower()} {task.model_ref}")
+        model = materialize(task.owner, task.model_source, task.model_ref, root / "model", what="model")
+        if task.base_source:
+            handle.log(f"the model is a LoRA adapter; base model from {task.get_base_source_display().lower()} {task.base_ref}")
+            base = materialize(task.owner, task.base_source, task.base_ref, root / "base_model", what="model")
+    if task.data_source:
+        handle.log(f"dataset from {task.get_data_source_display().lower()} {task.data_ref}")
+        data = materialize(task.owner, task.data_source, task.data_ref, root / "data", what="dataset")
+    return model, base, data
+
+
+def split_folder(data, split):
+    """The split's folder (data/test), or the dataset folder itself when it has no split folders."""
+    folder = Path(data) / split
+    if folder.is_dir():
+        return folder
+    if not any((Path(data) / name).is_dir() for name in ("train", "validate", "validation", "test")):
+        return Path(data)
+    raise EvaluationFailed(f"the dataset has no {split}/ folder")
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+def flatten_metrics(data, prefix=""):
+    """Numeric leaves of a metrics.json object as {"a.b": value}; booleans and text are skipped."""
+    found = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, (int, float)):
+                if math.isfinite(value):
+                    found[name[:128]] = float(value)
+            elif isinstance(value, dict):
+                found.update(flatten_metrics(value, name))
+    return found
+
+
+def store_results(task, metrics, details):
+    metrics = dict(list(metrics.items())[:MAX_METRICS])
+    with transaction.atomic():
+        MetricValue.objects.filter(task=task).delete()
+        MetricValue.objects.bulk_create(
+            [MetricValue(task=task, name=name, value=value) for name, value in metrics.items() if value is not None]
+        )
+        EvaluationTask.objects.filter(pk=task.pk).update(
+            results=metrics, details=details, samples=int(details.get("records") or 0)
+        )
+
+
+def copy_outputs(task, folder, handle):
+    """Every file of the output folder into outputDir of the owner's private space."""
+    from django.core.files import File
+
+    from core.errors import DomainError
+    from files import services as files
+
+    if not task.output_dir:
+        return []
+    copied = []
+    paths = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    if len(paths) > MAX_OUTPUT_FILES:
+        handle.log(f"{len(paths)} output files; only the first {MAX_OUTPUT_FILES} are copied")
+    for path in paths[:MAX_OUTPUT_FILES]:
+        target = f"{task.output_dir}/{path.relative_to(folder).as_posix()}"
+        try:
+            with path.open("rb") as content:
+                files.save_file(task.owner, "private", target, File(content, name=path.name))
+        except DomainError as exc:
+            handle.log(f"could not write /{target}: {exc.message}")
+            continue
+        copied.append("/" + target)
+    EvaluationTask.objects.filter(pk=task.pk).update(outputs=copied)
+    handle.log(f"wrote {len(copied)} file(s) to /{task.output_dir} in your private space")
+    return copied
+
+
+def failure_reason(result):
+    return next((line for line in reversed(result.tail) if line.strip()), "")[:500]
+
+
+# --- the two kinds -------------------------------------------------------------------------------
+
+
+def execute(task, handle):
+    root = selectors.task_dir(task)
+    shutil.rmtree(root / "output", ignore_errors=True)
+    (root / "output").mkdir(parents=True, exist_ok=True)
+    if task.kind == Kind.CUSTOM:
+        return execute_custom(task, handle, root)
+    return execute_builtin(task, handle, root)
+
+
+def execute_builtin(task, handle, root):
+    model, base, data = prepare_inputs(task, root, handle)
+    handle.progress(0.05)
+    config = {
+        "model_dir": str(model),
+        "base_model_dir": str(base),
+        "data_dir": str(split_folder(data, task.split)),
+        "output_dir": str(root / "output"),
+        "metrics": task.metrics,
+        "threads": max(1, task.cpu),
+        **task.settings,
+    }
+    (root / "config.json").write_text(json.dumps(config, indent=2))
+    done = {}
+
+    def on_event(event):
+        if event.get("event") == "progress":
+            handle.progress(0.05 + 0.9 * float(event.get("fraction") or 0))
+        elif event.get("event") == "done":
+            done.update(event)
+
+    cmd = [sys.executable, "-m", "evaluation.runner", str(root / "config.json")]
+    handle.log(f"starting the evaluation process ({', '.join(task.metrics)})")
+    result = run_child(cmd, task=task, handle=handle, cwd=str(root), env=child_env(), on_event=on_event,
+                       wall_time=task.wall_time_seconds)
+    EvaluationTask.objects.filter(pk=task.pk).update(exit_code=result.returncode)
+    if result.cancelled:
+        raise JobCancelled("cancelled by request; the evaluation process was stopped")
+    if result.timed_out:
+        raise EvaluationFailed(f"stopped: wall time of {task.wall_time_seconds} s exceeded")
+    if result.returncode != 0 or not done:
+        raise EvaluationFailed(f"the evaluation process exited with code {result.returncode}: {failure_reason(result)}")
+    metrics = {k: v for k, v in (done.get("results") or {}).items() if isinstance(v, (int, float))}
+    store_results(task, metrics, done.get("details") or {})
+    copy_outputs(task, root / "output", handle)
+    return metrics
+
+
+def execute_custom(task, handle, root):
+    from files import selectors as files
+
+    work = root / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    if task.work_dir:
+        files.materialize(task.owner, "private", task.work_dir, work)
+        handle.log(f"work folder /{task.work_dir} copied to the scratch folder")
+    model, base, data = prepare_inputs(task, root, handle)
+    output = root / "output"
+    paths = {"output_dir": output, "model_dir": model, "base_model_dir": base, "input_dir": data, "data_dir": data}
+    variables = {}
+    for name, value in paths.items():
+        variables[name] = variables[name.upper()] = str(value)
+    env = child_env({**task.env, **variables, "HOME": str(work), "TMPDIR": str(work),
+                     "CRUCIBLE_TASK_ID": str(task.uid)})
+    env["PYTHONPATH"] = str(work)
+    handle.log(f"running ({task.cpu} CPU, {task.memory_gb:g} GB, {task.wall_time_seconds} s): {task.command}")
+    result = run_child(["/bin/bash", "-c", task.command], task=task, handle=handle, cwd=str(work), env=env,
+                       preexec=limits_preexec(task), wall_time=task.wall_time_seconds)
+    EvaluationTask.objects.filter(pk=task.pk).update(exit_code=result.returncode)
+    if result.cancelled:
+        raise JobCancelled("cancelled by request; the command was stopped")
+    memory = result.returncode != 0 and any(sign in line for line in result.tail for sign in MEMORY_SIGNS)
+    if memory:
+        raise EvaluationFailed(f"exceeded memory limit of {task.memory_gb:g} GB (exit code {result.returncode})")
+    if result.timed_out:
+        raise EvaluationFailed(f"stopped: wall time of {task.wall_time_seconds} s exceeded")
+    if result.returncode != 0:
+        raise EvaluationFailed(f"the command exited with code {result.returncode}: {failure_reason(result)}")
+    metrics_file = output / "metrics.json"
+    if not metrics_file.is_file():
+        raise EvaluationFailed("the command wrote no metrics: $output_dir/metrics.json is missing")
+    if metrics_file.stat().st_size > MAX_METRICS_JSON_BYTES:
+        raise EvaluationFailed("metrics.json is larger than 1 MB")
+    try:
+        raw = json.loads(metrics_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EvaluationFailed(f"metrics.json is not valid JSON ({exc})") from None
+    metrics = flatten_metrics(raw)
+    if not metrics:
+        raise EvaluationFailed("metrics.json holds no numbers (write an object such as {\"accuracy\": 0.9})")
+    details = {"source": "metrics.json", "exit_code": result.returncode}
+    store_results(task, metrics, details)
+    (output / "results.json").write_text(json.dumps({"metrics": metrics, "details": details}, indent=2))
+    handle.log(f"collected {len(metrics)} metric(s) from metrics.json")
+    copy_outputs(task, output, handle)
+    return metrics

@@ -1,0 +1,129 @@
+"""Evaluation pages: create form and task list, a task page with results and log, a version's
+evaluations, and a comparison table with a bar chart."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from core.errors import DomainError, NotFound
+
+from . import metrics as builtin
+from . import selectors, services
+
+FORM_FIELDS = ("name", "kind", "modelType", "aiAppVersionId", "modelDir", "baseModelDir", "inputType", "inputDir",
+               "datasetName", "outputDir", "command", "workDir", "image", "description", "maxSamples", "maxNewTokens")
+
+
+def form_body(form, metrics):
+    body = {k: v.strip() for k, v in form.items() if k != "kind" and v.strip()}
+    if form.get("kind") == "custom":
+        body.pop("maxSamples", None)
+        body.pop("maxNewTokens", None)
+    else:
+        body.pop("command", None)
+        body.pop("workDir", None)
+        body["metrics"] = metrics
+    return body
+
+
+@login_required
+def index(request):
+    form = {"kind": "builtin", "modelType": "local", "modelDir": "Model", "inputType": "local", "inputDir": "Data",
+            "outputDir": "Evaluations"}
+    chosen = ["perplexity", "loss"]
+    if request.method == "POST":
+        form = {field: request.POST.get(field, "") for field in FORM_FIELDS}
+        chosen = request.POST.getlist("metrics")
+        try:
+            task = services.create_task(owner=request.user, data=form_body(form, chosen))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Evaluation {task.name} queued")
+            return redirect("evaluation:task", task_id=task.pk)
+    tasks = list(selectors.filtered(request.user, request.GET)[:100])
+    return render(request, "evaluation/index.html", {
+        "form": form, "chosen": chosen, "tasks": tasks, "catalogue": selectors.metric_catalogue(),
+        "status": request.GET.get("status", ""), "task_name": request.GET.get("taskName", ""),
+    })
+
+
+def _task_or_404(user, task_id):
+    try:
+        return selectors.get_task(user, task_id)
+    except DomainError:
+        raise Http404("no such evaluation") from None
+
+
+@login_required
+def task_page(request, task_id):
+    task = _task_or_404(request.user, task_id)
+    results = [
+        {"name": name, "value": value, "definition": builtin.METRICS.get(name, ("", "from metrics.json", None))[1]}
+        for name, value in task.results.items()
+    ]
+    return render(request, "evaluation/task.html", {
+        "task": task, "results": results, "spec_status": selectors.SPEC_STATUS[task.status],
+        "run_time": selectors.run_time(task), "model": selectors.model_label(task), "log": selectors.log_tail(task),
+        "results_url": reverse("evaluation:api-task-results", args=[task.pk]),
+    })
+
+
+@login_required
+@require_POST
+def cancel(request, task_id):
+    task = _task_or_404(request.user, task_id)
+    try:
+        services.cancel_task(task)
+        messages.success(request, "Cancel requested")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("evaluation:task", task_id=task.pk)
+
+
+@login_required
+def version_page(request, version_id):
+    from registry.selectors import get_version_for_user
+
+    try:
+        version = get_version_for_user(request.user, version_id)
+    except DomainError:
+        raise Http404("no such version") from None
+    tasks = list(selectors.evaluations_for_version(version).filter(pk__in=selectors.visible(request.user)))
+    succeeded = [t for t in tasks if t.status == "succeeded"]
+    return render(request, "evaluation/version.html", {
+        "version": version, "tasks": tasks, "compare_ids": ",".join(str(t.pk) for t in succeeded),
+    })
+
+
+@login_required
+def compare(request):
+    table, error = None, ""
+    tasks_param, versions_param = request.GET.get("tasks", ""), request.GET.get("versions", "")
+    if tasks_param or versions_param:
+        try:
+            tasks = selectors.compared_tasks(
+                request.user, selectors.parse_ids(tasks_param, "tasks"), selectors.parse_ids(versions_param, "versions")
+            )
+            table = selectors.comparison(tasks)
+        except NotFound as exc:
+            error = exc.message
+        except DomainError as exc:
+            error = exc.message
+    finished = list(selectors.visible(request.user).filter(status="succeeded").order_by("-created_at")[:50])
+    return render(request, "evaluation/compare.html", {
+        "table": table, "error": error, "finished": finished, "tasks_param": tasks_param, "versions_param": versions_param,
+        "rows": [dict(row, cells=list(zip(row["values"], [row["best"]] * len(row["values"])))) for row in (table or {}).get("rows", [])],
+    })
+
+
+urlpatterns = [
+    path("evaluation/", index, name="index"),
+    path("evaluation/tasks/<int:task_id>/", task_page, name="task"),
+    path("evaluation/tasks/<int:task_id>/cancel", cancel, name="task-cancel"),
+    path("evaluation/version/<int:version_id>/", version_page, name="version"),
+    path("evaluation/compare/", compare, name="compare"),
+]
