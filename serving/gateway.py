@@ -1,0 +1,101 @@
+"""The gateway side of a request: pick a version and replica, send it there, count it.
+
+Replicas answer JSON (or newline-delimited JSON when streaming) over plain HTTP on the
+serving host; their 4xx errors already have the OpenAI shape and are raised here as
+ModelError (a core.errors.InvalidInput) with the replica's message, param and code.
+"""
+
+import http.client
+import json
+import logging
+
+from django.db.models import F
+
+from core.errors import DomainError, InvalidInput
+
+from . import conf, selectors
+from .models import ModelService, Replica, ServiceVersion
+
+logger = logging.getLogger(__name__)
+
+
+class ModelError(InvalidInput):
+    """A request the model refused (too long a prompt, bad input); carries OpenAI's param/code."""
+
+    def __init__(self, message, status_code=400, param=None, code=None):
+        super().__init__(message, status_code=status_code)
+        self.param = param
+        self.code = code
+
+
+class Unavailable(DomainError):
+    status_code = 503
+    exception = "UnavailableException"
+
+
+def route(service):
+    picked = selectors.pick_route(service)
+    if picked is None:
+        raise Unavailable(f"the model `{service.name}` has no running replica; start the service and retry")
+    version, replica = picked
+    # Counted when routed, in the database, so every gateway process adds to the same totals.
+    ServiceVersion.objects.filter(pk=version.pk).update(request_count=F("request_count") + 1)
+    ModelService.objects.filter(pk=service.pk).update(request_count=F("request_count") + 1)
+    return version, replica
+
+
+def _raise_for(status, raw):
+    try:
+        error = json.loads(raw).get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    message = error.get("message") or f"the model server answered {status}"
+    if status == 503:
+        raise Unavailable(message)
+    if 400 <= status < 500:
+        raise ModelError(message, status_code=status, param=error.get("param"), code=error.get("code"))
+    raise Unavailable(f"the model server failed: {message}")
+
+
+def _connect(replica, path, payload):
+    connection = http.client.HTTPConnection(replica.address, replica.port, timeout=conf.REQUEST_TIMEOUT_S)
+    try:
+        connection.request("POST", path, body=json.dumps(payload), headers={"Content-Type": "application/json"})
+        return connection, connection.getresponse()
+    except OSError as exc:
+        connection.close()
+        Replica.objects.filter(pk=replica.pk).update(failed_checks=F("failed_checks") + 1)
+        raise Unavailable(f"the model server did not answer ({exc}); it is being restarted, retry shortly") from None
+
+
+def call(replica, path, payload):
+    connection, response = _connect(replica, path, payload)
+    try:
+        raw = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        _raise_for(response.status, raw)
+    return json.loads(raw)
+
+
+def stream(replica, path, payload):
+    """Opens the stream (raising its error before any event) and returns an iterator of events."""
+    connection, response = _connect(replica, path, payload)
+    if response.status != 200:
+        raw = response.read()
+        connection.close()
+        _raise_for(response.status, raw)
+
+    def events():
+        try:
+            while True:
+                line = response.readline()
+                if not line:
+                    break
+                if line.strip():
+                    yield json.loads(line)
+        finally:
+            connection.close()
+
+    return events()

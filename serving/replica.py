@@ -1,0 +1,502 @@
+"""One model-server replica: a small threaded HTTP server around one loaded model.
+
+    python -m serving.replica --model-dir DIR --kind generate|embedding --port 0 \\
+        [--base-dir DIR] [--port-file FILE] [--threads 1] [--batch-window-ms 5] [--max-batch 8]
+
+It binds first (port 0 picks a free port), writes {"port", "pid"} to --port-file, then
+loads the model; /health answers 503 "loading" until the model is ready. No Django here:
+the replica only needs torch and transformers, so it starts fast and stays small.
+
+Routes:
+- GET  /health   {"status": "ok"|"loading", "kind", "requests", "in_flight", "max_context", "pid"}
+- POST /generate {"prompt" | "messages", "max_tokens", "temperature", "top_p", "stop", "stream"}
+      -> {"text", "prompt_tokens", "completion_tokens", "finish_reason"}
+      stream: newline-delimited JSON, {"text": delta} lines then {"done": true, ...counts}
+- POST /embed    {"input": [texts]} -> {"data": [[floats]], "prompt_tokens"}
+Errors: 4xx with {"error": {"message", "type", "param", "code"}} (the OpenAI shape).
+
+Batching: non-streamed generations and embeddings go through one batcher thread per
+replica. It takes what is queued, and while other requests are still being read it waits
+up to --batch-window-ms for them, then runs them as one padded batch (generations are
+grouped by sampling settings: temperature and top_p). Streamed generations run one per
+request thread, unbatched, so their tokens flow as soon as they are made.
+"""
+
+import argparse
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+MAX_BODY = 4 * 1024 * 1024
+MAX_BATCH_TEXTS = 256
+
+
+class RequestError(Exception):
+    def __init__(self, message, param=None, code=None, status=400):
+        super().__init__(message)
+        self.message, self.param, self.code, self.status = message, param, code, status
+
+    def body(self):
+        return {"error": {"message": self.message, "type": "invalid_request_error", "param": self.param, "code": self.code}}
+
+
+def chat_prompt(tokenizer, messages):
+    """The tokenizer's chat template when it has one, else "role: content" lines and "assistant:"."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    lines = [f"{m['role']}: {m['content']}" for m in messages]
+    return "\n".join(lines) + "\nassistant:"
+
+
+class Batcher:
+    """Runs submitted items in batches on one thread; `key` groups items that can share a batch."""
+
+    def __init__(self, run_batch, key, window_s, max_batch, busy):
+        self.run_batch, self.key, self.window_s, self.max_batch, self.busy = run_batch, key, window_s, max_batch, busy
+        self.items = queue.Queue()
+        threading.Thread(target=self._loop, daemon=True, name="batcher").start()
+
+    def submit(self, item):
+        future = Future()
+        self.items.put((item, future))
+        return future.result()
+
+    def _collect(self):
+        batch = [self.items.get()]
+        deadline = time.monotonic() + self.window_s
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self.items.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            # Wait for more only while other requests are in flight (being read or queued).
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.busy() <= len(batch):
+                break
+            try:
+                batch.append(self.items.get(timeout=min(remaining, 0.001)))
+            except queue.Empty:
+                pass
+        return batch
+
+    def _loop(self):
+        while True:
+            batch = self._collect()
+            groups = {}
+            for item, future in batch:
+                groups.setdefault(self.key(item), []).append((item, future))
+            for group in groups.values():
+                try:
+                    results = self.run_batch([item for item, _ in group])
+                    for (_, future), result in zip(group, results):
+                        future.set_result(result)
+                except Exception as exc:  # every waiting request gets the error
+                    for _, future in group:
+                        future.set_exception(exc)
+
+
+class Generator:
+    kind = "generate"
+
+    def __init__(self, model_dir, base_dir=None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.torch = torch
+        model_dir = Path(model_dir)
+        if (model_dir / "adapter_config.json").exists():
+            from peft import PeftModel
+
+            if not base_dir:
+                raise SystemExit("a LoRA adapter needs --base-dir")
+            base = AutoModelForCausalLM.from_pretrained(base_dir)
+            # Merged once at load: the adapter's effect, at the base model's speed.
+            self.model = PeftModel.from_pretrained(base, str(model_dir)).merge_and_unload()
+            has_tokenizer = (model_dir / "tokenizer_config.json").exists()
+            self.tokenizer = AutoTokenizer.from_pretrained(model_dir if has_tokenizer else base_dir)
+        else:
+            self.model = AutoModelForCausalLM.from_pretrained(model_dir)
+            self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model.eval()
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "left"
+        config = self.model.config
+        self.max_context = int(
+            getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None) or 2048
+        )
+
+    def prepare(self, body):
+        """Validated request -> dict with the prompt's ids and the sampling settings."""
+        if "messages" in body and body["messages"] is not None:
+            prompt = chat_prompt(self.tokenizer, body["messages"])
+        else:
+            prompt = body.get("prompt")
+        if not isinstance(prompt, str):
+            raise RequestError("prompt must be a string", param="prompt")
+        ids = self.tokenizer(prompt)["input_ids"]
+        if not ids:
+            ids = [self.tokenizer.eos_token_id]
+        if len(ids) >= self.max_context:
+            raise RequestError(
+                f"This model's maximum context length is {self.max_context} tokens, "
+                f"however the prompt has {len(ids)} tokens.",
+                param="messages" if "messages" in body else "prompt",
+                code="context_length_exceeded",
+            )
+        max_tokens = int(body.get("max_tokens") or 16)
+        # Clamped to what the context leaves; finish_reason "length" then says so.
+        max_tokens = max(1, min(max_tokens, self.max_context - len(ids)))
+        stop = body.get("stop") or []
+        if isinstance(stop, str):
+            stop = [stop]
+        return {
+            "ids": ids,
+            "max_tokens": max_tokens,
+            "temperature": float(body.get("temperature", 1.0) if body.get("temperature") is not None else 1.0),
+            "top_p": float(body.get("top_p", 1.0) if body.get("top_p") is not None else 1.0),
+            "stop": [s for s in stop if s],
+            "seed": body.get("seed"),
+        }
+
+    def _sampling(self, req):
+        if req["temperature"] <= 0:
+            return {"do_sample": False}
+        return {"do_sample": True, "temperature": req["temperature"], "top_p": req["top_p"]}
+
+    @staticmethod
+    def batch_key(req):
+        return (round(req["temperature"], 4), round(req["top_p"], 4))
+
+    def _finish(self, req, tokens):
+        """Cut at end-of-text, the token limit and stop strings; -> (text, n_tokens, finish_reason)."""
+        eos = self.tokenizer.eos_token_id
+        reason = "length"
+        if eos in tokens:
+            tokens = tokens[: tokens.index(eos)]
+            reason = "stop"
+        if len(tokens) >= req["max_tokens"]:
+            tokens = tokens[: req["max_tokens"]]
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        for stop in req["stop"]:
+            at = text.find(stop)
+            if at >= 0:
+                text, reason = text[:at], "stop"
+        return text, len(tokens), reason
+
+    def generate_batch(self, reqs):
+        torch = self.torch
+        width = max(len(r["ids"]) for r in reqs)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(r["ids"])) + r["ids"] for r in reqs])
+        mask = torch.tensor([[0] * (width - len(r["ids"])) + [1] * len(r["ids"]) for r in reqs])
+        if reqs[0].get("seed") is not None and len(reqs) == 1:
+            torch.manual_seed(int(reqs[0]["seed"]))
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                max_new_tokens=max(r["max_tokens"] for r in reqs),
+                pad_token_id=pad,
+                **self._sampling(reqs[0]),
+            )
+        results = []
+        for row, req in zip(out, reqs):
+            text, n, reason = self._finish(req, row[width:].tolist())
+            results.append({"text": text, "prompt_tokens": len(req["ids"]), "completion_tokens": n, "finish_reason": reason})
+        return results
+
+    def stream(self, req):
+        """Yields {"text": delta} dicts as tokens are made, then a {"done": true, ...} summary."""
+        from transformers.generation.streamers import BaseStreamer
+
+        torch = self.torch
+        tokens_out = queue.Queue()
+        END = object()
+
+        class Tokens(BaseStreamer):
+            def __init__(self):
+                self.prompt_seen = False
+
+            def put(self, value):
+                if not self.prompt_seen:  # generate() first hands over the prompt
+                    self.prompt_seen = True
+                    return
+                for token in value.reshape(-1).tolist():
+                    tokens_out.put(token)
+
+            def end(self):
+                tokens_out.put(END)
+
+        failure = []
+        cancelled = threading.Event()
+
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return cancelled.is_set()
+
+        def run():
+            try:
+                with torch.inference_mode():
+                    self.model.generate(
+                        input_ids=torch.tensor([req["ids"]]),
+                        attention_mask=torch.ones(1, len(req["ids"]), dtype=torch.long),
+                        max_new_tokens=req["max_tokens"],
+                        pad_token_id=self.tokenizer.pad_token_id,
+                        streamer=Tokens(),
+                        stopping_criteria=StoppingCriteriaList([Cancelled()]),
+                        **self._sampling(req),
+                    )
+            except Exception as exc:
+                failure.append(exc)
+                tokens_out.put(END)
+
+        if req.get("seed") is not None:
+            torch.manual_seed(int(req["seed"]))
+        worker = threading.Thread(target=run, daemon=True, name="stream-generate")
+        worker.start()
+        tokens, outcome = [], {}
+        try:
+            yield from self._deltas(req, tokens_out, END, tokens, outcome)
+        finally:
+            cancelled.set()  # a stop string, or the client went away: end generate() early
+        worker.join()
+        if failure:
+            raise failure[0]
+        yield {"done": True, "finish_reason": outcome.get("reason", "length"), "prompt_tokens": len(req["ids"]),
+               "completion_tokens": len(tokens)}
+
+    def _deltas(self, req, tokens_out, END, tokens, outcome):
+        eos = self.tokenizer.eos_token_id
+        sent, reason = "", None
+        while True:
+            token = tokens_out.get(timeout=600)
+            if token is END:
+                break
+            if token == eos:
+                reason = "stop"
+                break
+            tokens.append(token)
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            if text.endswith("\ufffd"):
+                continue  # half of a multi-byte character: wait for the rest
+            for stop in req["stop"]:
+                at = text.find(stop)
+                if at >= 0:
+                    text, reason = text[:at], "stop"
+            if len(text) > len(sent):
+                yield {"text": text[len(sent):]}
+                sent = text
+            if reason:
+                break
+        outcome["reason"] = reason or "length"
+
+
+class Embedder:
+    kind = "embedding"
+
+    def __init__(self, model_dir, base_dir=None):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.torch = torch
+        model_dir = Path(model_dir)
+        self.model = AutoModel.from_pretrained(model_dir).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.max_context = int(getattr(self.model.config, "max_position_embeddings", 512))
+        self.max_length = self.max_context
+        st_config = model_dir / "sentence_bert_config.json"
+        if st_config.exists():
+            self.max_length = int(json.loads(st_config.read_text()).get("max_seq_length") or self.max_length)
+        modules = model_dir / "modules.json"
+        self.normalize = modules.exists() and "Normalize" in modules.read_text()
+
+    @staticmethod
+    def batch_key(req):
+        return "embed"
+
+    def embed_batch(self, reqs):
+        """reqs: [{"texts": [...]}] -> [{"data": [[...]], "prompt_tokens"}] (mean pooling over the mask)."""
+        torch = self.torch
+        texts = [t for r in reqs for t in r["texts"]]
+        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = self.model(**encoded).last_hidden_state
+        mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        vectors = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        if self.normalize:
+            vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+        counts = encoded["attention_mask"].sum(1).tolist()
+        results, at = [], 0
+        for r in reqs:
+            n = len(r["texts"])
+            results.append({"data": vectors[at : at + n].tolist(), "prompt_tokens": int(sum(counts[at : at + n]))})
+            at += n
+        return results
+
+
+class State:
+    def __init__(self):
+        self.engine = None
+        self.batcher = None
+        self.error = ""
+        self.requests = 0
+        self.in_flight = 0
+        self.lock = threading.Lock()
+
+
+def make_handler(state, kind):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+        server_version = "crucible-replica"
+
+        def log_message(self, fmt, *args):  # one line per request is noise at this rate
+            pass
+
+        def _json(self, status, data):
+            raw = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def _body(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                raise RequestError("request body too large", status=413)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                raise RequestError("the body must be JSON") from None
+            if not isinstance(body, dict):
+                raise RequestError("the body must be a JSON object")
+            return body
+
+        def do_GET(self):
+            if self.path != "/health":
+                return self._json(404, RequestError("no such route", status=404).body())
+            engine = state.engine
+            self._json(
+                200 if engine else 503,
+                {
+                    "status": "ok" if engine else ("failed" if state.error else "loading"),
+                    "error": state.error,
+                    "kind": kind,
+                    "requests": state.requests,
+                    "in_flight": state.in_flight,
+                    "max_context": getattr(engine, "max_context", None),
+                    "pid": os.getpid(),
+                },
+            )
+
+        def do_POST(self):
+            with state.lock:
+                state.requests += 1
+                state.in_flight += 1
+            try:
+                self._post()
+            except RequestError as exc:
+                self._json(exc.status, exc.body())
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            except Exception as exc:
+                self._json(500, {"error": {"message": f"{type(exc).__name__}: {exc}", "type": "server_error",
+                                           "param": None, "code": None}})
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
+
+        def _post(self):
+            body = self._body()
+            engine = state.engine
+            if engine is None:
+                raise RequestError("the model is still loading", code="loading", status=503)
+            if self.path == "/generate" and kind == "generate":
+                req = engine.prepare(body)
+                if body.get("stream"):
+                    return self._stream(engine.stream(req))
+                return self._json(200, state.batcher.submit(req))
+            if self.path == "/embed" and kind == "embedding":
+                texts = body.get("input")
+                if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+                    raise RequestError("input must be a non-empty list of strings", param="input")
+                if len(texts) > MAX_BATCH_TEXTS:
+                    raise RequestError(f"at most {MAX_BATCH_TEXTS} inputs per request", param="input")
+                return self._json(200, state.batcher.submit({"texts": texts}))
+            raise RequestError(f"{self.path} is not served by a {kind} replica", status=404)
+
+        def _stream(self, events):
+            first = next(events)  # errors before the first token still get a proper status
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.end_headers()
+            for event in _chain(first, events):
+                self.wfile.write(json.dumps(event).encode() + b"\n")
+                self.wfile.flush()
+
+    return Handler
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--base-dir", default="")
+    parser.add_argument("--kind", choices=["generate", "embedding"], required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file", default="")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch-window-ms", type=float, default=5.0)
+    parser.add_argument("--max-batch", type=int, default=8)
+    args = parser.parse_args(argv)
+
+    state = State()
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(state, args.kind))
+    server.daemon_threads = True
+    port = server.server_address[1]
+    if args.port_file:
+        tmp = Path(args.port_file + ".tmp")
+        tmp.write_text(json.dumps({"port": port, "pid": os.getpid()}))
+        tmp.replace(args.port_file)
+    threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
+    print(f"replica pid {os.getpid()} listening on {args.host}:{port}, loading {args.model_dir}", flush=True)
+
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
+        engine_class = Generator if args.kind == "generate" else Embedder
+        engine = engine_class(args.model_dir, args.base_dir or None)
+        run = engine.generate_batch if args.kind == "generate" else engine.embed_batch
+        state.batcher = Batcher(run, engine.batch_key, args.batch_window_ms / 1000, args.max_batch,
+                                busy=lambda: state.in_flight)
+        state.engine = engine
+    except BaseException as exc:
+        state.error = f"{type(exc).__name__}: {exc}"
+        print(f"loading failed: {state.error}", flush=True)
+        server.shutdown()
+        sys.exit(3)
+    print(f"ready: {args.kind} model, context {engine.max_context}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

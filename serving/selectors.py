@@ -1,0 +1,151 @@
+"""Reads: which services a user may see and call, and where a request should go."""
+
+import random
+import re
+
+from django.db.models import Prefetch, Q
+
+from core.errors import InvalidInput, NotFound
+
+from .models import (
+    ACTIVE_VERSION_STATUSES,
+    LIVE_REPLICA_STATUSES,
+    ModelService,
+    Replica,
+    ReplicaStatus,
+    ServiceVersion,
+    VersionStatus,
+)
+
+UID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def visible_services(user):
+    """A user's own services (every service for platform admins)."""
+    qs = ModelService.objects.select_related("owner").filter(deleting=False)
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    if getattr(user, "is_platform_admin", False):
+        return qs
+    return qs.filter(owner=user)
+
+
+def callable_service_qs(user):
+    """Services a user may send requests to: their own. A service is private to its owner."""
+    qs = ModelService.objects.select_related("owner").filter(deleting=False)
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    return qs.filter(owner=user)
+
+
+def service_status(service):
+    """running if any version runs; else deploying, failed, stopped or saved (in that order)."""
+    statuses = {v.status for v in service.versions.all()}
+    for status in (VersionStatus.RUNNING, VersionStatus.DEPLOYING, VersionStatus.STOPPING, VersionStatus.FAILED,
+                   VersionStatus.STOPPED):
+        if status in statuses:
+            return str(status)
+    return str(VersionStatus.SAVED)
+
+
+def callable_services(user):
+    """[{name, status, kind ("chat" or "embedding"), id, created}] for the services the user may call."""
+    rows = []
+    for service in callable_service_qs(user).prefetch_related("versions").order_by("name"):
+        rows.append(
+            {
+                "name": service.name,
+                "status": service_status(service),
+                "kind": "embedding" if service.kind == "embedding" else "chat",
+                "id": service.uid,
+                "created": service.created_at,
+            }
+        )
+    return rows
+
+
+def get_callable_service(user, name):
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("model: is required", status_code=400)
+    service = callable_service_qs(user).filter(name=name.strip()).first()
+    if service is None:
+        raise NotFound(f"The model `{name}` does not exist or you do not have access to it.")
+    return service
+
+
+def _lookup(qs, value, field):
+    if isinstance(value, int) and not isinstance(value, bool):
+        return qs.filter(pk=value).first()
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field}: is required")
+    value = value.strip()
+    if UID_RE.match(value):
+        return qs.filter(uid=value).first()
+    if value.isdigit() and len(value) < 19:
+        return qs.filter(pk=int(value)).first()
+    raise InvalidInput(f"{field}: not an id")
+
+
+def with_details(qs):
+    replicas = Replica.objects.order_by("id")
+    versions = ServiceVersion.objects.select_related("application_version__application").prefetch_related(
+        Prefetch("replicas", queryset=replicas)
+    )
+    return qs.prefetch_related(Prefetch("versions", queryset=versions))
+
+
+def get_service_for_user(user, service_id, field="id"):
+    service = _lookup(with_details(visible_services(user)), service_id, field)
+    if service is None:
+        raise NotFound(f"model service {service_id} not found")
+    return service
+
+
+def get_version_for_user(user, version_id, field="id"):
+    qs = ServiceVersion.objects.select_related("service__owner", "application_version__application").filter(
+        service__in=visible_services(user)
+    ).prefetch_related(Prefetch("replicas", queryset=Replica.objects.order_by("id")))
+    version = _lookup(qs, version_id, field)
+    if version is None:
+        raise NotFound(f"model service version {version_id} not found")
+    return version
+
+
+def filtered_services(user, query):
+    qs = with_details(visible_services(user))
+    if query.get("name"):
+        qs = qs.filter(name__icontains=query["name"])
+    if query.get("createUser"):
+        value = query["createUser"]
+        qs = qs.filter(Q(owner__username=value) | Q(owner__pk=int(value)) if value.isdigit() and len(value) < 19
+                       else Q(owner__username=value))
+    return qs.order_by("-created_at", "-id")
+
+
+def routable_versions(service):
+    """Running versions with a positive weight and at least one running replica, with those replicas."""
+    live = Replica.objects.filter(status=ReplicaStatus.RUNNING).order_by("id")
+    versions = (
+        service.versions.filter(status=VersionStatus.RUNNING, rate__gt=0)
+        .prefetch_related(Prefetch("replicas", queryset=live, to_attr="live_replicas"))
+        .order_by("number")
+    )
+    return [v for v in versions if v.live_replicas]
+
+
+def pick_route(service, rng=random):
+    """(version, replica) for one request: a version by weighted random choice on `rate`,
+    then one of its running replicas at random. None if nothing is running."""
+    versions = routable_versions(service)
+    if not versions:
+        return None
+    version = rng.choices(versions, weights=[v.rate for v in versions], k=1)[0]
+    return version, rng.choice(version.live_replicas)
+
+
+def active_versions():
+    return ServiceVersion.objects.filter(status__in=ACTIVE_VERSION_STATUSES).select_related("service")
+
+
+def live_replicas_on(host):
+    return Replica.objects.filter(host=host, status__in=LIVE_REPLICA_STATUSES).select_related("version__service")

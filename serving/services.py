@@ -1,0 +1,716 @@
+"""Writes of serving: services and versions from the spec's request, deploy/stop/delete
+jobs, replica lifecycle on the serving host, and the OpenAI-shaped calls of the gateway."""
+
+import json
+import logging
+import math
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.services import enqueue_job
+
+from . import conf, gateway, processes, selectors
+from .models import (
+    ACTIVE_VERSION_STATUSES,
+    LIVE_REPLICA_STATUSES,
+    Metric,
+    ModelService,
+    Replica,
+    ReplicaStatus,
+    ServiceEvent,
+    ServiceKind,
+    ServiceVersion,
+    ServingAction,
+    ServingJob,
+    VersionStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+NAME_MAX = 64
+TEXT_MAX = 2000
+SPEC_TEXT_FIELDS = {
+    # spec field: (model field, max length)
+    "command": ("command", 1000),
+    "image": ("image", 300),
+    "imagePorts": ("image_ports", 100),
+    "gpuShare": ("gpu_share", 32),
+    "resourceGroupId": ("resource_group_id", 64),
+    "resourceGroupName": ("resource_group_name", 100),
+    "resourceGroupKey": ("resource_group_key", 100),
+}
+SPEC_EXTRA_FIELDS = ("gpuCores", "gpuMem", "migRes", "customImageFlag", "replica", "volumePath", "rates")
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def clean_text(value, field, max_length=TEXT_MAX, required=False):
+    if value is None:
+        value = ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field}: must be a string")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{field}: is required")
+    if len(value) > max_length:
+        raise InvalidInput(f"{field}: at most {max_length} characters")
+    return value
+
+
+def clean_int(value, field, low, high, default):
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool):
+        raise InvalidInput(f"{field}: must be an integer")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{field}: must be an integer") from None
+    if isinstance(value, float) and value != number:
+        raise InvalidInput(f"{field}: must be an integer")
+    if not low <= number <= high:
+        raise InvalidInput(f"{field}: must be between {low} and {high}")
+    return number
+
+
+def clean_json_text(value, field, default, max_length=TEXT_MAX):
+    """The spec sends envs/volumes/hyperParameterList as JSON inside a string."""
+    if value in (None, ""):
+        return default
+    if not isinstance(value, str):
+        value = json.dumps(value)
+    if len(value) > max_length:
+        raise InvalidInput(f"{field}: at most {max_length} characters")
+    try:
+        json.loads(value)
+    except ValueError:
+        raise InvalidInput(f"{field}: must be JSON text") from None
+    return value
+
+
+def clean_service_name(value):
+    name = clean_text(value, "modelServer.name", NAME_MAX, required=True)
+    if not all(c.isalnum() or c in "-_." for c in name) or not name[0].isalnum():
+        raise InvalidInput("modelServer.name: letters, digits, '-', '_' and '.' only, starting with a letter or digit")
+    return name
+
+
+def check_identity(actor, data, where):
+    """createUser / userName in a body are checks against the signed-in user, never identity."""
+    create_user = data.get("createUser")
+    if create_user not in (None, "") and str(create_user) not in (str(actor.pk), actor.username):
+        raise Forbidden(f"{where}.createUser does not match the signed-in user")
+    user_name = data.get("userName")
+    if user_name not in (None, "") and str(user_name) != actor.username:
+        raise Forbidden(f"{where}.userName does not match the signed-in user")
+
+
+def kind_of_files(paths):
+    paths = set(paths)
+    if "adapter_config.json" in paths:
+        return ServiceKind.GENERATE
+    if "modules.json" in paths or "sentence_bert_config.json" in paths:
+        return ServiceKind.EMBEDDING
+    if "config.json" in paths:
+        return ServiceKind.GENERATE
+    raise InvalidInput("the registry version has no config.json: not a Hugging Face model folder")
+
+
+def has_gpu():
+    return shutil.which("nvidia-smi") is not None
+
+
+def clean_version(actor, data, index):
+    from registry.models import VersionStatus as RegistryStatus
+    from registry.selectors import get_version_for_user
+
+    where = f"modelServerVersions[{index}]"
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{where}: must be an object")
+    check_identity(actor, data, where)
+    app_version = get_version_for_user(actor, data.get("aiApplicationVersionId"), f"{where}.aiApplicationVersionId")
+    if app_version.status != RegistryStatus.IMPORTED:
+        raise InvalidInput(f"{where}.aiApplicationVersionId: version {app_version.version} is not imported yet")
+    fields = {
+        "application_version": app_version,
+        "rate": clean_int(data.get("rate"), f"{where}.rate", 0, 100, 100),
+        "cpu": clean_int(data.get("cpu"), f"{where}.cpu", 0, 256, 1),
+        "memory": clean_int(data.get("memory"), f"{where}.memory", 0, 4096, 1),
+        "gpu": clean_int(data.get("gpu"), f"{where}.gpu", 0, 16, 0),
+        "metric": clean_int(data.get("metric"), f"{where}.metric", 1, 3, Metric.RPS),
+        "req_method": clean_text(data.get("reqMethod"), f"{where}.reqMethod", 8) or "rest",
+        "envs": clean_json_text(data.get("envs"), f"{where}.envs", "[]"),
+        "volumes": clean_json_text(data.get("volumes"), f"{where}.volumes", "[]"),
+        "hyper_parameters": clean_json_text(data.get("hyperParameterList"), f"{where}.hyperParameterList", "null",
+                                            20000),
+    }
+    if fields["req_method"] not in ("rest", "grpc"):
+        raise InvalidInput(f"{where}.reqMethod: rest or grpc")
+    if fields["req_method"] == "grpc":
+        raise InvalidInput(f"{where}.reqMethod: this platform serves rest only (HTTP, OpenAI-compatible)")
+    if fields["gpu"] and not has_gpu():
+        raise InvalidInput(f"{where}.gpu: this serving host has no GPU; ask for gpu 0")
+    for spec_name, (field, max_length) in SPEC_TEXT_FIELDS.items():
+        fields[field] = clean_text(data.get(spec_name), f"{where}.{spec_name}", max_length)
+    fields["gpu_share"] = fields["gpu_share"] or "none"
+    low = clean_int(data.get("predictMinReplicas"), f"{where}.predictMinReplicas", 1, conf.MAX_REPLICAS, 1)
+    high = clean_int(data.get("predictMaxReplicas"), f"{where}.predictMaxReplicas", 1, conf.MAX_REPLICAS, low)
+    if high < low:
+        raise InvalidInput(f"{where}.predictMaxReplicas: must be at least predictMinReplicas ({low})")
+    fields["predict_min_replicas"], fields["predict_max_replicas"] = low, high
+    threshold = data.get("monitorThreshold")
+    if threshold in (None, ""):
+        fields["monitor_threshold"] = 100.0
+    else:
+        try:
+            fields["monitor_threshold"] = float(threshold)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{where}.monitorThreshold: must be a number") from None
+        if not 0 < fields["monitor_threshold"] <= 1_000_000 or math.isnan(fields["monitor_threshold"]):
+            raise InvalidInput(f"{where}.monitorThreshold: must be greater than 0")
+    extra = {}
+    for name in SPEC_EXTRA_FIELDS:
+        if data.get(name) not in (None, ""):
+            extra[name] = data[name]
+    if len(json.dumps(extra)) > TEXT_MAX:
+        raise InvalidInput(f"{where}: extra fields too large")
+    fields["extra"] = extra
+    fields["kind"] = kind_of_files(f["path"] for f in app_version.files)
+    return fields
+
+
+# --- services and versions ---------------------------------------------------------------
+
+
+def log_event(service, message, version=None):
+    ServiceEvent.objects.create(service=service, version=version, message=message[:1000])
+    logger.info("service %s: %s", service.pk, message)
+
+
+def create_service(*, actor, model_server, versions, deploy):
+    """The spec's createModelInferenceServer (deploy=True) and createModelServer (deploy=False).
+
+    A service of that name you already own gets the versions added (a canary is a second
+    version with its own rate). Returns (service, [new versions]).
+    """
+    if not isinstance(model_server, dict):
+        raise InvalidInput("modelServer: must be an object")
+    check_identity(actor, model_server, "modelServer")
+    name = clean_service_name(model_server.get("name"))
+    description = clean_text(model_server.get("description"), "modelServer.description")
+    path = clean_text(model_server.get("path"), "modelServer.path", 255)
+    if versions in (None, ""):
+        versions = []
+    if not isinstance(versions, list):
+        raise InvalidInput("modelServerVersions: must be a list")
+    if not versions:
+        raise InvalidInput("modelServerVersions: at least one version is required")
+    if len(versions) > 10:
+        raise InvalidInput("modelServerVersions: at most 10 versions")
+    cleaned = [clean_version(actor, data, i) for i, data in enumerate(versions)]
+    kinds = {c.pop("kind") for c in cleaned}
+    if len(kinds) > 1:
+        raise InvalidInput("modelServerVersions: all versions of a service must be the same kind of model")
+    kind = kinds.pop()
+    with transaction.atomic():
+        service = ModelService.objects.select_for_update().filter(owner=actor, name=name).first()
+        if service is None:
+            service = ModelService.objects.create(owner=actor, name=name, description=description, path=path, kind=kind)
+            log_event(service, f"created by {actor.username}")
+        else:
+            if service.deleting:
+                raise Conflict(f"service {name} is being deleted")
+            if service.kind != kind:
+                raise InvalidInput(f"service {name} serves {service.kind} models; this version is {kind}")
+            changed = [f for f, v in (("description", description), ("path", path)) if v and getattr(service, f) != v]
+            for f in changed:
+                setattr(service, f, description if f == "description" else path)
+            service.save()
+        last = service.versions.order_by("-number").first()
+        number = last.number if last else 0
+        created = []
+        for fields in cleaned:
+            number += 1
+            version = ServiceVersion.objects.create(service=service, number=number, created_by=actor, **fields)
+            log_event(service, f"version {number} saved: {fields['application_version']} at rate {fields['rate']}",
+                      version)
+            created.append(version)
+        if deploy:
+            for version in created:
+                deploy_version(version, actor)
+    return service, created
+
+
+def deploy_version(version, actor=None):
+    """Mark the version deploying and enqueue the job that starts its replicas."""
+    with transaction.atomic():
+        updated = ServiceVersion.objects.filter(pk=version.pk).exclude(status__in=ACTIVE_VERSION_STATUSES).update(
+            status=VersionStatus.DEPLOYING, error="", desired_replicas=version.predict_min_replicas,
+            modified_at=timezone.now(),
+        )
+        if not updated:
+            return None
+        job = ServingJob.objects.create(
+            owner=actor or version.service.owner, action=ServingAction.DEPLOY, service=version.service,
+            version=version, service_uid=version.service.uid, cpu=version.cpu, memory_gb=version.memory,
+        )
+        log_event(version.service, f"version {version.number} deploying", version)
+        enqueue_job(job)
+    return job
+
+
+def start_service(*, actor, service):
+    """Deploy every version that is not running or deploying."""
+    if service.deleting:
+        raise Conflict("the service is being deleted")
+    jobs = [deploy_version(v, actor) for v in service.versions.order_by("number")]
+    if not any(jobs):
+        raise Conflict("the service is already running")
+    return [j for j in jobs if j]
+
+
+def _stop_job(actor, service, action):
+    with transaction.atomic():
+        ServiceVersion.objects.filter(service=service).exclude(status=VersionStatus.STOPPED).exclude(
+            status=VersionStatus.SAVED
+        ).update(status=VersionStatus.STOPPING, modified_at=timezone.now())
+        job = ServingJob.objects.create(owner=actor, action=action, service=service, service_uid=service.uid)
+        log_event(service, f"{action} requested by {actor.username}")
+        enqueue_job(job)
+    return job
+
+
+def stop_service(*, actor, service):
+    if service.deleting:
+        raise Conflict("the service is being deleted")
+    return _stop_job(actor, service, ServingAction.STOP)
+
+
+def delete_service(*, actor, service):
+    """Stops the replicas, then the job deletes the rows; the service disappears from lists at once."""
+    ModelService.objects.filter(pk=service.pk).update(deleting=True)
+    return _stop_job(actor, service, ServingAction.DELETE)
+
+
+def update_rate(*, actor, version, rate):
+    rate = clean_int(rate, "rate", 0, 100, None)
+    if rate is None:
+        raise InvalidInput("rate: is required")
+    ServiceVersion.objects.filter(pk=version.pk).update(rate=rate)
+    log_event(version.service, f"version {version.number} rate set to {rate} by {actor.username}", version)
+    version.refresh_from_db()
+    return version
+
+
+# --- the serving host: model folders, replicas, jobs ------------------------------------------
+
+
+def models_dir():
+    path = processes.serving_dir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _materialize_once(dest, fill):
+    """Fill `dest` through a temporary sibling and an atomic rename; reuse it if it exists."""
+    if (dest / ".complete").exists():
+        return dest
+    tmp = dest.with_name(f"{dest.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        fill(tmp)
+        (tmp / ".complete").write_text("ok")
+        try:
+            tmp.rename(dest)
+        except OSError:  # another deploy got there first
+            if not (dest / ".complete").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def detect_kind(folder):
+    folder = Path(folder)
+    if (folder / "adapter_config.json").exists():
+        return ServiceKind.GENERATE
+    if (folder / "modules.json").exists() or (folder / "sentence_bert_config.json").exists():
+        return ServiceKind.EMBEDDING
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        raise InvalidInput("the model folder has no readable config.json") from None
+    architectures = config.get("architectures") or []
+    if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
+        return ServiceKind.GENERATE
+    if config.get("model_type") in ("bert", "roberta", "xlm-roberta", "mpnet", "distilbert", "nomic_bert"):
+        return ServiceKind.EMBEDDING
+    raise InvalidInput(f"unsupported model ({', '.join(architectures) or config.get('model_type') or 'unknown'}): "
+                       "serving runs causal language models, LoRA adapters of them, and sentence-embedding models")
+
+
+def resolve_adapter_base(app_version, folder, handle):
+    """The base model folder of a LoRA adapter: its recorded local path if still there, else the
+    base of the training task that produced it, else the hub model its config names."""
+    config = json.loads((folder / "adapter_config.json").read_text())
+    base = str(config.get("base_model_name_or_path") or "")
+    if base and Path(base).is_dir() and (Path(base) / "config.json").exists():
+        return Path(base)
+    dest = models_dir() / f"{app_version.uid}-base"
+    owner = app_version.application.owner
+    try:
+        from training.models import LlmTask
+
+        task = LlmTask.objects.filter(produced_version_id=app_version.pk).first()
+    except Exception:  # the training app is optional here
+        task = None
+    if task is not None:
+        from training.execution import materialize_model
+
+        handle.log(f"adapter base: the base model of training task {task.pk}")
+        return _materialize_once(dest, lambda tmp: materialize_model(task, tmp))
+    if base.count("/") == 1:
+        from hub.selectors import find_repository
+        from training.execution import materialize_hub_repo
+
+        repo = find_repository(owner, base, type="model")
+        handle.log(f"adapter base: hub model {repo.full_name}")
+        return _materialize_once(dest, lambda tmp: (tmp.mkdir(parents=True), materialize_hub_repo(base, "model", tmp, owner)))
+    raise InvalidInput(f"the adapter's base model {base or '(none)'} is neither a local folder nor a hub model")
+
+
+def prepare_model(version, handle):
+    from registry.selectors import materialize_version
+
+    app_version = version.application_version
+    if app_version is None:
+        raise InvalidInput("the registry version of this service version was deleted")
+    folder = _materialize_once(models_dir() / app_version.uid, lambda tmp: materialize_version(app_version, tmp))
+    kind = detect_kind(folder)
+    if kind != version.service.kind:
+        raise InvalidInput(f"the model is a {kind} model but the service serves {version.service.kind}")
+    base = resolve_adapter_base(app_version, folder, handle) if (folder / "adapter_config.json").exists() else ""
+    ServiceVersion.objects.filter(pk=version.pk).update(model_dir=str(folder), base_dir=str(base))
+    version.model_dir, version.base_dir = str(folder), str(base)
+    handle.log(f"model files in {folder}{f' (adapter on {base})' if base else ''}")
+
+
+def spawn_replica(version, replica=None):
+    """Start one replica process (status starting); the caller or the supervisor sees it healthy."""
+    if replica is None:
+        replica = Replica.objects.create(version=version, host=processes.host_name(), status=ReplicaStatus.STARTING)
+    try:
+        pid, port = processes.spawn(version, replica)
+    except RuntimeError as exc:
+        Replica.objects.filter(pk=replica.pk).update(status=ReplicaStatus.FAILED, error=str(exc)[:2000], pid=None)
+        replica.refresh_from_db()
+        return replica
+    Replica.objects.filter(pk=replica.pk).update(
+        pid=pid, port=port, started_at=timezone.now(), failed_checks=0, status=ReplicaStatus.STARTING, error=""
+    )
+    replica.refresh_from_db()
+    return replica
+
+
+def mark_replica_running(replica, report=None):
+    values = {"status": ReplicaStatus.RUNNING, "checked_at": timezone.now(), "failed_checks": 0}
+    if report:
+        values.update(requests=report.get("requests", 0), in_flight=report.get("in_flight", 0))
+    Replica.objects.filter(pk=replica.pk, status=ReplicaStatus.STARTING, pid=replica.pid).update(**values)
+
+
+def stop_replica(replica, status=ReplicaStatus.STOPPED):
+    processes.stop_pid(replica.pid, replica)
+    Replica.objects.filter(pk=replica.pk).update(status=status, in_flight=0)
+
+
+def deploy(job, handle):
+    version = ServiceVersion.objects.select_related("service", "application_version__application__owner").get(
+        pk=job.version_id
+    )
+    if version.status != VersionStatus.DEPLOYING:
+        handle.log(f"version {version.number} is {version.status}, not deploying; nothing to do")
+        return None
+    try:
+        prepare_model(version, handle)
+        count = max(1, version.predict_min_replicas)
+        handle.log(f"starting {count} replica{'s' if count > 1 else ''}")
+        replicas = [spawn_replica(version) for _ in range(count)]
+        healthy = 0
+        for replica in replicas:
+            if replica.status == ReplicaStatus.FAILED:
+                handle.log(f"replica {replica.pk} failed to start: {replica.error}")
+                continue
+            handle.log(f"replica {replica.pk}: pid {replica.pid}, port {replica.port}; waiting for its model")
+            if processes.wait_healthy(replica.pid, replica.address, replica.port, conf.START_TIMEOUT_S):
+                report = processes.health(replica.address, replica.port) or {}
+                mark_replica_running(replica, report)
+                if report.get("max_context"):
+                    ServiceVersion.objects.filter(pk=version.pk).update(max_context=report["max_context"])
+                healthy += 1
+            else:
+                reason = processes.tail(replica)
+                stop_replica(replica, ReplicaStatus.FAILED)
+                Replica.objects.filter(pk=replica.pk).update(error=reason[:2000])
+                handle.log(f"replica {replica.pk} did not become healthy: {reason}")
+        if not healthy:
+            raise RuntimeError("no replica became healthy; see the replica logs")
+    except Exception as exc:
+        for replica in version.replicas.filter(status__in=LIVE_REPLICA_STATUSES):
+            stop_replica(replica, ReplicaStatus.FAILED)
+        ServiceVersion.objects.filter(pk=version.pk, status=VersionStatus.DEPLOYING).update(
+            status=VersionStatus.FAILED, error=str(exc)[:2000]
+        )
+        log_event(version.service, f"version {version.number} failed to deploy: {exc}", version)
+        raise
+    updated = ServiceVersion.objects.filter(pk=version.pk, status=VersionStatus.DEPLOYING).update(
+        status=VersionStatus.RUNNING, scaled_at=timezone.now()
+    )
+    if not updated:  # stopped while deploying: the stop job or the supervisor ends the replicas
+        handle.log("the version was stopped while deploying")
+        return None
+    log_event(version.service, f"version {version.number} running with {healthy} replica(s)", version)
+    handle.log(f"running: {healthy} replica(s)")
+    return healthy
+
+
+def stop(job, handle):
+    """Stop every replica of the service on this host, then mark its versions stopped."""
+    service = ModelService.objects.filter(uid=job.service_uid).first()
+    if service is None:
+        handle.log("the service is gone")
+        return None
+    ServiceVersion.objects.filter(service=service, status__in=ACTIVE_VERSION_STATUSES).update(
+        status=VersionStatus.STOPPING
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        live = list(Replica.objects.filter(version__service=service, status__in=LIVE_REPLICA_STATUSES))
+        mine = [r for r in live if r.host == processes.host_name()]
+        for replica in mine:
+            stop_replica(replica)
+            handle.log(f"stopped replica {replica.pk} (pid {replica.pid}, port {replica.port})")
+        if len(mine) == len(live) or time.monotonic() > deadline:
+            break
+        time.sleep(1)  # replicas on other hosts: their supervisors stop them
+    ServiceVersion.objects.filter(service=service, status=VersionStatus.STOPPING).update(
+        status=VersionStatus.STOPPED, desired_replicas=0
+    )
+    if job.action == ServingAction.DELETE:
+        uid = service.uid
+        service.delete()
+        handle.log(f"deleted service {uid}")
+        return None
+    log_event(service, "stopped")
+    return None
+
+
+def run_serving_job(job, handle):
+    if job.action == ServingAction.DEPLOY:
+        return deploy(job, handle)
+    return stop(job, handle)
+
+
+# --- OpenAI-shaped calls ------------------------------------------------------------------------
+
+
+def _clean_sampling(max_tokens, temperature, top_p=1.0):
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= conf.MAX_TOKENS_LIMIT:
+        raise gateway.ModelError(f"max_tokens must be an integer from 1 to {conf.MAX_TOKENS_LIMIT}", param="max_tokens")
+    for name, value, high in (("temperature", temperature, 2.0), ("top_p", top_p, 1.0)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
+            raise gateway.ModelError(f"{name} must be a number from 0 to {high:g}", param=name)
+    if top_p == 0:
+        raise gateway.ModelError("top_p must be greater than 0", param="top_p")
+
+
+def clean_stop(stop):
+    if stop is None:
+        return []
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) and 0 < len(s) <= 100 for s in stop):
+        raise gateway.ModelError("stop must be a string or a list of up to 4 non-empty strings", param="stop")
+    return stop
+
+
+def clean_messages(messages):
+    if not isinstance(messages, list) or not messages:
+        raise gateway.ModelError("messages must be a non-empty list", param="messages")
+    if len(messages) > conf.MAX_MESSAGES:
+        raise gateway.ModelError(f"at most {conf.MAX_MESSAGES} messages", param="messages")
+    cleaned, total = [], 0
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise gateway.ModelError(f"messages[{i}] must be an object", param=f"messages[{i}]")
+        role, content = message.get("role"), message.get("content")
+        if role not in ("system", "developer", "user", "assistant", "tool"):
+            raise gateway.ModelError(f"messages[{i}].role must be system, user, assistant or tool",
+                                     param=f"messages[{i}].role")
+        if isinstance(content, list):  # [{"type": "text", "text": ...}]
+            parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+            if len(parts) != len(content) or not all(isinstance(p, str) for p in parts):
+                raise gateway.ModelError(f"messages[{i}].content: only text parts are supported",
+                                         param=f"messages[{i}].content")
+            content = "".join(parts)
+        if content is None and role == "assistant":
+            content = ""
+        if not isinstance(content, str):
+            raise gateway.ModelError(f"messages[{i}].content must be a string", param=f"messages[{i}].content")
+        total += len(content)
+        cleaned.append({"role": "system" if role == "developer" else role, "content": content})
+    if total > conf.MAX_PROMPT_CHARS:
+        raise gateway.ModelError(f"messages hold more than {conf.MAX_PROMPT_CHARS} characters", param="messages",
+                                 code="context_length_exceeded")
+    return cleaned
+
+
+def _generation_service(user, model):
+    service = selectors.get_callable_service(user, model)
+    if service.kind != ServiceKind.GENERATE:
+        raise gateway.ModelError(f"`{model}` is an embedding model; use /v1/embeddings", param="model")
+    return service
+
+
+def _usage(prompt_tokens, completion_tokens):
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+def _id(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+def chat_completion(*, user, model, messages, max_tokens=128, temperature=0.7, stream=False, top_p=1.0, stop=None,
+                    seed=None):
+    """OpenAI chat.completion dict, or (stream=True) an iterator of chat.completion.chunk dicts.
+
+    `model` is a service name the user may call. Raises NotFound (unknown or not yours),
+    InvalidInput (bad parameters, prompt too long: gateway.ModelError), Unavailable (503).
+    """
+    messages = clean_messages(messages)
+    _clean_sampling(max_tokens, temperature, top_p)
+    stop = clean_stop(stop)
+    service = _generation_service(user, model)
+    version, replica = gateway.route(service)
+    payload = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
+               "stop": stop, "seed": seed}
+    created = int(time.time())
+    fingerprint = f"{service.name}-v{version.number}"
+    if not stream:
+        result = gateway.call(replica, "/generate", payload)
+        return {
+            "id": _id("chatcmpl"),
+            "object": "chat.completion",
+            "created": created,
+            "model": service.name,
+            "system_fingerprint": fingerprint,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": result["text"]},
+                         "logprobs": None, "finish_reason": result["finish_reason"]}],
+            "usage": _usage(result["prompt_tokens"], result["completion_tokens"]),
+        }
+    events = gateway.stream(replica, "/generate", {**payload, "stream": True})
+    return _chat_chunks(events, _id("chatcmpl"), created, service.name, fingerprint)
+
+
+def _chat_chunks(events, chunk_id, created, model, fingerprint):
+    base = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "system_fingerprint": fingerprint}
+    yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                                "finish_reason": None}]}
+    for event in events:
+        if event.get("done"):
+            yield {**base, "choices": [{"index": 0, "delta": {}, "logprobs": None,
+                                        "finish_reason": event["finish_reason"]}],
+                   "usage": _usage(event["prompt_tokens"], event["completion_tokens"])}
+            return
+        yield {**base, "choices": [{"index": 0, "delta": {"content": event["text"]}, "logprobs": None,
+                                    "finish_reason": None}]}
+
+
+def completion(*, user, model, prompt, max_tokens=16, temperature=1.0, stream=False, top_p=1.0, stop=None, seed=None):
+    """OpenAI text_completion dict (or an iterator of its stream chunks). One prompt per request."""
+    if isinstance(prompt, list):
+        if len(prompt) != 1 or not isinstance(prompt[0], str):
+            raise gateway.ModelError("prompt: give one string (lists of prompts and token ids are not supported)",
+                                     param="prompt")
+        prompt = prompt[0]
+    if not isinstance(prompt, str):
+        raise gateway.ModelError("prompt must be a string", param="prompt")
+    if len(prompt) > conf.MAX_PROMPT_CHARS:
+        raise gateway.ModelError(f"prompt is longer than {conf.MAX_PROMPT_CHARS} characters", param="prompt",
+                                 code="context_length_exceeded")
+    _clean_sampling(max_tokens, temperature, top_p)
+    stop = clean_stop(stop)
+    service = _generation_service(user, model)
+    version, replica = gateway.route(service)
+    payload = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "stop": stop,
+               "seed": seed}
+    created, fingerprint = int(time.time()), f"{service.name}-v{version.number}"
+    if not stream:
+        result = gateway.call(replica, "/generate", payload)
+        return {
+            "id": _id("cmpl"), "object": "text_completion", "created": created, "model": service.name,
+            "system_fingerprint": fingerprint,
+            "choices": [{"index": 0, "text": result["text"], "logprobs": None,
+                         "finish_reason": result["finish_reason"]}],
+            "usage": _usage(result["prompt_tokens"], result["completion_tokens"]),
+        }
+    events = gateway.stream(replica, "/generate", {**payload, "stream": True})
+    return _completion_chunks(events, _id("cmpl"), created, service.name, fingerprint)
+
+
+def _completion_chunks(events, chunk_id, created, model, fingerprint):
+    base = {"id": chunk_id, "object": "text_completion", "created": created, "model": model,
+            "system_fingerprint": fingerprint}
+    for event in events:
+        if event.get("done"):
+            yield {**base, "choices": [{"index": 0, "text": "", "logprobs": None,
+                                        "finish_reason": event["finish_reason"]}],
+                   "usage": _usage(event["prompt_tokens"], event["completion_tokens"])}
+            return
+        yield {**base, "choices": [{"index": 0, "text": event["text"], "logprobs": None, "finish_reason": None}]}
+
+
+def embeddings(*, user, model, input, encoding_format="float"):
+    if isinstance(input, str):
+        input = [input]
+    if not isinstance(input, list) or not input or not all(isinstance(t, str) for t in input):
+        raise gateway.ModelError("input must be a string or a non-empty list of strings", param="input")
+    if len(input) > conf.MAX_EMBED_INPUTS:
+        raise gateway.ModelError(f"at most {conf.MAX_EMBED_INPUTS} inputs per request", param="input")
+    if sum(len(t) for t in input) > conf.MAX_PROMPT_CHARS:
+        raise gateway.ModelError(f"input holds more than {conf.MAX_PROMPT_CHARS} characters", param="input")
+    if encoding_format not in ("float", "base64"):
+        raise gateway.ModelError("encoding_format must be float or base64", param="encoding_format")
+    service = selectors.get_callable_service(user, model)
+    if service.kind != ServiceKind.EMBEDDING:
+        raise gateway.ModelError(f"`{model}` is not an embedding model", param="model")
+    version, replica = gateway.route(service)
+    result = gateway.call(replica, "/embed", {"input": input})
+    data = []
+    for index, vector in enumerate(result["data"]):
+        if encoding_format == "base64":
+            import base64
+            import struct
+
+            vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": vector})
+    return {"object": "list", "data": data, "model": service.name,
+            "usage": {"prompt_tokens": result["prompt_tokens"], "total_tokens": result["prompt_tokens"]}}
+
+
+def get_owned_service(actor, service_id):
+    service = selectors.get_service_for_user(actor, service_id)
+    if service.owner_id != actor.pk and not actor.is_platform_admin:
+        raise NotFound(f"model service {service_id} not found")
+    return service
