@@ -7,11 +7,12 @@ messages in OpenAI form ([{"role": "user"|"assistant"|"system", "content": "..."
 
 import json
 import math
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-from core.errors import DomainError
+from core.errors import DomainError, InvalidInput
 
 SSE_MAX_LINE = 1024 * 1024
 
@@ -32,24 +33,31 @@ def estimate_tokens(text):
     return math.ceil(len(text.encode("utf-8")) / 3)
 
 
-MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators of a chat template
+MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators of a chat template, per message
+PROMPT_RESERVE_TOKENS = 8  # the template's start and the assistant's cue
+RETRIES_WHEN_TOO_LONG = 2
 
 
-def fit_to_window(messages, window, reply_tokens):
+class PromptTooLong(InvalidInput):
+    """The model refused the prompt as longer than its context."""
+
+
+def fit_to_window(messages, window, reply_tokens, count=estimate_tokens):
     """The newest messages that fit `window - reply_tokens` tokens, oldest first.
 
     The last message (the question) is always kept; when it alone is too long, its start is
     cut so that its end (usually the actual question) stays.
     """
-    budget = max(16, window - reply_tokens)
+    budget = max(16, window - reply_tokens - PROMPT_RESERVE_TOKENS)
     kept = []
     used = 0
     for message in reversed(messages):
-        cost = estimate_tokens(message["content"]) + MESSAGE_OVERHEAD_TOKENS
+        cost = count(message["content"]) + MESSAGE_OVERHEAD_TOKENS
         if used + cost > budget:
             if not kept:
-                room_bytes = max(1, (budget - MESSAGE_OVERHEAD_TOKENS) * 3)
-                tail = message["content"].encode("utf-8")[-room_bytes:].decode("utf-8", errors="ignore")
+                tail = message["content"]
+                while tail and count(tail) + MESSAGE_OVERHEAD_TOKENS > budget:
+                    tail = tail[max(1, len(tail) // 4):]
                 kept.append({**message, "content": tail})
             break
         kept.append(message)
@@ -67,13 +75,25 @@ class ChatModel:
     backend: object = field(default=None, repr=False)  # a ChatBackend, for HTTP endpoints
     serving_model: str = ""  # the served model's name, for the serving app
     user: object = field(default=None, repr=False)
+    count_tokens: object = field(default=estimate_tokens, repr=False)  # the model's tokenizer when known
 
     def stream(self, messages):
-        messages = fit_to_window(messages, self.context_window, self.max_tokens)
+        """The reply's text pieces. A prompt the model finds too long is cut shorter and sent again."""
+        window = self.context_window
+        for attempt in range(RETRIES_WHEN_TOO_LONG + 1):
+            fitted = fit_to_window(messages, window, self.max_tokens, self.count_tokens)
+            try:
+                yield from self._stream(fitted)
+                return
+            except PromptTooLong:
+                if attempt == RETRIES_WHEN_TOO_LONG:
+                    raise
+                window = self.max_tokens + max(16, (window - self.max_tokens) // 2)
+
+    def _stream(self, messages):
         if self.backend is not None:
-            yield from stream_openai_compatible(self.backend, messages, self.max_tokens, self.temperature)
-        else:
-            yield from stream_serving(self.user, self.serving_model, messages, self.max_tokens, self.temperature)
+            return stream_openai_compatible(self.backend, messages, self.max_tokens, self.temperature)
+        return stream_serving(self.user, self.serving_model, messages, self.max_tokens, self.temperature)
 
 
 def _delta_text(chunk):
@@ -126,6 +146,8 @@ def stream_openai_compatible(backend, messages, max_tokens, temperature):
         response = urllib.request.urlopen(request, timeout=backend.timeout_seconds)  # noqa: S310 (admin-set URL)
     except urllib.error.HTTPError as exc:
         detail = exc.read(2000).decode("utf-8", errors="replace")
+        if exc.code == 400 and re.search(r"context|too long|maximum|tokens", detail, re.I):
+            raise PromptTooLong(f"model endpoint {backend.name}: {detail[:300]}")
         raise ModelUnavailable(f"model endpoint {backend.name} answered {exc.code}: {detail[:300]}", status_code=502)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -156,10 +178,18 @@ def stream_openai_compatible(backend, messages, max_tokens, temperature):
 def stream_serving(user, model_name, messages, max_tokens, temperature):
     from serving import services as serving_services
 
-    chunks = serving_services.chat_completion(
-        user=user, model=model_name, messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True
-    )
-    for chunk in chunks:
-        text = _delta_text(chunk) if isinstance(chunk, dict) else ""
-        if text:
-            yield text
+    first = True
+    try:
+        chunks = serving_services.chat_completion(
+            user=user, model=model_name, messages=messages, max_tokens=max_tokens, temperature=temperature,
+            stream=True,
+        )
+        for chunk in chunks:
+            first = False
+            text = _delta_text(chunk) if isinstance(chunk, dict) else ""
+            if text:
+                yield text
+    except InvalidInput as exc:
+        if first and re.search(r"context length|too long", exc.message, re.I):
+            raise PromptTooLong(exc.message) from exc
+        raise

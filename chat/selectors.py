@@ -1,10 +1,13 @@
 """Reads: a user's conversations and history, the prompt library, the models a user may chat with."""
 
+import functools
+from pathlib import Path
+
 from django.db.models import Q
 
 from core.errors import InvalidInput, NotFound
 
-from .llm import ChatModel, ModelUnavailable
+from .llm import ChatModel, ModelUnavailable, estimate_tokens
 from .models import ChatBackend, Conversation, PromptExample
 
 PROMPT_SAMPLE_SIZE = 8
@@ -77,21 +80,53 @@ def _backend_model(backend):
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _tokenizer_counter(folder):
+    """A token counter from the tokenizer saved in `folder`, or None."""
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception:  # noqa: BLE001 - any unreadable folder means: estimate instead
+        return None
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _serving_window_and_counter(service_id):
+    """The smallest context of the service's running versions, and their tokenizer's counter."""
+    from serving.models import ServiceVersion
+
+    versions = ServiceVersion.objects.filter(service__uid=service_id, status="running").order_by("number")
+    window, counter = None, None
+    for version in versions:
+        if version.max_context:
+            window = min(window or version.max_context, version.max_context)
+        for folder in (version.model_dir, version.base_dir):
+            if counter is None and folder and any(
+                (Path(folder) / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")
+            ):
+                counter = _tokenizer_counter(folder)
+    return window or DEFAULT_SERVING_WINDOW, counter or estimate_tokens
+
+
 def _serving_models(user):
+    """The user's running chat services of the serving app."""
     from serving import selectors as serving_selectors
 
     models = []
     for service in serving_selectors.callable_services(user):
-        name = service.name
-        window = getattr(service, "context_window", None) or DEFAULT_SERVING_WINDOW
+        if service["kind"] != "chat" or service["status"] != "running":
+            continue
+        window, counter = _serving_window_and_counter(service["id"])
         models.append(
             ChatModel(
-                key=f"serving:{name}",
-                label=f"{name} (served)",
-                context_window=int(window),
-                max_tokens=min(DEFAULT_SERVING_MAX_TOKENS, max(16, int(window) // 2)),
-                serving_model=name,
+                key=f"serving:{service['name']}",
+                label=f"{service['name']} (served)",
+                context_window=window,
+                max_tokens=min(DEFAULT_SERVING_MAX_TOKENS, max(16, window // 4)),
+                serving_model=service["name"],
                 user=user,
+                count_tokens=counter,
             )
         )
     return models
