@@ -1,13 +1,14 @@
 """The clean REST API under /api/v1/experiments/ (furnaces, runs, telemetry, audit, agent tools)."""
 
 from django.urls import path
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import InvalidInput, NotFound
 
-from . import selectors, tools
+from . import schema, selectors, tools
 from .compat import experiments_exception_handler
 from .models import AuditEntry, Experiment, Furnace
 from .profiles import validate_parameters
@@ -56,11 +57,24 @@ def _int_param(request, name, default, low, high):
 
 
 class FurnaceListView(ApiView):
+    @extend_schema(
+        tags=schema.API_TAGS, summary="Enabled furnaces: limits, precursors, state, loaded experiment, active run",
+        responses={200: schema.FURNACE_LIST, **schema.READ_ERRORS},
+    )
     def get(self, request):
         return Response({"furnaces": [tools.furnace_info(f) for f in Furnace.objects.filter(is_enabled=True)]})
 
 
 class ExperimentListView(ApiView):
+    @extend_schema(
+        tags=schema.API_TAGS, summary="Your experiments (all, for operators), recently updated first",
+        operation_id="api_v1_experiments_experiments_list",
+        parameters=[schema.LIMIT],
+        responses={
+            200: inline_serializer("ExperimentList", fields={"experiments": ExperimentSerializer(many=True)}),
+            **schema.READ_ERRORS,
+        },
+    )
     def get(self, request):
         limit = _int_param(request, "limit", 50, 1, 200)
         experiments = selectors.visible_experiments(request.user).order_by("-updated_at")[:limit]
@@ -68,6 +82,9 @@ class ExperimentListView(ApiView):
 
 
 class ExperimentDetailView(ApiView):
+    @extend_schema(
+        tags=schema.API_TAGS, summary="One experiment", responses={200: ExperimentSerializer, **schema.READ_ERRORS}
+    )
     def get(self, request, experiment_id):
         experiment = selectors.visible_experiments(request.user).filter(experiment_id=experiment_id).first()
         if experiment is None:
@@ -76,6 +93,11 @@ class ExperimentDetailView(ApiView):
 
 
 class ValidateView(ApiView):
+    @extend_schema(
+        tags=schema.API_TAGS, summary="Check a parameter table against a furnace's limits without loading it",
+        request=schema.SET_PARAMETERS_REQUEST, examples=[schema.SET_PARAMETERS_EXAMPLE],
+        responses={200: schema.VALIDATE_RESULT, **schema.READ_ERRORS},
+    )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
         if "Parameters" not in data:
@@ -86,6 +108,11 @@ class ValidateView(ApiView):
 
 
 class RunListView(ApiView):
+    @extend_schema(
+        tags=schema.API_TAGS, summary="Runs, newest first", operation_id="api_v1_experiments_runs_list",
+        parameters=[schema.LIMIT, schema.TASK_FILTERS[0]],
+        responses={200: schema.RUN_LIST, **schema.READ_ERRORS},
+    )
     def get(self, request):
         limit = _int_param(request, "limit", 50, 1, 200)
         runs = selectors.task_log(request.user, request.query_params.get("experiment_id") or None, limit=limit)
@@ -93,11 +120,20 @@ class RunListView(ApiView):
 
 
 class RunDetailView(ApiView):
+    @extend_schema(
+        tags=schema.API_TAGS,
+        summary="One run: status, log, summary, latest telemetry",
+        responses={200: schema.RUN_DETAIL, **schema.READ_ERRORS},
+    )
     def get(self, request, run_id):
         return Response(tools.run_detail(selectors.get_visible_run(request.user, run_id)))
 
 
 class RunTelemetryView(ApiView):
+    @extend_schema(
+        tags=schema.API_TAGS, summary="A run's telemetry as columns, one list per channel",
+        parameters=schema.TELEMETRY_PARAMETERS, responses={200: schema.RUN_TELEMETRY, **schema.READ_ERRORS},
+    )
     def get(self, request, run_id):
         run = selectors.get_visible_run(request.user, run_id)
         since = request.query_params.get("since")
@@ -120,6 +156,14 @@ class RunTelemetryView(ApiView):
 
 
 class AuditListView(ApiView):
+    @extend_schema(
+        tags=schema.API_TAGS, summary="Audit log of furnace actions (yours; everyone's for operators), newest first",
+        parameters=[schema.LIMIT],
+        responses={
+            200: inline_serializer("AuditList", fields={"entries": AuditSerializer(many=True)}),
+            **schema.READ_ERRORS,
+        },
+    )
     def get(self, request):
         limit = _int_param(request, "limit", 100, 1, 500)
         entries = AuditEntry.objects.select_related("furnace").order_by("-created_at", "-id")
@@ -129,12 +173,21 @@ class AuditListView(ApiView):
 
 
 class ToolListView(ApiView):
+    @extend_schema(
+        tags=schema.API_TAGS, summary="The agent tools as OpenAI function definitions",
+        parameters=[schema.FURNACE_QUERY], responses={200: schema.TOOL_LIST, **schema.READ_ERRORS},
+    )
     def get(self, request):
         furnace = selectors.resolve_furnace(request.query_params.get("furnace") or None)
         return Response({"furnace": furnace.name, "tools": tools.tool_definitions(furnace)})
 
 
 class ToolCallView(ApiView):
+    @extend_schema(
+        tags=schema.API_TAGS, summary="Execute one agent tool call",
+        request=schema.TOOL_CALL_REQUEST, examples=[schema.TOOL_CALL_EXAMPLE],
+        responses={200: schema.TOOL_CALL_RESULT, **schema.WRITE_ERRORS},
+    )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else None
         if data is None:

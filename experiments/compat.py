@@ -6,6 +6,7 @@ task log). Errors use the same shape with a message naming the field, and `error
 import json
 
 from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,7 +14,7 @@ from rest_framework.views import APIView
 from core.envelopes import flatten_detail
 from core.errors import DomainError, InvalidInput
 
-from . import selectors, services
+from . import schema, selectors, services
 from .downloads import ranged_file_response
 from .profiles import ParameterErrors
 
@@ -71,6 +72,13 @@ class ExperimentsView(APIView):
 
 
 class SetParametersView(ExperimentsView):
+    @extend_schema(
+        tags=schema.FACADE_TAGS,
+        summary="Load a parameter table (precursors, masses, substrate, zone and gas profiles) into a furnace",
+        request=schema.SET_PARAMETERS_REQUEST,
+        examples=[schema.SET_PARAMETERS_EXAMPLE],
+        responses={200: schema.SET_PARAMETERS_RESULT, **schema.WRITE_ERRORS},
+    )
     def post(self, request):
         data = _body(request, {"Parameters", "furnace"})
         if "Parameters" not in data:
@@ -88,6 +96,12 @@ class SetParametersView(ExperimentsView):
 
 
 class StartExperimentView(ExperimentsView):
+    @extend_schema(
+        tags=schema.FACADE_TAGS,
+        summary="Start a run of the loaded parameter table (or of experiment_id)",
+        request=schema.START_REQUEST,
+        responses={200: schema.RUN_RESULT, **schema.WRITE_ERRORS},
+    )
     def post(self, request):
         data = _body(request, {"furnace", "experiment_id"})
         run = services.start_experiment(
@@ -98,6 +112,12 @@ class StartExperimentView(ExperimentsView):
 
 
 class StopExperimentView(ExperimentsView):
+    @extend_schema(
+        tags=schema.FACADE_TAGS,
+        summary="Stop the running experiment safely (H2 off, heaters off, argon purge)",
+        request=schema.STOP_REQUEST,
+        responses={200: schema.RUN_RESULT, **schema.WRITE_ERRORS},
+    )
     def post(self, request):
         data = _body(request, {"furnace", "task_id"})
         run = services.stop_experiment(
@@ -121,6 +141,16 @@ def _limit(value, default=50):
 class GetStatusView(ExperimentsView):
     error_extra = {"data": []}
 
+    @extend_schema(
+        tags=schema.FACADE_TAGS,
+        summary="The task log, newest first (errors also carry data: [])",
+        parameters=[
+            *schema.TASK_FILTERS,
+            OpenApiParameter("limit", int, description=f"Most rows, 1 to {MAX_TASK_LOG} (default 50)"),
+        ],
+        responses={200: schema.STATUS_RESULT, **schema.READ_ERRORS},
+        examples=[schema.STATUS_EXAMPLE],
+    )
     def get(self, request):
         runs = selectors.task_log(
             request.user,
@@ -132,6 +162,12 @@ class GetStatusView(ExperimentsView):
 
 
 class DownloadVideoView(ExperimentsView):
+    @extend_schema(
+        tags=schema.FACADE_TAGS,
+        summary="The video of a run (task_id), or of the latest run of experiment_id, or of your latest run",
+        parameters=schema.TASK_FILTERS,
+        responses=schema.VIDEO_RESPONSES,
+    )
     def get(self, request):
         run = selectors.run_for_video(
             request.user,

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from core.errors import InvalidInput, TooLarge
 
-from . import selectors, services
+from . import schema, selectors, services
 from .models import TagCategory
 
 # Room for the multipart boundaries and form fields around the files themselves.
@@ -60,7 +60,9 @@ class RepoListView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        tags=["hub"],
+        tags=schema.TAGS,
+        summary="Repositories you can see, filtered by tags and name, one page at a time",
+        operation_id="api_v1_hub_repos_list",
         parameters=[
             *[OpenApiParameter(c, OpenApiTypes.STR) for c in TagCategory],
             OpenApiParameter("search", OpenApiTypes.STR),
@@ -68,6 +70,7 @@ class RepoListView(APIView):
             OpenApiParameter("page", OpenApiTypes.INT),
             OpenApiParameter("type", OpenApiTypes.STR),
         ],
+        responses={200: schema.REPO_PAGE, **schema.READ_ERRORS},
     )
     def get(self, request):
         params = request.query_params
@@ -82,7 +85,12 @@ class RepoListView(APIView):
         rows, total = selectors.page_of(qs, selectors.parse_page_index(params.get("page")))
         return Response({"count": total, "page_size": selectors.PAGE_SIZE, "results": [repo_json(r) for r in rows]})
 
-    @extend_schema(tags=["hub"], request=RepoCreateSerializer)
+    @extend_schema(
+        tags=schema.TAGS,
+        summary="Create a repository",
+        request=RepoCreateSerializer,
+        responses={201: schema.REPO, **schema.WRITE_ERRORS},
+    )
     def post(self, request):
         if not request.user.is_authenticated:
             from rest_framework.exceptions import NotAuthenticated
@@ -106,7 +114,9 @@ class RepoListView(APIView):
 class RepoDetailView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(tags=["hub"])
+    @extend_schema(
+        tags=schema.TAGS, summary="One repository", responses={200: schema.REPO, **schema.READ_ERRORS}
+    )
     def get(self, request, type, owner, name):
         repo = selectors.get_repository(request.user, services.parse_repo_type(type), owner, name)
         return Response(repo_json(repo))
@@ -115,7 +125,11 @@ class RepoDetailView(APIView):
 class CommitListView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(tags=["hub"])
+    @extend_schema(
+        tags=schema.TAGS,
+        summary="A repository's commits, newest first (at most 100)",
+        responses={200: schema.COMMITS, **schema.READ_ERRORS},
+    )
     def get(self, request, type, owner, name):
         repo = selectors.get_repository(request.user, services.parse_repo_type(type), owner, name)
         return Response([commit_json(c) for c in selectors.commits_of(repo)])
@@ -128,7 +142,8 @@ class UploadView(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(
-        tags=["hub"],
+        tags=schema.TAGS,
+        summary="Upload files to a repository as one commit",
         request={
             "multipart/form-data": inline_serializer(
                 "HubUpload",
@@ -139,6 +154,11 @@ class UploadView(APIView):
                     "message": serializers.CharField(required=False),
                 },
             )
+        },
+        responses={
+            201: schema.UPLOAD_RESULT,
+            **schema.WRITE_ERRORS,
+            413: OpenApiResponse(schema.ERROR.response, description="Too many or too large files"),
         },
     )
     def post(self, request, type, owner, name):
