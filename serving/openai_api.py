@@ -1,0 +1,190 @@
+"""The OpenAI-compatible API on Crucible's gateway: /v1/models, /v1/completions,
+/v1/chat/completions and /v1/embeddings.
+
+`model` names a service the caller may call (their own). Authentication is Crucible's:
+an API key as `Authorization: Bearer <secret_id>:<secret_key>` (what the OpenAI clients
+send as api_key), a JWT, or the session (with CSRF) for the playground page. Errors have
+OpenAI's shape, {"error": {"message", "type", "param", "code"}}, with a 4xx status.
+Streams are server-sent events: `data: {chunk}` lines, then `data: [DONE]`.
+"""
+
+import json
+
+from django.http import StreamingHttpResponse
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import DomainError
+
+from . import gateway, selectors, services
+
+TAGS = ["OpenAI-compatible API (serving)"]
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "service_unavailable",
+}
+COMMON_KEYS = {"model", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stream", "stop", "seed", "n",
+               "user", "stream_options", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
+               "logit_bias", "metadata", "store", "service_tier", "parallel_tool_calls"}
+CHAT_KEYS = COMMON_KEYS | {"messages", "response_format", "tools", "tool_choice"}
+COMPLETION_KEYS = COMMON_KEYS | {"prompt", "echo", "best_of", "suffix"}
+EMBEDDING_KEYS = {"model", "input", "encoding_format", "user", "dimensions"}
+
+
+def error_body(message, status_code, param=None, code=None):
+    return {"error": {"message": message, "type": ERROR_TYPES.get(status_code, "invalid_request_error"),
+                      "param": param, "code": code}}
+
+
+def openai_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        code = getattr(exc, "code", None)
+        if code is None and exc.status_code == 404:
+            code = "model_not_found"
+        return Response(error_body(exc.message, exc.status_code, getattr(exc, "param", None), code),
+                        status=exc.status_code)
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        return Response(error_body(f"{exc.detail}. Send your API key as 'Authorization: Bearer "
+                                   "<secret_id>:<secret_key>'.", 401, code="invalid_api_key"), status=401,
+                        headers={"WWW-Authenticate": 'Bearer realm="crucible"'})
+    if isinstance(exc, exceptions.APIException):
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return Response(error_body(str(detail), exc.status_code), status=exc.status_code)
+    return None
+
+
+class OpenAIView(APIView):
+    def get_exception_handler(self):
+        return openai_exception_handler
+
+    def body(self, request, known):
+        if not isinstance(request.data, dict):
+            raise gateway.ModelError("the body must be a JSON object")
+        unknown = sorted(set(request.data) - known)
+        if unknown:
+            raise gateway.ModelError(f"Unrecognized request argument supplied: {unknown[0]}", param=unknown[0])
+        data = request.data
+        if "model" not in data:
+            raise gateway.ModelError("you must provide a model parameter", param="model")
+        if data.get("n") not in (None, 1):
+            raise gateway.ModelError("n: only 1 choice per request is supported", param="n")
+        for name in ("presence_penalty", "frequency_penalty"):
+            if data.get(name) not in (None, 0, 0.0):
+                raise gateway.ModelError(f"{name} is not supported; leave it at 0", param=name)
+        if data.get("logprobs") not in (None, False) or data.get("echo") or data.get("suffix") or data.get("tools"):
+            raise gateway.ModelError("logprobs, echo, suffix and tools are not supported", param="logprobs")
+        if data.get("best_of") not in (None, 1):
+            raise gateway.ModelError("best_of: only 1 is supported", param="best_of")
+        stream = data.get("stream", False)
+        if stream not in (True, False, None):
+            raise gateway.ModelError("stream must be a boolean", param="stream")
+        seed = data.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32):
+            raise gateway.ModelError("seed must be an integer from 0 to 2^32-1", param="seed")
+        return data
+
+    def sampling(self, data, default_max_tokens, default_temperature):
+        max_tokens = data.get("max_completion_tokens", data.get("max_tokens"))
+        temperature = data.get("temperature")
+        top_p = data.get("top_p")
+        return {
+            "max_tokens": default_max_tokens if max_tokens is None else max_tokens,
+            "temperature": default_temperature if temperature is None else temperature,
+            "top_p": 1.0 if top_p is None else top_p,
+            "stop": data.get("stop"),
+            "seed": data.get("seed"),
+            "stream": bool(data.get("stream")),
+        }
+
+
+def sse(chunks):
+    def events():
+        try:
+            for chunk in chunks:
+                yield f"data: {json.dumps(chunk)}\n\n"
+        except DomainError as exc:
+            yield f"data: {json.dumps(error_body(exc.message, exc.status_code))}\n\n"
+        except Exception as exc:  # the replica went away mid-answer
+            yield f"data: {json.dumps(error_body(f'the stream broke: {exc}', 503))}\n\n"
+        yield "data: [DONE]\n\n"
+
+    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def model_json(row, owner):
+    return {"id": row["name"], "object": "model", "created": int(row["created"].timestamp()), "owned_by": owner,
+            "status": row["status"], "kind": row["kind"]}
+
+
+class ModelListView(OpenAIView):
+    @extend_schema(tags=TAGS, summary="The services you may call, as OpenAI models", responses={200: dict})
+    def get(self, request):
+        rows = selectors.callable_services(request.user)
+        return Response({"object": "list", "data": [model_json(r, request.user.username) for r in rows]})
+
+
+class ModelDetailView(OpenAIView):
+    @extend_schema(tags=TAGS, summary="One service as an OpenAI model", responses={200: dict})
+    def get(self, request, model):
+        for row in selectors.callable_services(request.user):
+            if row["name"] == model:
+                return Response(model_json(row, request.user.username))
+        raise gateway.ModelError(f"The model `{model}` does not exist or you do not have access to it.",
+                                 status_code=404, param="model", code="model_not_found")
+
+
+class ChatCompletionView(OpenAIView):
+    @extend_schema(tags=TAGS, summary="Chat completion (stream: true for server-sent events)", request=dict,
+                   responses={200: dict})
+    def post(self, request):
+        data = self.body(request, CHAT_KEYS)
+        options = self.sampling(data, 128, 1.0)
+        result = services.chat_completion(user=request.user, model=data["model"], messages=data.get("messages"),
+                                          **options)
+        return sse(result) if options["stream"] else Response(result)
+
+
+class CompletionView(OpenAIView):
+    @extend_schema(tags=TAGS, summary="Text completion (stream: true for server-sent events)", request=dict,
+                   responses={200: dict})
+    def post(self, request):
+        data = self.body(request, COMPLETION_KEYS)
+        if "prompt" not in data:
+            raise gateway.ModelError("you must provide a prompt", param="prompt")
+        options = self.sampling(data, 16, 1.0)
+        result = services.completion(user=request.user, model=data["model"], prompt=data["prompt"], **options)
+        return sse(result) if options["stream"] else Response(result)
+
+
+class EmbeddingView(OpenAIView):
+    @extend_schema(tags=TAGS, summary="Embeddings (mean-pooled sentence vectors)", request=dict, responses={200: dict})
+    def post(self, request):
+        data = self.body(request, EMBEDDING_KEYS)
+        if data.get("dimensions") is not None:
+            raise gateway.ModelError("dimensions is not supported: the model's own size is returned",
+                                     param="dimensions")
+        result = services.embeddings(user=request.user, model=data["model"], input=data.get("input"),
+                                     encoding_format=data.get("encoding_format") or "float")
+        return Response(result, status=status.HTTP_200_OK)
+
+
+urlpatterns = [
+    path("v1/models", ModelListView.as_view(), name="openai-models"),
+    path("v1/models/<str:model>", ModelDetailView.as_view(), name="openai-model"),
+    path("v1/chat/completions", ChatCompletionView.as_view(), name="openai-chat"),
+    path("v1/completions", CompletionView.as_view(), name="openai-completions"),
+    path("v1/embeddings", EmbeddingView.as_view(), name="openai-embeddings"),
+]
