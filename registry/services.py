@@ -286,7 +286,7 @@ def register_training_result(
     Creates the owner's application `application_name` if missing. Synchronous: the
     files are committed to the application's hub repository before this returns.
     """
-    from hub.services import check_quota, commit_local_folder
+    from hub.services import check_quota, commit_local_folder, normalize_path
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -313,8 +313,6 @@ def register_training_result(
         commit = commit_local_folder(
             repo=app.repository, author=owner, folder=folder, message=_commit_message(version)
         )
-        from hub.services import normalize_path
-
         return _finish_version(version, commit, [normalize_path(path) for path, _ in sizes])
 
 
