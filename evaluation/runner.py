@@ -25,7 +25,9 @@ from evaluation import metrics as M
 
 METRIC_MARKER = "@@crucible "
 DATA_SUFFIXES = (".jsonl", ".json", ".txt")
-TARGET_FIELDS = ("label", "answer", "reference", "references", "output", "target")
+LABEL_FIELDS = ("label", "answer")
+GENERATION_FIELDS = ("reference", "references", "output", "target")
+TARGET_FIELDS = LABEL_FIELDS + GENERATION_FIELDS
 
 
 def emit(event, **fields):
@@ -81,9 +83,9 @@ def prompt_of(record):
     return None
 
 
-def targets_of(record):
+def targets_of(record, fields=TARGET_FIELDS):
     """The reference(s) of a record as a list of strings ([] when it has none)."""
-    for field in TARGET_FIELDS:
+    for field in fields:
         value = record.get(field)
         if value is None:
             continue
@@ -114,7 +116,9 @@ def joiner(prompt):
 def load(config):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     model_dir, base_dir = Path(config["model_dir"]), config.get("base_model_dir") or ""
     tokenizer_dir = model_dir if (model_dir / "tokenizer_config.json").exists() or not base_dir else Path(base_dir)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
@@ -259,7 +263,9 @@ def evaluate(config):
             print(f"language modelling: {scored} texts, {tokens} predicted tokens, loss {loss:.4f}, "
                   f"perplexity {ppl:.3f}", flush=True)
         elif stage == "label":
-            rows = [r for r in records if prompt_of(r) is not None and targets_of(r)]
+            rows = [r for r in records if prompt_of(r) is not None and targets_of(r, LABEL_FIELDS)]
+            if not rows:
+                rows = [r for r in records if prompt_of(r) is not None and targets_of(r)]
             if not rows:
                 raise DataError("accuracy/exact_match: no labelled records (input/label or question/answer)")
             label_set = sorted({targets_of(r)[0] for r in rows if "label" in r})
@@ -267,7 +273,7 @@ def evaluate(config):
                 label_set = []
             correct = matched = 0.0
             for number, record in enumerate(rows):
-                prompt, refs = prompt_of(record), targets_of(record)
+                prompt, refs = prompt_of(record), targets_of(record, LABEL_FIELDS) or targets_of(record)
                 generated = predicted(prompt) if "exact_match" in wanted or not label_set else None
                 choices = record.get("choices") if isinstance(record.get("choices"), list) else None
                 candidates = [str(c) for c in choices] if choices else (label_set if "label" in record else [])
@@ -293,12 +299,14 @@ def evaluate(config):
                 results["exact_match"] = matched / len(rows)
             details.update(labelled_records=len(rows), label_set=label_set[:20])
         else:
-            rows = [r for r in records if prompt_of(r) is not None and targets_of(r)]
+            rows = [r for r in records if prompt_of(r) is not None and targets_of(r, GENERATION_FIELDS)]
+            if not rows:  # a QA or label file scored with generation metrics
+                rows = [r for r in records if prompt_of(r) is not None and targets_of(r)]
             if not rows:
                 raise DataError("bleu/chrf/rouge: no records with input and reference")
             hypotheses, references = [], []
             for number, record in enumerate(rows):
-                prompt, refs = prompt_of(record), targets_of(record)
+                prompt, refs = prompt_of(record), targets_of(record, GENERATION_FIELDS) or targets_of(record)
                 hypotheses.append(predicted(prompt))
                 references.append(refs)
                 rows_out.append({"prompt": prompt, "references": refs, "prediction": hypotheses[-1]})
