@@ -35,11 +35,16 @@ def estimate_tokens(text):
 
 MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators of a chat template, per message
 PROMPT_RESERVE_TOKENS = 8  # the template's start and the assistant's cue
-RETRIES_WHEN_TOO_LONG = 2
+RETRIES_WHEN_TOO_LONG = 3
 
 
 class PromptTooLong(InvalidInput):
-    """The model refused the prompt as longer than its context."""
+    """The model refused the prompt as longer than its context (`limit`: the context it named)."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        found = re.search(r"maximum context length is (\d+)", message)
+        self.limit = int(found.group(1)) if found else None
 
 
 def fit_to_window(messages, window, reply_tokens, count=estimate_tokens):
@@ -85,10 +90,11 @@ class ChatModel:
             try:
                 yield from self._stream(fitted)
                 return
-            except PromptTooLong:
+            except PromptTooLong as exc:
                 if attempt == RETRIES_WHEN_TOO_LONG:
                     raise
-                window = self.max_tokens + max(16, (window - self.max_tokens) // 2)
+                smaller = self.max_tokens + max(16, (window - self.max_tokens) // 2)
+                window = exc.limit if exc.limit and exc.limit < window else smaller
 
     def _stream(self, messages):
         if self.backend is not None:

@@ -83,9 +83,9 @@ class OpenAICompatibleServer:
                     return self.answer_json(401, {"error": {"message": "invalid api key"}})
                 ids = server.model.prompt_ids(body["messages"])
                 if len(ids) >= server.model.window:
-                    return self.answer_json(
-                        400, {"error": {"message": f"prompt of {len(ids)} tokens exceeds {server.model.window}"}}
-                    )
+                    message = (f"This model's maximum context length is {server.model.window} tokens, "
+                               f"however your messages resulted in {len(ids)} tokens.")
+                    return self.answer_json(400, {"error": {"message": message, "code": "context_length_exceeded"}})
                 pieces = server.model.generate(ids, int(body.get("max_tokens", 16)), float(body.get("temperature", 0.7)))
                 if not body.get("stream"):
                     text = "".join(pieces)
