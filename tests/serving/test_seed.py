@@ -1,0 +1,33 @@
+import io
+
+import pytest
+
+from serving import seed
+from serving.models import ModelService, ServingJob
+from tests.factories import UserFactory
+
+from .conftest import register
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_deploys_the_demo_models_once(tiny_gpt2_dir, minilm_dir):
+    researcher = UserFactory(username="researcher")
+    register(researcher, "tiny-gpt2", tiny_gpt2_dir)
+    register(researcher, "all-MiniLM-L6-v2", minilm_dir)
+    out = io.StringIO()
+    seed.run(out)
+    services = {s.name: s for s in ModelService.objects.filter(owner=researcher)}
+    assert set(services) == {"tiny-gpt2", "minilm"}
+    assert (services["tiny-gpt2"].kind, services["minilm"].kind) == ("generate", "embedding")
+    assert ServingJob.objects.filter(action="deploy", status="queued").count() == 2
+    assert all(v.predict_max_replicas == 1 for s in services.values() for v in s.versions.all())
+    seed.run(out)
+    assert ModelService.objects.count() == 2 and ServingJob.objects.count() == 2
+    assert "2 demo services (0 new" in out.getvalue()
+
+
+def test_seed_without_the_researcher_does_nothing():
+    out = io.StringIO()
+    seed.run(out)
+    assert "skipped" in out.getvalue() and not ModelService.objects.exists()
