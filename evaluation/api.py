@@ -21,7 +21,7 @@ class MetricCatalogueView(APIView):
 
 class TaskListView(APIView):
     @extend_schema(tags=TAGS, summary="Your evaluations (filters: status, taskName, kind, versionId; pageNum, pageSize)",
-                   responses=dict)
+                   operation_id="evaluation_tasks_list", responses=dict)
     def get(self, request):
         qs = selectors.filtered(request.user, request.query_params)
         return Response(selectors.page_of(qs, request.query_params, selectors.api_json))

@@ -157,3 +157,48 @@ def test_comparison_api_and_page_put_tasks_side_by_side(user, client, auth_clien
     assert 'data-testid="comparison"' in html and "compare-chart" in html and "<strong>20.0000</strong>" in html
     assert client.get("/evaluation/").status_code == 200
     assert client.get(f"/evaluation/tasks/{first.pk}/").status_code == 200
+
+
+def test_create_form_queues_an_evaluation_and_shows_errors(small_space, client):
+    client.force_login(small_space)
+    form = {"name": "from-form", "kind": "builtin", "modelType": "local", "modelDir": "Model", "inputType": "local",
+            "inputDir": "Data", "outputDir": "Evaluations/form", "metrics": ["perplexity", "loss"]}
+    response = client.post("/evaluation/", form)
+    task = EvaluationTask.objects.get(name="from-form")
+    assert response.status_code == 302 and response["Location"] == f"/evaluation/tasks/{task.pk}/"
+    assert task.metrics == ["loss", "perplexity"]
+    page = client.post("/evaluation/", {**form, "name": "broken", "modelDir": "Nowhere"})
+    assert page.status_code == 200 and "model missing" in page.content.decode()
+    assert not EvaluationTask.objects.filter(name="broken").exists()
+    listing = client.get("/evaluation/").content.decode()
+    assert "from-form" in listing
+
+
+def test_admin_lists_and_searches_evaluations(user, client):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    task = EvaluationTaskFactory(owner=user, name="searchable", results={"bleu": 1.0})
+    from .factories import MetricValueFactory
+
+    MetricValueFactory(task=task, name="bleu", value=1.0)
+    client.force_login(admin)
+    assert "searchable" in client.get("/admin/evaluation/evaluationtask/?q=searchable&status__exact=queued").content.decode()
+    assert client.get(f"/admin/evaluation/evaluationtask/{task.pk}/change/").status_code == 200
+    assert "bleu" in client.get("/admin/evaluation/metricvalue/?q=bleu").content.decode()
+
+
+def test_seed_writes_demo_files_and_is_idempotent(db):
+    import io
+
+    from evaluation import seed
+    from files.selectors import get_node
+    from tests.factories import UserFactory
+
+    researcher = UserFactory(username="researcher")
+    out = io.StringIO()
+    seed.run(out)
+    seed.run(out)
+    assert get_node(researcher, "private", "Evaluation/qa/test/qa.jsonl") is not None
+    assert get_node(researcher, "private", "Evaluation/script/evaluate.py") is not None
+    assert "4 demo files written" in out.getvalue() and "0 demo files written" in out.getvalue()
