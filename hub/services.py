@@ -267,8 +267,12 @@ def _check_file_folder_clash(paths):
 
 
 @transaction.atomic
-def commit_blobs(*, repo, author, files, message):
-    """A new commit on main: the parent's snapshot with `files` [(path, Blob)] added or replaced."""
+def commit_blobs(*, repo, author, files, message, replace_tree=False):
+    """A new commit on main: the parent's snapshot with `files` [(path, Blob)] added or replaced.
+
+    With replace_tree the commit holds exactly `files` (a registry version is its own files,
+    nothing left over from earlier versions).
+    """
     repo = Repository.objects.select_for_update().get(pk=repo.pk)
     parent = repo.head
     entries = {}
@@ -280,8 +284,11 @@ def commit_blobs(*, repo, author, files, message):
         previous = entries.get(path)
         if previous is None or previous[0].pk != blob.pk:
             changed[path] = blob
-    snapshot = {path: blob for path, (blob, _) in entries.items()}
-    snapshot.update(changed)
+    if replace_tree:
+        snapshot = dict(files)
+    else:
+        snapshot = {path: blob for path, (blob, _) in entries.items()}
+        snapshot.update(changed)
     _check_file_folder_clash(set(snapshot))
     now = timezone.now()
     commit = Commit.objects.create(
@@ -367,7 +374,7 @@ def upload_files(*, repo, user, uploads, message="", prefix=""):
     return commit_blobs(repo=repo, author=user, files=files, message=message)
 
 
-def commit_local_folder(*, repo, author, folder, message, exclude=()):
+def commit_local_folder(*, repo, author, folder, message, exclude=(), replace_tree=False):
     """Commit every file under a local folder (seed data, tiny models built on disk)."""
     from pathlib import Path
 
@@ -379,7 +386,7 @@ def commit_local_folder(*, repo, author, folder, message, exclude=()):
             continue
         with file_path.open("rb") as handle:
             files.append((normalize_path(relative), store_blob(handle, file_path.stat().st_size)))
-    return commit_blobs(repo=repo, author=author, files=files, message=message)
+    return commit_blobs(repo=repo, author=author, files=files, message=message, replace_tree=replace_tree)
 
 
 # --- downloads --------------------------------------------------------------------

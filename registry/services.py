@@ -311,7 +311,7 @@ def register_training_result(
             save_path=str(folder)[:1024],
         )
         commit = commit_local_folder(
-            repo=app.repository, author=owner, folder=folder, message=_commit_message(version)
+            repo=app.repository, author=owner, folder=folder, message=_commit_message(version), replace_tree=True
         )
         return _finish_version(version, commit, [normalize_path(path) for path, _ in sizes])
 
@@ -498,7 +498,9 @@ def _import_version(version, handle):
             files.append((path, store_blob(source, node.size)))
         handle.progress(0.9 * index / len(nodes))
     files += [(path, store_bytes(data)) for path, data in extra]
-    commit = commit_blobs(repo=app.repository, author=owner, files=files, message=_commit_message(version))
+    commit = commit_blobs(
+        repo=app.repository, author=owner, files=files, message=_commit_message(version), replace_tree=True
+    )
     version = _finish_version(version, commit, paths)
     handle.log(f"version {version.version}: commit {commit.oid[:12]}, {version.size_bytes} bytes, scale {version.scale or '?'}")
     return commit.oid
@@ -530,5 +532,6 @@ def register_hub_snapshot(*, owner, application_name, source_repo, description="
             author=owner,
             files=[(e.path, e.blob) for e in entries],
             message=_commit_message(version),
+            replace_tree=True,
         )
         return _finish_version(version, commit, [e.path for e in entries])

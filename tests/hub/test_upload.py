@@ -149,3 +149,17 @@ def test_clean_api_lists_and_creates(auth_client, user, other_user):
     assert auth_client.get("/api/v1/hub/repos", {"task": "Robotics"}).json()["count"] == 1
     assert auth_client.get("/api/v1/hub/repos", {"sort": "nope"}).status_code == 400
     assert auth_client.post("/api/v1/hub/repos", {"name": "mine", "type": "dataset"}, format="json").status_code == 409
+
+
+def test_a_replacing_commit_holds_exactly_its_files(user):
+    from hub.services import commit_blobs
+    from hub.storage import store_bytes
+
+    repo = make_repo(user, "versions", files={"adapter_config.json": b"{}", "model.bin": b"v1"})
+    first = repo.head
+    commit = commit_blobs(
+        repo=repo, author=user, files=[("model.bin", store_bytes(b"v2"))], message="v2", replace_tree=True
+    )
+    assert sorted(commit.entries.values_list("path", flat=True)) == ["model.bin"]
+    # The earlier revision is untouched.
+    assert sorted(first.entries.values_list("path", flat=True)) == ["adapter_config.json", "model.bin"]
