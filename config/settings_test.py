@@ -12,3 +12,6 @@ from .settings import *  # noqa: E402,F401,F403
 
 # Hashing speed only matters to tests; production keeps Django's default hashers.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# WhiteNoise warns on every request when STATIC_ROOT is missing; the tests never collect into it.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
