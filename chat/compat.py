@@ -10,6 +10,7 @@ JWT and API keys work as everywhere else.
 """
 
 from django.urls import path
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -29,6 +30,16 @@ class SameSiteSessionAuthentication(SessionAuthentication):
 
     def enforce_csrf(self, request):
         return None
+
+
+class SameSiteSessionScheme(SessionScheme):
+    target_class = "chat.compat.SameSiteSessionAuthentication"
+    name = "chatSession"
+
+    def get_security_definition(self, auto_schema):
+        definition = super().get_security_definition(auto_schema)
+        definition["description"] = "The session cookie of /myapp/login/; no CSRF token (SameSite=Lax cookie)"
+        return definition
 
 
 class ChatFacadeView(APIView):
