@@ -15,10 +15,10 @@ class ServiceVersionInline(admin.TabularInline):
 
 @admin.register(ModelService)
 class ModelServiceAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "kind", "request_count", "deleting", "created_at")
+    list_display = ("name", "owner", "kind", "deleting", "created_at")
     list_filter = ("kind", "deleting", "created_at")
     search_fields = ("name", "uid", "owner__username", "description")
-    readonly_fields = ("uid", "request_count", "created_at", "modified_at")
+    readonly_fields = ("uid", "created_at", "modified_at")
     raw_id_fields = ("owner",)
     inlines = [ServiceVersionInline]
 

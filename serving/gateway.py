@@ -14,7 +14,7 @@ from django.db.models import F
 from core.errors import DomainError, InvalidInput
 
 from . import conf, selectors
-from .models import ModelService, Replica, ServiceVersion
+from .models import Replica, ServiceVersion
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,9 @@ def route(service):
     if picked is None:
         raise Unavailable(f"the model `{service.name}` has no running replica; start the service and retry")
     version, replica = picked
-    # Counted when routed, in the database, so every gateway process adds to the same totals.
+    # Counted when routed, in the database, so every gateway process adds to the same totals
+    # (one write per request; a service's count is the sum over its versions).
     ServiceVersion.objects.filter(pk=version.pk).update(request_count=F("request_count") + 1)
-    ModelService.objects.filter(pk=service.pk).update(request_count=F("request_count") + 1)
     return version, replica
 
 

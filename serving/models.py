@@ -48,7 +48,6 @@ class ModelService(models.Model):
     description = models.TextField(blank=True, default="")
     path = models.CharField(max_length=255, blank=True, default="", help_text="the spec's internal access path")
     kind = models.CharField(max_length=16, choices=ServiceKind.choices, default=ServiceKind.GENERATE)
-    request_count = models.PositiveBigIntegerField(default=0)
     deleting = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
@@ -59,6 +58,11 @@ class ModelService(models.Model):
 
     def __str__(self):
         return f"{self.owner.username}/{self.name}"
+
+    @property
+    def request_count(self):
+        """Requests routed to any of its versions (prefetch `versions` to avoid a query)."""
+        return sum(v.request_count for v in self.versions.all())
 
 
 class ServiceVersion(models.Model):
