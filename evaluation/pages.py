@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, NotFound
+from core.errors import DomainError
 
 from . import metrics as builtin
 from . import selectors, services
@@ -44,7 +44,11 @@ def index(request):
         else:
             messages.success(request, f"Evaluation {task.name} queued")
             return redirect("evaluation:task", task_id=task.pk)
-    tasks = list(selectors.filtered(request.user, request.GET)[:100])
+    try:
+        tasks = list(selectors.filtered(request.user, request.GET)[:100])
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        tasks = list(selectors.visible(request.user).order_by("-created_at")[:100])
     return render(request, "evaluation/index.html", {
         "form": form, "chosen": chosen, "tasks": tasks, "catalogue": selectors.metric_catalogue(),
         "status": request.GET.get("status", ""), "task_name": request.GET.get("taskName", ""),
@@ -109,8 +113,6 @@ def compare(request):
                 request.user, selectors.parse_ids(tasks_param, "tasks"), selectors.parse_ids(versions_param, "versions")
             )
             table = selectors.comparison(tasks)
-        except NotFound as exc:
-            error = exc.message
         except DomainError as exc:
             error = exc.message
     finished = list(selectors.visible(request.user).filter(status="succeeded").order_by("-created_at")[:50])

@@ -202,3 +202,14 @@ def test_seed_writes_demo_files_and_is_idempotent(db):
     assert get_node(researcher, "private", "Evaluation/qa/test/qa.jsonl") is not None
     assert get_node(researcher, "private", "Evaluation/script/evaluate.py") is not None
     assert "4 demo files written" in out.getvalue() and "0 demo files written" in out.getvalue()
+
+
+def test_pages_answer_bad_filters_and_unknown_ids_without_errors(user, other_user, client):
+    theirs = EvaluationTaskFactory(owner=other_user, status="succeeded", results={"bleu": 1.0})
+    client.force_login(user)
+    page = client.get("/evaluation/?status=Exploded")
+    assert page.status_code == 200 and "status: one of" in page.content.decode()
+    assert client.get(f"/evaluation/tasks/{theirs.pk}/").status_code == 404
+    assert client.get("/evaluation/version/999999/").status_code == 404
+    compare = client.get(f"/evaluation/compare/?tasks={theirs.pk}").content.decode()
+    assert 'data-testid="compare-error"' in compare and "not found" in compare

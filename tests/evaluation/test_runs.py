@@ -13,7 +13,6 @@ from files.selectors import open_file
 from hub import services as hub_services
 from registry.models import AiApplicationVersion
 from tests.worker import wait_until
-from training.models import LlmTask
 
 from .conftest import DETAIL, create, jsonl, refreshed, upload_tree, wait_finished
 
