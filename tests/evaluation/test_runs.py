@@ -183,3 +183,17 @@ def test_custom_script_metrics_json_is_collected_and_a_missing_one_fails(
     assert bad.status == "failed" and "metrics.json is missing" in bad.error
     detail = auth_client.get(f"{DETAIL}{bad.uid}").json()["data"]
     assert detail["status"] == "Failed" and "metrics.json" in detail["error"]
+
+
+def test_custom_scripts_stop_on_cancel_and_past_their_wall_time(user, auth_client, celery_worker, stop_evaluations_after):
+    slow = task_of(create(auth_client, name="slow", command="echo started; sleep 60", wallTimeSeconds=2,
+                          outputDir="/Evaluations/slow"))
+    stuck = task_of(create(auth_client, name="stuck", command="echo started; sleep 60", outputDir="/Evaluations/stuck"))
+    wait_until(lambda: "started" in refreshed(stuck).log, timeout=120, message="the script to start")
+    response = auth_client.post(f"/api/v1/evaluation/tasks/{stuck.pk}/cancel")
+    assert response.status_code == 200, response.content
+    wait_finished(stuck, timeout=60)
+    assert stuck.status == "cancelled" and "stopped" in stuck.error
+    wait_finished(slow, timeout=60)
+    assert slow.status == "failed" and "wall time of 2 s" in slow.error
+    assert auth_client.post(f"/api/v1/evaluation/tasks/{slow.pk}/cancel").status_code == 409
