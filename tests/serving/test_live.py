@@ -118,11 +118,24 @@ def test_openai_client_traffic_split_and_errors(celery_worker, live_server, no_o
         bob.embeddings.create(model="minilm", input="hi")
 
 
+def lora_adapter(base_dir, folder):
+    """A LoRA adapter of the tiny GPT-2, saved as training saves it (adapter files and the tokenizer)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn"], task_type="CAUSAL_LM"))
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(base_dir).save_pretrained(folder)
+    return folder
+
+
 def test_dead_replica_comes_back_and_stop_frees_everything(celery_worker, live_server, no_orphans, user,
-                                                           tiny_gpt2_dir):
-    tiny = register(user, "tiny-app", tiny_gpt2_dir)
-    data = deploy(user, "tiny", [version_body(tiny)])
+                                                           tiny_gpt2_dir, tmp_path):
+    adapter = register(user, "tiny-lora", lora_adapter(tiny_gpt2_dir, tmp_path / "adapter"))
+    data = deploy(user, "tiny", [version_body(adapter)])
     version = wait_version(ServiceVersion.objects.get(uid=data["modelServerVersions"][0]["id"]), ["running"])
+    assert version.base_dir == str(tiny_gpt2_dir)  # the adapter runs on its base model
     replica = version.replicas.get()
     assert replica.status == "running" and processes.port_in_use(replica.port)
     old_pid, old_port = replica.pid, replica.port
