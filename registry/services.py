@@ -494,8 +494,11 @@ def _import_version(version, handle):
     handle.log(f"importing {len(paths)} files ({total} bytes) into {app.repository.full_name}")
     files = []
     for index, (path, node) in enumerate(nodes, 1):
-        with default_storage.open(node.storage_name, "rb") as source:
-            files.append((path, store_blob(source, node.size)))
+        try:
+            with default_storage.open(node.storage_name, "rb") as source:
+                files.append((path, store_blob(source, node.size)))
+        except FileNotFoundError as exc:  # deleted from the file space while the import ran
+            raise InvalidInput(f"{version.save_path.rstrip('/')}/{path} vanished during the import") from exc
         handle.progress(0.9 * index / len(nodes))
     files += [(path, store_bytes(data)) for path, data in extra]
     commit = commit_blobs(
