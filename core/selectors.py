@@ -5,7 +5,16 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from .models import Job, WorkerHeartbeat
+from .models import Job, JobStatus, WorkerHeartbeat
+
+# The specs' status words (and ours) accepted in list filters -> job statuses.
+STATUS_ALIASES = {
+    "queued": JobStatus.QUEUED, "pending": JobStatus.QUEUED, "waiting": JobStatus.QUEUED,
+    "running": JobStatus.RUNNING,
+    "succeeded": JobStatus.SUCCEEDED, "success": JobStatus.SUCCEEDED, "completed": JobStatus.SUCCEEDED,
+    "failed": JobStatus.FAILED, "error": JobStatus.FAILED,
+    "cancelled": JobStatus.CANCELLED, "canceled": JobStatus.CANCELLED, "stopped": JobStatus.CANCELLED,
+}
 
 
 def job_models():

@@ -1,43 +1,25 @@
 """What the worker does for an evaluation: prepare a scratch folder, run a child, collect results.
 
 Built-in metrics run in `python -m evaluation.runner` and custom scripts in `bash -c
-<command>`; both are children in a session of their own that die with the worker
-(PR_SET_PDEATHSIG), are stopped (SIGTERM, then SIGKILL) on cancel or past the wall time,
-and whose output goes to the task's log file and, without the event lines, to the job log.
+<command>`; both are run by core.child_process.run_child (own session, dies with the worker,
+stopped on cancel or past the wall time, output to the task's log file and the job log).
 """
 
-import ctypes
 import json
 import math
-import os
-import queue
-import resource
 import shutil
-import signal
-import subprocess
 import sys
-import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
-from django.db.models import F, Value
-from django.db.models.functions import Concat
-from django.utils import timezone
 
+from core.child_process import child_env, resource_limits, run_child
 from core.jobs import JobCancelled
 
 from . import selectors
 from .models import EvaluationTask, Kind, MetricValue, Source
 from .runner import METRIC_MARKER
 
-GRACE_SECONDS = 5
-POLL_SECONDS = 1.0
-DB_LOG_LIMIT = 200_000
-ROOT = Path(__file__).resolve().parent.parent
-PR_SET_PDEATHSIG = 1
-MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 MAX_METRICS = 500
 MAX_METRICS_JSON_BYTES = 1024 * 1024
 MAX_OUTPUT_FILES = 200
@@ -45,158 +27,6 @@ MAX_OUTPUT_FILES = 200
 
 class EvaluationFailed(Exception):
     pass
-
-
-@dataclass
-class ChildResult:
-    returncode: int
-    cancelled: bool = False
-    timed_out: bool = False
-    tail: list = field(default_factory=list)
-
-
-# --- child processes ---------------------------------------------------------------------------
-
-
-def _die_with_parent():
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
-
-
-def _append_log(pk, lines):
-    stamp = timezone.now().strftime("%H:%M:%S")
-    text = "".join(f"[{stamp}] {line}\n" for line in lines)
-    EvaluationTask.objects.filter(pk=pk).update(log=Concat(F("log"), Value(text)), heartbeat_at=timezone.now())
-
-
-def _stop(process):
-    for sig, wait in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    try:
-        os.killpg(process.pid, signal.SIGKILL)  # grandchildren left in the group
-    except ProcessLookupError:
-        pass
-
-
-def run_child(cmd, *, task, handle, cwd, env, on_event=None, preexec=None, wall_time=None):
-    log_file = selectors.log_path(task)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-
-    def setup():
-        _die_with_parent()
-        if preexec:
-            preexec()
-
-    process = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, preexec_fn=setup,
-    )
-    lines = queue.Queue()
-
-    def read():
-        for raw in iter(process.stdout.readline, b""):
-            lines.put(raw.decode("utf-8", errors="replace").rstrip("\n"))
-        lines.put(None)
-
-    reader = threading.Thread(target=read, daemon=True, name=f"evaluation-output-{task.pk}")
-    reader.start()
-    started = time.monotonic()
-    result = ChildResult(returncode=0)
-    db_chars = len(task.log)
-    ended = False
-    with log_file.open("a", encoding="utf-8") as out:
-        out.write(f"=== attempt {task.attempts} started {timezone.now():%Y-%m-%d %H:%M:%S} ===\n")
-        while not ended:
-            batch = []
-            deadline = time.monotonic() + POLL_SECONDS
-            while time.monotonic() < deadline:
-                try:
-                    line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if line is None:
-                    ended = True
-                    break
-                out.write(line + "\n")
-                if line.startswith(METRIC_MARKER) and on_event:
-                    try:
-                        on_event(json.loads(line[len(METRIC_MARKER):]))
-                        continue
-                    except (ValueError, TypeError):
-                        pass
-                batch.append(line)
-                result.tail = (result.tail + [line])[-40:]
-            out.flush()
-            if batch and db_chars < DB_LOG_LIMIT:
-                _append_log(task.pk, batch)
-                db_chars += sum(len(line) + 12 for line in batch)
-            if ended:
-                break
-            if handle.is_cancel_requested():
-                _append_log(task.pk, ["cancel requested: stopping the child process"])
-                _stop(process)
-                result.cancelled = True
-                break
-            if wall_time and time.monotonic() - started > wall_time:
-                _append_log(task.pk, [f"wall time of {wall_time} s reached: stopping the child process"])
-                _stop(process)
-                result.timed_out = True
-                break
-        result.returncode = process.wait()
-        out.write(f"=== exit code {result.returncode} ===\n")
-    reader.join(timeout=5)
-    return result
-
-
-def child_env(extra=None):
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": str(ROOT),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "PYTHONWARNINGS": "ignore",
-    }
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    env.update(extra or {})
-    return env
-
-
-def limits_preexec(task, memory=True):
-    """Address-space, CPU-time and CPU-affinity limits for a custom script."""
-    memory_bytes = int(task.memory_gb * 1024**3)
-    cpu_seconds = max(1, task.cpu) * task.wall_time_seconds + 5
-    try:
-        available = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        available = []
-    cores = set(available[: max(1, task.cpu)]) if available else None
-
-    def apply():
-        if memory:
-            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-        if cores:
-            os.sched_setaffinity(0, cores)
-
-    return apply
 
 
 # --- materializing inputs -------------------------------------------------------------------------
@@ -323,10 +153,6 @@ def copy_outputs(task, folder, handle):
     return copied
 
 
-def failure_reason(result):
-    return next((line for line in reversed(result.tail) if line.strip()), "")[:500]
-
-
 # --- the two kinds -------------------------------------------------------------------------------
 
 
@@ -362,15 +188,15 @@ def execute_builtin(task, handle, root):
 
     cmd = [sys.executable, "-m", "evaluation.runner", str(root / "config.json")]
     handle.log(f"starting the evaluation process ({', '.join(task.metrics)})")
-    result = run_child(cmd, task=task, handle=handle, cwd=str(root), env=child_env(), on_event=on_event,
-                       wall_time=task.wall_time_seconds)
+    result = run_child(cmd, job=task, handle=handle, log_file=selectors.log_path(task), cwd=str(root),
+                       env=child_env(), on_event=on_event, event_marker=METRIC_MARKER, wall_time=task.wall_time_seconds)
     EvaluationTask.objects.filter(pk=task.pk).update(exit_code=result.returncode)
     if result.cancelled:
         raise JobCancelled("cancelled by request; the evaluation process was stopped")
     if result.timed_out:
         raise EvaluationFailed(f"stopped: wall time of {task.wall_time_seconds} s exceeded")
     if result.returncode != 0 or not done:
-        raise EvaluationFailed(f"the evaluation process exited with code {result.returncode}: {failure_reason(result)}")
+        raise EvaluationFailed(f"the evaluation process exited with code {result.returncode}: {result.last_line}")
     metrics = {k: v for k, v in (done.get("results") or {}).items() if isinstance(v, (int, float))}
     store_results(task, metrics, done.get("details") or {})
     copy_outputs(task, root / "output", handle)
@@ -396,18 +222,18 @@ def execute_custom(task, handle, root):
                      "CRUCIBLE_TASK_ID": str(task.uid)})
     env["PYTHONPATH"] = str(work)
     handle.log(f"running ({task.cpu} CPU, {task.memory_gb:g} GB, {task.wall_time_seconds} s): {task.command}")
-    result = run_child(["/bin/bash", "-c", task.command], task=task, handle=handle, cwd=str(work), env=env,
-                       preexec=limits_preexec(task), wall_time=task.wall_time_seconds)
+    limits = resource_limits(memory_gb=task.memory_gb, cpu=task.cpu, wall_time_seconds=task.wall_time_seconds)
+    result = run_child(["/bin/bash", "-c", task.command], job=task, handle=handle, log_file=selectors.log_path(task),
+                       cwd=str(work), env=env, preexec=limits, wall_time=task.wall_time_seconds)
     EvaluationTask.objects.filter(pk=task.pk).update(exit_code=result.returncode)
     if result.cancelled:
         raise JobCancelled("cancelled by request; the command was stopped")
-    memory = result.returncode != 0 and any(sign in line for line in result.tail for sign in MEMORY_SIGNS)
-    if memory:
+    if result.ran_out_of_memory:
         raise EvaluationFailed(f"exceeded memory limit of {task.memory_gb:g} GB (exit code {result.returncode})")
     if result.timed_out:
         raise EvaluationFailed(f"stopped: wall time of {task.wall_time_seconds} s exceeded")
     if result.returncode != 0:
-        raise EvaluationFailed(f"the command exited with code {result.returncode}: {failure_reason(result)}")
+        raise EvaluationFailed(f"the command exited with code {result.returncode}: {result.last_line}")
     metrics_file = output / "metrics.json"
     if not metrics_file.is_file():
         raise EvaluationFailed("the command wrote no metrics: $output_dir/metrics.json is missing")

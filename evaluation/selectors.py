@@ -7,8 +7,10 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from core.child_process import read_log_tail
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.models import JobStatus
+from core.selectors import STATUS_ALIASES
 
 from . import metrics as builtin
 from .models import EvaluationTask, Kind
@@ -16,20 +18,13 @@ from .models import EvaluationTask, Kind
 MAX_PAGE_SIZE = 100
 LOG_TAIL_CHARS = 20_000
 MAX_COMPARED = 12
-# Job statuses as the spec writes them ("Succeeded"), and the words accepted in filters.
+# Job statuses as the spec writes them ("Succeeded").
 SPEC_STATUS = {
     JobStatus.QUEUED: "Pending",
     JobStatus.RUNNING: "Running",
     JobStatus.SUCCEEDED: "Succeeded",
     JobStatus.FAILED: "Failed",
     JobStatus.CANCELLED: "Stopped",
-}
-STATUS_ALIASES = {
-    "pending": JobStatus.QUEUED, "queued": JobStatus.QUEUED, "waiting": JobStatus.QUEUED,
-    "running": JobStatus.RUNNING,
-    "succeeded": JobStatus.SUCCEEDED, "success": JobStatus.SUCCEEDED, "completed": JobStatus.SUCCEEDED,
-    "failed": JobStatus.FAILED, "error": JobStatus.FAILED,
-    "stopped": JobStatus.CANCELLED, "cancelled": JobStatus.CANCELLED, "canceled": JobStatus.CANCELLED,
 }
 
 
@@ -42,14 +37,7 @@ def log_path(task):
 
 
 def log_tail(task, chars=LOG_TAIL_CHARS):
-    """The end of the full log file (every line of the child), or of the job log."""
-    path = log_path(task)
-    if path.exists():
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            handle.seek(max(0, size - chars))
-            return handle.read().decode("utf-8", errors="replace")
-    return task.log[-chars:]
+    return read_log_tail(log_path(task), task.log, chars)
 
 
 # --- lookups -------------------------------------------------------------------------------------

@@ -3,11 +3,10 @@
 What runs on the worker is in evaluation.execution; the built-in child is evaluation.runner.
 """
 
-import re
-
 from django.db import transaction
 from django.utils import timezone
 
+from core import child_process
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from core.services import enqueue_job, request_cancel
 from files.paths import normalize_path
@@ -22,9 +21,8 @@ DEFAULT_WALL_TIME_SECONDS = 3600
 MAX_WALL_TIME_SECONDS = 7 * 24 * 3600
 MAX_COMMAND_CHARS = 10_000
 MAX_ENV = 100
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-RESERVED_ENV = {"PATH", "HOME", "LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME",
-                "OUTPUT_DIR", "MODEL_DIR", "BASE_MODEL_DIR", "INPUT_DIR", "DATA_DIR"}
+# The folders the worker passes to a custom script are not the user's to set either.
+RESERVED_ENV = child_process.RESERVED_ENV | {"OUTPUT_DIR", "MODEL_DIR", "BASE_MODEL_DIR", "INPUT_DIR", "DATA_DIR"}
 DATA_SUFFIXES = (".jsonl", ".json", ".txt")
 MODEL_TYPES = {"local": Source.FILES, "aiapp": Source.REGISTRY}
 INPUT_TYPES = ("local", "dataset")
@@ -109,25 +107,7 @@ def parse_env(value):
             raise InvalidInput("env: must be a list of {name: value} objects") from None
     if value in (None, [], {}):
         return {}
-    items = value if isinstance(value, list) else [value]
-    env = {}
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise InvalidInput(f"env[{index}]: must be an object")
-        pairs = [(item.get("name") or item.get("key"), item.get("value", ""))] if ("name" in item or "key" in item) \
-            else list(item.items())
-        for key, raw in pairs:
-            key = str(key or "")
-            if not ENV_NAME.match(key):
-                raise InvalidInput(f"env[{index}]: {key[:40]!r} is not an environment variable name")
-            if key.upper() in RESERVED_ENV:
-                raise InvalidInput(f"env[{index}]: {key} may not be set")
-            if isinstance(raw, (dict, list)) or len(str(raw)) > 4096:
-                raise InvalidInput(f"env[{index}]: the value of {key} must be a string of at most 4096 characters")
-            env[key] = "" if raw is None else str(raw)
-    if len(env) > MAX_ENV:
-        raise InvalidInput(f"env: at most {MAX_ENV} variables")
-    return env
+    return child_process.parse_env_variables(value, "env", reserved=RESERVED_ENV, limit=MAX_ENV)
 
 
 def parse_resource(value):

@@ -1,184 +1,26 @@
 """What the worker does for a task: prepare a folder, run a child process, record the outcome.
 
-`run_child` starts the child in a session of its own, reads its output line by line from a
-thread, appends it to the task's log file and (without the metric lines) to the job log,
-hands metric lines to a callback, and checks every second whether the task was cancelled
-or ran past its wall time: then the child's process group gets SIGTERM and, after
-GRACE_SECONDS, SIGKILL. The child is started with PR_SET_PDEATHSIG, so it dies with the
-worker process that started it (a SIGKILLed worker leaves no orphan training on).
+The child is run by core.child_process.run_child (own session, dies with the worker, stopped on
+cancel or past its wall time); here are the folders, the runner's metric events and the results.
 """
 
-import ctypes
 import json
-import os
-import queue
-import resource
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.conf import settings
-from django.db.models import F, Value
-from django.db.models.functions import Concat
-from django.utils import timezone
-
+from core.child_process import append_job_log, child_env, resource_limits, run_child
 from core.jobs import JobCancelled
 
 from . import selectors
 from .models import CodeTask, LlmTask, MetricRow
 from .runner import METRIC_MARKER
 
-GRACE_SECONDS = 5
-POLL_SECONDS = 1.0
-DB_LOG_LIMIT = 200_000  # characters of the job log kept in the database; the file keeps all
-MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "OutOfMemory")
-ROOT = Path(__file__).resolve().parent.parent
-PR_SET_PDEATHSIG = 1
-
 
 class TaskFailed(Exception):
     pass
-
-
-@dataclass
-class ChildResult:
-    returncode: int
-    cancelled: bool = False
-    timed_out: bool = False
-    tail: list = field(default_factory=list)
-
-
-def _die_with_parent():
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:  # not Linux: the runner's own parent check still applies
-        pass
-
-
-def _append_log(model, pk, lines):
-    stamp = timezone.now().strftime("%H:%M:%S")
-    text = "".join(f"[{stamp}] {line}\n" for line in lines)
-    model.objects.filter(pk=pk).update(log=Concat(F("log"), Value(text)), heartbeat_at=timezone.now())
-
-
-def _stop(process):
-    """SIGTERM to the child's group, SIGKILL after the grace period."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
-    # Anything left in the group (grandchildren) goes too.
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def run_child(cmd, *, task, handle, cwd, env, on_event=None, preexec=None, wall_time=None):
-    model, pk = type(task), task.pk
-    log_file = selectors.log_path(task)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-
-    def setup():
-        _die_with_parent()
-        if preexec:
-            preexec()
-
-    process = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, preexec_fn=setup,
-    )
-    lines = queue.Queue()
-
-    def read():
-        for raw in iter(process.stdout.readline, b""):
-            lines.put(raw.decode("utf-8", errors="replace").rstrip("\n"))
-        lines.put(None)
-
-    reader = threading.Thread(target=read, daemon=True, name=f"child-output-{pk}")
-    reader.start()
-    started = time.monotonic()
-    result = ChildResult(returncode=0)
-    db_chars = len(task.log)
-    ended = False
-    with log_file.open("a", encoding="utf-8") as out:
-        out.write(f"=== attempt {task.attempts} started {timezone.now():%Y-%m-%d %H:%M:%S} ===\n")
-        while not ended:
-            batch = []
-            deadline = time.monotonic() + POLL_SECONDS
-            while time.monotonic() < deadline:
-                try:
-                    line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if line is None:
-                    ended = True
-                    break
-                out.write(line + "\n")
-                if line.startswith(METRIC_MARKER):
-                    if on_event:
-                        try:
-                            on_event(json.loads(line[len(METRIC_MARKER):]))
-                        except (ValueError, TypeError):
-                            batch.append(line)
-                    continue
-                batch.append(line)
-                result.tail = (result.tail + [line])[-40:]
-            out.flush()
-            if batch and db_chars < DB_LOG_LIMIT:
-                _append_log(model, pk, batch)
-                db_chars += sum(len(line) + 12 for line in batch)
-                if db_chars >= DB_LOG_LIMIT:
-                    _append_log(model, pk, [f"(job log truncated; the full log is {log_file.name})"])
-            if ended:
-                break
-            if handle.is_cancel_requested():
-                _append_log(model, pk, ["cancel requested: stopping the child process"])
-                _stop(process)
-                result.cancelled = True
-                break
-            if wall_time and time.monotonic() - started > wall_time:
-                _append_log(model, pk, [f"wall time of {wall_time} s reached: stopping the child process"])
-                _stop(process)
-                result.timed_out = True
-                break
-        result.returncode = process.wait()
-        out.write(f"=== exit code {result.returncode} ===\n")
-    reader.join(timeout=5)
-    return result
-
-
-def child_env(extra=None):
-    env = {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": str(ROOT),
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "PYTHONWARNINGS": "ignore",
-    }
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TMPDIR"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    env.update(extra or {})
-    return env
 
 
 # --- materializing inputs -----------------------------------------------------------------------
@@ -347,12 +189,14 @@ def execute_llm_task(task, handle):
     sink = MetricSink(task, handle)
     cmd = [sys.executable, "-m", "training.runner", str(root / "config.json")]
     handle.log("starting the training process: " + " ".join(cmd[1:]))
-    result = run_child(cmd, task=task, handle=handle, cwd=str(root), env=child_env(), on_event=sink)
+    result = run_child(
+        cmd, job=task, handle=handle, log_file=selectors.log_path(task), cwd=str(root), env=child_env(),
+        on_event=sink, event_marker=METRIC_MARKER,
+    )
     if result.cancelled:
         raise JobCancelled("cancelled by request; the training process was stopped")
     if result.returncode != 0:
-        reason = next((line for line in reversed(result.tail) if line.strip()), "")
-        raise TaskFailed(f"the training process exited with code {result.returncode}: {reason[:500]}")
+        raise TaskFailed(f"the training process exited with code {result.returncode}: {result.last_line}")
     if not sink.done:
         raise TaskFailed("the training process ended without saving a model")
     task.refresh_from_db()
@@ -387,7 +231,7 @@ def merge_adapter(task_id):
             raise TaskFailed(f"merge exited with code {done.returncode}: {(done.stderr or done.stdout)[-500:]}")
         merged_id = register(task, out, " (adapter merged into the base model)")
         LlmTask.objects.filter(pk=task.pk).update(merged_version_id=merged_id, merge_status="done")
-        _append_log(LlmTask, task.pk, [f"merged the adapter: registry version {merged_id}"])
+        append_job_log(LlmTask, task.pk, [f"merged the adapter: registry version {merged_id}"])
         return merged_id
     except Exception as exc:
         LlmTask.objects.filter(pk=task.pk).update(merge_status="failed", merge_error=str(exc)[:2000])
@@ -395,25 +239,6 @@ def merge_adapter(task_id):
 
 
 # --- task-based modeling -------------------------------------------------------------------------
-
-
-def limits_preexec(task):
-    """Memory (address space), CPU time and CPU affinity limits for the user's command."""
-    memory_bytes = int(task.memory_gb * 1024**3)
-    cpu_seconds = max(1, task.cpu) * task.wall_time_seconds + 5
-    try:
-        available = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        available = []
-    cores = set(available[: max(1, task.cpu)]) if available else None
-
-    def apply():
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-        if cores:
-            os.sched_setaffinity(0, cores)
-
-    return apply
 
 
 def snapshot(folder):
@@ -444,11 +269,12 @@ def execute_code_task(task, handle):
     env = child_env({**task.variables, "HOME": str(work), "CRUCIBLE_TASK_ID": str(task.pk), "TMPDIR": str(work)})
     env["PYTHONPATH"] = str(work)
     handle.log(f"running ({task.type}, {task.cpu} CPU, {task.memory_gb:g} GB, {task.wall_time_seconds} s): {command}")
+    limits = resource_limits(memory_gb=task.memory_gb, cpu=task.cpu, wall_time_seconds=task.wall_time_seconds)
     result = run_child(
-        ["/bin/bash", "-c", command], task=task, handle=handle, cwd=str(work), env=env,
-        preexec=limits_preexec(task), wall_time=task.wall_time_seconds,
+        ["/bin/bash", "-c", command], job=task, handle=handle, log_file=selectors.log_path(task), cwd=str(work),
+        env=env, preexec=limits, wall_time=task.wall_time_seconds,
     )
-    memory = result.returncode != 0 and any(sign in line for line in result.tail for sign in MEMORY_SIGNS)
+    memory = result.ran_out_of_memory
     CodeTask.objects.filter(pk=task.pk).update(exit_code=result.returncode, memory_exceeded=memory)
     if result.cancelled:
         raise JobCancelled("cancelled by request; the command was stopped")

@@ -5,22 +5,16 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Q
 
+from core.child_process import read_log_tail
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.models import JobStatus
+from core.selectors import STATUS_ALIASES
 
 from .hyper import as_config_lists
 from .models import CodeTask, LlmTask
 
 MAX_PAGE_SIZE = 100
 LOG_TAIL_CHARS = 20_000
-# The spec's status words (and ours) -> job statuses.
-STATUS_ALIASES = {
-    "queued": JobStatus.QUEUED, "pending": JobStatus.QUEUED, "waiting": JobStatus.QUEUED,
-    "running": JobStatus.RUNNING,
-    "succeeded": JobStatus.SUCCEEDED, "success": JobStatus.SUCCEEDED, "completed": JobStatus.SUCCEEDED,
-    "failed": JobStatus.FAILED, "error": JobStatus.FAILED,
-    "cancelled": JobStatus.CANCELLED, "canceled": JobStatus.CANCELLED, "stopped": JobStatus.CANCELLED,
-}
 
 
 def task_dir(task):
@@ -33,14 +27,7 @@ def log_path(task):
 
 
 def log_tail(task, chars=LOG_TAIL_CHARS):
-    """The end of the full log file (every line of the child), or of the job log."""
-    path = log_path(task)
-    if path.exists():
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            handle.seek(max(0, size - chars))
-            return handle.read().decode("utf-8", errors="replace")
-    return task.log[-chars:]
+    return read_log_tail(log_path(task), task.log, chars)
 
 
 # --- lookups -------------------------------------------------------------------------------

@@ -4,11 +4,11 @@ What runs on the worker is in training.execution; the child process is training.
 """
 
 import json
-import re
 import shutil
 
 from django.db import transaction
 
+from core.child_process import parse_env_variables
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from core.models import JobStatus
 from core.services import enqueue_job, request_cancel
@@ -23,8 +23,6 @@ MAX_WALL_TIME_SECONDS = 7 * 24 * 3600
 DEFAULT_WALL_TIME_SECONDS = 3600
 MAX_COMMAND_CHARS = 10_000
 MAX_VARIABLES = 100
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-RESERVED_ENV = {"PATH", "HOME", "LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME"}
 PRIVATE = "private"
 
 
@@ -319,27 +317,7 @@ def parse_variables(value):
     """The spec's `variable` list: [{"KEY": "value"}, ...] or [{"name": "KEY", "value": "..."}]."""
     if value in (None, "", []):
         return {}
-    items = value if isinstance(value, list) else [value]
-    variables = {}
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise InvalidInput(f"variable[{index}]: must be an object")
-        if "name" in item or "key" in item:
-            pairs = [(item.get("name") or item.get("key"), item.get("value", ""))]
-        else:
-            pairs = list(item.items())
-        for key, raw in pairs:
-            key = str(key or "")
-            if not ENV_NAME.match(key):
-                raise InvalidInput(f"variable[{index}]: {key[:40]!r} is not an environment variable name")
-            if key.upper() in RESERVED_ENV:
-                raise InvalidInput(f"variable[{index}]: {key} may not be set")
-            if isinstance(raw, (dict, list)) or len(str(raw)) > 4096:
-                raise InvalidInput(f"variable[{index}]: the value of {key} must be a string of at most 4096 characters")
-            variables[key] = "" if raw is None else str(raw)
-    if len(variables) > MAX_VARIABLES:
-        raise InvalidInput(f"variable: at most {MAX_VARIABLES} variables")
-    return variables
+    return parse_env_variables(value, "variable", limit=MAX_VARIABLES)
 
 
 def create_code_task(*, owner, data, queue="training"):

@@ -1,0 +1,242 @@
+"""Running a job's work in a child process: started, followed, logged and stopped the same way everywhere.
+
+`run_child` starts the command in a session of its own with PR_SET_PDEATHSIG, so it dies with
+the worker process that started it (a SIGKILLed worker leaves no orphan on). Its output is
+read line by line from a thread, appended to the job's log file and (without the event lines)
+to the job log; event lines (`event_marker` + JSON) go to the `on_event` callback. Every
+second it checks whether the job was cancelled or ran past its wall time: then the child's
+process group gets SIGTERM and, after GRACE_SECONDS, SIGKILL.
+"""
+
+import ctypes
+import json
+import os
+import queue
+import re
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from .errors import InvalidInput
+
+GRACE_SECONDS = 5
+POLL_SECONDS = 1.0
+DB_LOG_LIMIT = 200_000  # characters of the job log kept in the database; the file keeps all
+TAIL_LINES = 40
+MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "OutOfMemory")
+ROOT = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+RESERVED_ENV = {"PATH", "HOME", "LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME"}
+
+
+@dataclass
+class ChildResult:
+    returncode: int
+    cancelled: bool = False
+    timed_out: bool = False
+    tail: list = field(default_factory=list)  # the last output lines, event lines left out
+
+    @property
+    def last_line(self):
+        """The last non-blank output line (usually the error), at most 500 characters."""
+        return next((line for line in reversed(self.tail) if line.strip()), "")[:500]
+
+    @property
+    def ran_out_of_memory(self):
+        return self.returncode != 0 and any(sign in line for line in self.tail for sign in MEMORY_SIGNS)
+
+
+def append_job_log(model, pk, lines):
+    stamp = timezone.now().strftime("%H:%M:%S")
+    text = "".join(f"[{stamp}] {line}\n" for line in lines)
+    model.objects.filter(pk=pk).update(log=Concat(F("log"), Value(text)), heartbeat_at=timezone.now())
+
+
+def _die_with_parent():
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:  # not Linux: the child's own parent check, if any, still applies
+        pass
+
+
+def stop_process_group(process):
+    """SIGTERM to the child's group, SIGKILL after the grace period."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+    # Anything left in the group (grandchildren) goes too.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run_child(cmd, *, job, handle, log_file, cwd, env, on_event=None, event_marker=None, preexec=None,
+              wall_time=None):
+    """Run `cmd` for the Job record `job` until it exits, is cancelled or passes `wall_time` seconds."""
+    model, pk = type(job), job.pk
+    log_file = Path(log_file)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+
+    def setup():
+        _die_with_parent()
+        if preexec:
+            preexec()
+
+    process = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, preexec_fn=setup,
+    )
+    lines = queue.Queue()
+
+    def read():
+        for raw in iter(process.stdout.readline, b""):
+            lines.put(raw.decode("utf-8", errors="replace").rstrip("\n"))
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True, name=f"child-output-{model.__name__}-{pk}")
+    reader.start()
+    started = time.monotonic()
+    result = ChildResult(returncode=0)
+    db_chars = len(job.log)
+    ended = False
+    with log_file.open("a", encoding="utf-8") as out:
+        out.write(f"=== attempt {job.attempts} started {timezone.now():%Y-%m-%d %H:%M:%S} ===\n")
+        while not ended:
+            batch = []
+            deadline = time.monotonic() + POLL_SECONDS
+            while time.monotonic() < deadline:
+                try:
+                    line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if line is None:
+                    ended = True
+                    break
+                out.write(line + "\n")
+                if on_event and event_marker and line.startswith(event_marker):
+                    try:
+                        on_event(json.loads(line[len(event_marker):]))
+                        continue
+                    except (ValueError, TypeError):  # not an event after all: an ordinary line
+                        pass
+                batch.append(line)
+                result.tail = (result.tail + [line])[-TAIL_LINES:]
+            out.flush()
+            if batch and db_chars < DB_LOG_LIMIT:
+                append_job_log(model, pk, batch)
+                db_chars += sum(len(line) + 12 for line in batch)
+                if db_chars >= DB_LOG_LIMIT:
+                    append_job_log(model, pk, [f"(job log truncated; the full log is {log_file.name})"])
+            if ended:
+                break
+            if handle.is_cancel_requested():
+                append_job_log(model, pk, ["cancel requested: stopping the child process"])
+                stop_process_group(process)
+                result.cancelled = True
+                break
+            if wall_time and time.monotonic() - started > wall_time:
+                append_job_log(model, pk, [f"wall time of {wall_time} s reached: stopping the child process"])
+                stop_process_group(process)
+                result.timed_out = True
+                break
+        result.returncode = process.wait()
+        out.write(f"=== exit code {result.returncode} ===\n")
+    reader.join(timeout=5)
+    return result
+
+
+def child_env(extra=None):
+    """A small, offline environment for a child: nothing of the worker's leaks in but thread settings."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONWARNINGS": "ignore",
+    }
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TMPDIR"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(extra or {})
+    return env
+
+
+def resource_limits(*, memory_gb, cpu, wall_time_seconds):
+    """A preexec function: address-space, CPU-time and CPU-affinity limits for a user's command."""
+    memory_bytes = int(memory_gb * 1024**3)
+    cpu_seconds = max(1, cpu) * wall_time_seconds + 5
+    try:
+        available = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        available = []
+    cores = set(available[: max(1, cpu)]) if available else None
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+        if cores:
+            os.sched_setaffinity(0, cores)
+
+    return apply
+
+
+def read_log_tail(path, job_log, chars):
+    """The end of the full log file (every line of the child), or of the job log when there is no file."""
+    path = Path(path)
+    if path.exists():
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            handle.seek(max(0, size - chars))
+            return handle.read().decode("utf-8", errors="replace")
+    return job_log[-chars:]
+
+
+def parse_env_variables(value, field, *, reserved=RESERVED_ENV, limit=100):
+    """Variables a user sets for a command: [{"KEY": "value"}, ...] or [{"name": "KEY", "value": "..."}]."""
+    items = value if isinstance(value, list) else [value]
+    variables = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"{field}[{index}]: must be an object")
+        if "name" in item or "key" in item:
+            pairs = [(item.get("name") or item.get("key"), item.get("value", ""))]
+        else:
+            pairs = list(item.items())
+        for key, raw in pairs:
+            key = str(key or "")
+            if not ENV_NAME.match(key):
+                raise InvalidInput(f"{field}[{index}]: {key[:40]!r} is not an environment variable name")
+            if key.upper() in reserved:
+                raise InvalidInput(f"{field}[{index}]: {key} may not be set")
+            if isinstance(raw, (dict, list)) or len(str(raw)) > 4096:
+                raise InvalidInput(f"{field}[{index}]: the value of {key} must be a string of at most 4096 characters")
+            variables[key] = "" if raw is None else str(raw)
+    if len(variables) > limit:
+        raise InvalidInput(f"{field}: at most {limit} variables")
+    return variables

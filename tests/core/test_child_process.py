@@ -1,0 +1,112 @@
+import sys
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from core import child_process
+from core.child_process import child_env, parse_env_variables, read_log_tail, resource_limits, run_child
+from core.errors import InvalidInput
+from core.jobs import JobHandle
+from core.models import DiagnosticJob, JobStatus
+
+MARKER = "@@crucible "
+
+
+def _job():
+    return DiagnosticJob.objects.create(status=JobStatus.RUNNING, attempts=1)
+
+
+def _run(job, script, tmp_path, **options):
+    return run_child(
+        ["/bin/bash", "-c", script], job=job, handle=JobHandle(DiagnosticJob, job.pk),
+        log_file=tmp_path / "logs" / "child.log", cwd=str(tmp_path), env=child_env(), **options,
+    )
+
+
+@pytest.mark.django_db
+def test_output_goes_to_the_log_file_and_job_log_and_events_to_the_callback(tmp_path):
+    job = _job()
+    events = []
+    script = f"""echo first line; echo '{MARKER}{{"event": "progress", "step": 2}}'; echo '{MARKER}not json'
+echo 'the real error' >&2; exit 3"""
+    result = _run(job, script, tmp_path, on_event=events.append, event_marker=MARKER)
+
+    assert result.returncode == 3
+    assert not result.cancelled and not result.timed_out
+    assert events == [{"event": "progress", "step": 2}]
+    assert result.tail == ["first line", f"{MARKER}not json", "the real error"]
+    assert result.last_line == "the real error"
+    job.refresh_from_db()
+    assert "first line" in job.log and "the real error" in job.log
+    assert '"progress"' not in job.log  # event lines stay out of the job log
+    written = (tmp_path / "logs" / "child.log").read_text()
+    assert '"event": "progress"' in written  # ... but the file keeps every line
+    assert written.startswith("=== attempt 1 started") and written.endswith("=== exit code 3 ===\n")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_stops_a_sleeping_child_within_seconds(tmp_path):
+    job = _job()
+
+    def cancel():
+        time.sleep(1.5)
+        DiagnosticJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+        connection.close()
+
+    threading.Thread(target=cancel).start()
+    started = time.monotonic()
+    result = _run(job, "echo sleeping; sleep 60", tmp_path)
+
+    assert result.cancelled and not result.timed_out
+    assert time.monotonic() - started < 10
+    assert result.returncode == -15  # SIGTERM
+    job.refresh_from_db()
+    assert "cancel requested: stopping the child process" in job.log
+
+
+@pytest.mark.django_db
+def test_wall_time_stops_the_child_and_a_child_ignoring_sigterm_is_killed(tmp_path, monkeypatch):
+    monkeypatch.setattr(child_process, "GRACE_SECONDS", 1)
+    job = _job()
+    started = time.monotonic()
+    # bash and its sleep both ignore SIGTERM: only the SIGKILL to the whole group ends them.
+    result = _run(job, "trap '' TERM; sleep 60 & wait", tmp_path, wall_time=1)
+
+    assert result.timed_out and not result.cancelled
+    assert result.returncode == -9  # SIGKILL
+    assert time.monotonic() - started < 10
+    job.refresh_from_db()
+    assert "wall time of 1 s reached" in job.log
+
+
+@pytest.mark.django_db
+def test_memory_limit_is_reported_as_running_out_of_memory(tmp_path):
+    job = _job()
+    limits = resource_limits(memory_gb=0.25, cpu=1, wall_time_seconds=30)
+    result = run_child(
+        [sys.executable, "-c", "x = bytearray(1024 ** 3)"], job=job, handle=JobHandle(DiagnosticJob, job.pk),
+        log_file=tmp_path / "child.log", cwd=str(tmp_path), env=child_env(), preexec=limits,
+    )
+
+    assert result.returncode == 1
+    assert result.ran_out_of_memory
+    assert "MemoryError" in result.last_line
+
+
+def test_env_variables_are_checked():
+    assert parse_env_variables([{"A": "1"}, {"name": "B", "value": 2}], "env") == {"A": "1", "B": "2"}
+    with pytest.raises(InvalidInput, match=r"env\[0\]: PATH may not be set"):
+        parse_env_variables([{"PATH": "/tmp"}], "env")
+    with pytest.raises(InvalidInput, match="is not an environment variable name"):
+        parse_env_variables([{"1BAD": "x"}], "env")
+    with pytest.raises(InvalidInput, match="at most 2 variables"):
+        parse_env_variables([{"A": "1", "B": "2", "C": "3"}], "variable", limit=2)
+
+
+def test_log_tail_reads_the_file_or_falls_back_to_the_job_log(tmp_path):
+    path = tmp_path / "run.log"
+    assert read_log_tail(path, "job log text", 4) == "text"
+    path.write_text("0123456789")
+    assert read_log_tail(path, "job log text", 4) == "6789"
