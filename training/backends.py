@@ -3,11 +3,12 @@
 TRAINING_BACKEND (a Django setting or the environment, default "local"). With "kubeflow"
 a CodeTask is rendered to a Kubeflow Training Operator custom resource (PyTorchJob, TFJob,
 MPIJob; scikit-learn, which the operator has no kind for, becomes a batch/v1 Job) and
-submitted with the official `kubernetes` client (install it and give the worker a
-kubeconfig or an in-cluster service account). The worker then follows the resource's
+submitted with the official `kubernetes` client (a kubeconfig named by TRAINING_KUBECONFIG
+or KUBECONFIG, else the in-cluster service account, else ~/.kube/config). The worker then follows the resource's
 status conditions until it succeeds or fails, and deletes it when the task is cancelled.
 """
 
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ KINDS = {
     "TensorFlow": ("TFJob", "v1", "tfjobs", "tfReplicaSpecs", "tensorflow", ("Chief", "Worker")),
     "MPI": ("MPIJob", "v2beta1", "mpijobs", "mpiReplicaSpecs", "mpi", ("Launcher", "Worker")),
 }
+MPI_WORKER_COMMAND = ["/usr/sbin/sshd", "-De"]
 DEFAULT_IMAGES = {
     "PyTorch": "pytorch/pytorch:latest",
     "TensorFlow": "tensorflow/tensorflow:latest",
@@ -51,13 +53,14 @@ def resource_name(task):
 
 
 def container(task, name, command):
+    """`command`: a shell line (run with bash -c) or an exec list."""
     limits = {"cpu": str(task.cpu or 1), "memory": f"{int(round((task.memory_gb or 1) * 1024))}Mi"}
     if task.gpu:
         limits["nvidia.com/gpu"] = str(task.gpu)
     spec = {
         "name": name,
         "image": task.image or DEFAULT_IMAGES[task.type],
-        "command": ["bash", "-c", command],
+        "command": command if isinstance(command, list) else ["bash", "-c", command],
         "env": [{"name": k, "value": v} for k, v in sorted(task.variables.items())],
         "resources": {"limits": limits, "requests": dict(limits)},
     }
@@ -99,7 +102,8 @@ def render_manifest(task):
                 "replicas": 1,
                 "template": pod_template(task, container_name, f"mpirun -n {max(task.nodes, 1)} {task.command}"),
             },
-            "Worker": {"replicas": max(task.nodes, 1), "template": pod_template(task, container_name, "sleep infinity")},
+            # mpi-operator v2 workers only serve SSH; the launcher's mpirun starts the ranks through it.
+            "Worker": {"replicas": max(task.nodes, 1), "template": pod_template(task, container_name, MPI_WORKER_COMMAND)},
         }
         spec = {"slotsPerWorker": 1, "runPolicy": {"cleanPodPolicy": "Running", "activeDeadlineSeconds": task.wall_time_seconds}, replica_key: replicas}
     else:
@@ -113,51 +117,113 @@ def render_manifest(task):
 # --- submitting (TRAINING_BACKEND=kubeflow) -------------------------------------------------------
 
 
-def kubernetes_api():
+class ClusterError(RuntimeError):
+    """The cluster could not be reached or refused a request; the message says which and why."""
+
+
+def kubeconfig_path():
+    return getattr(settings, "TRAINING_KUBECONFIG", None) or os.environ.get("KUBECONFIG") or None
+
+
+def kubernetes_client():
+    """A fresh `kubernetes.client.ApiClient`: the kubeconfig named by TRAINING_KUBECONFIG or
+    KUBECONFIG when set, else the in-cluster service account, else ~/.kube/config.
+    The client's global default configuration is left alone."""
     try:
         from kubernetes import client, config
     except ImportError:
-        raise RuntimeError("TRAINING_BACKEND=kubeflow needs the kubernetes package (pip install kubernetes)") from None
+        raise ClusterError("TRAINING_BACKEND=kubeflow needs the kubernetes package (pip install kubernetes)") from None
+    path = kubeconfig_path()
+    if not path:
+        configuration = client.Configuration()
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+            return client.ApiClient(configuration)
+        except config.ConfigException:
+            pass
     try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    return client
+        return config.new_client_from_config(config_file=path, persist_config=False)
+    except (config.ConfigException, OSError) as exc:
+        raise ClusterError(f"no usable kubeconfig ({path or '~/.kube/config'}) and not inside a cluster: {exc}") from None
+
+
+def resource_address(manifest):
+    """(group, version, namespace, plural, name) of a Training Operator resource."""
+    group, version = manifest["apiVersion"].split("/")
+    plural = next(p for kind, _v, p, *_ in KINDS.values() if kind == manifest["kind"])
+    meta = manifest["metadata"]
+    return group, version, meta["namespace"], plural, meta["name"]
+
+
+def call_cluster(action, manifest, request, missing_ok=False):
+    """Run `request(kubernetes.client module, api_client)`; failures become a ClusterError
+    (a 404 is None with `missing_ok`)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    label = f"{manifest['kind']} {manifest['metadata']['name']}"
+    with kubernetes_client() as api:
+        try:
+            return request(client, api)
+        except ApiException as exc:
+            if missing_ok and exc.status == 404:
+                return None
+            raise ClusterError(f"the cluster refused to {action} {label}: {exc.status} {exc.reason} {cluster_message(exc)}".strip()) from None
+        except HTTPError as exc:
+            raise ClusterError(f"cannot reach the cluster at {api.configuration.host} to {action} {label}: {exc}") from None
+
+
+def cluster_message(exc):
+    try:
+        return json.loads(exc.body).get("message", "")
+    except (TypeError, ValueError, AttributeError):
+        return ""
 
 
 def submit(manifest):
-    client = kubernetes_api()
-    meta = manifest["metadata"]
-    if manifest["apiVersion"] == "batch/v1":
-        client.BatchV1Api().create_namespaced_job(meta["namespace"], manifest)
-    else:
-        group, version = manifest["apiVersion"].split("/")
-        plural = next(p for kind, _v, p, *_ in KINDS.values() if kind == manifest["kind"])
-        client.CustomObjectsApi().create_namespaced_custom_object(group, version, meta["namespace"], plural, manifest)
+    def request(client, api):
+        if manifest["apiVersion"] == "batch/v1":
+            return client.BatchV1Api(api).create_namespaced_job(manifest["metadata"]["namespace"], manifest)
+        group, version, ns, plural, _name = resource_address(manifest)
+        return client.CustomObjectsApi(api).create_namespaced_custom_object(group, version, ns, plural, manifest)
+
+    call_cluster("create", manifest, request)
+
+
+def job_state(status):
+    """"running", "succeeded" or "failed" from a resource's status (a dict)."""
+    for condition in status.get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        # Training Operator: Succeeded / Failed; batch/v1 Job: Complete / Failed.
+        if condition.get("type") in ("Succeeded", "Complete"):
+            return "succeeded"
+        if condition.get("type") == "Failed":
+            return "failed"
+    return "running"
 
 
 def remote_state(manifest):
     """"running", "succeeded" or "failed" from the resource's status conditions."""
-    client = kubernetes_api()
-    meta = manifest["metadata"]
-    if manifest["apiVersion"] == "batch/v1":
-        status = client.BatchV1Api().read_namespaced_job_status(meta["name"], meta["namespace"]).status
-        return "succeeded" if status.succeeded else "failed" if status.failed else "running"
-    group, version = manifest["apiVersion"].split("/")
-    plural = next(p for kind, _v, p, *_ in KINDS.values() if kind == manifest["kind"])
-    obj = client.CustomObjectsApi().get_namespaced_custom_object(group, version, meta["namespace"], plural, meta["name"])
-    for condition in (obj.get("status") or {}).get("conditions") or []:
-        if condition.get("status") == "True" and condition.get("type") in ("Succeeded", "Failed"):
-            return condition["type"].lower()
-    return "running"
+    def request(client, api):
+        if manifest["apiVersion"] == "batch/v1":
+            job = client.BatchV1Api(api).read_namespaced_job_status(manifest["metadata"]["name"], manifest["metadata"]["namespace"])
+            return api.sanitize_for_serialization(job.status) or {}
+        group, version, ns, plural, name = resource_address(manifest)
+        return client.CustomObjectsApi(api).get_namespaced_custom_object(group, version, ns, plural, name).get("status") or {}
+
+    return job_state(call_cluster("read", manifest, request))
 
 
 def delete(manifest):
-    client = kubernetes_api()
-    meta = manifest["metadata"]
-    if manifest["apiVersion"] == "batch/v1":
-        client.BatchV1Api().delete_namespaced_job(meta["name"], meta["namespace"], propagation_policy="Background")
-        return
-    group, version = manifest["apiVersion"].split("/")
-    plural = next(p for kind, _v, p, *_ in KINDS.values() if kind == manifest["kind"])
-    client.CustomObjectsApi().delete_namespaced_custom_object(group, version, meta["namespace"], plural, meta["name"])
+    """Delete the resource and, in the background, its pods; one already gone is fine."""
+    def request(client, api):
+        if manifest["apiVersion"] == "batch/v1":
+            return client.BatchV1Api(api).delete_namespaced_job(
+                manifest["metadata"]["name"], manifest["metadata"]["namespace"], propagation_policy="Background")
+        group, version, ns, plural, name = resource_address(manifest)
+        return client.CustomObjectsApi(api).delete_namespaced_custom_object(
+            group, version, ns, plural, name, propagation_policy="Background")
+
+    call_cluster("delete", manifest, request, missing_ok=True)
