@@ -486,7 +486,7 @@ def _import_version(version, handle):
         extra.append((IMAGE_MANIFEST_PATH, manifest))
     paths = [path for path, _ in nodes] + [path for path, _ in extra]
     if not paths:
-        raise InvalidInput("nothing to import: the savePath holds no files")
+        raise InvalidInput(f"nothing to import: savePath {version.save_path or '(none)'} holds no files")
     if len(set(paths)) != len(paths):
         raise Conflict(f"{IMAGE_MANIFEST_PATH} is reserved for the image description")
     total = _check_limits([(p, n.size) for p, n in nodes] + [(p, len(d)) for p, d in extra])
