@@ -1,14 +1,22 @@
 """The platform's LoRA fine-tune against a plain PEFT script, and dispatch latency.
 
-    .venv/bin/python bench/training_bench.py [--steps 200] [--runs 3]
+    .venv/bin/python bench/training_bench.py [--steps 200] [--runs 3] [--threads N] [--dispatch 10]
 
 Both sides train the same tiny GPT-2 (hub.tiny_models) with LoRA on the same data, for the
-same steps, with the same TrainingArguments, on the same machine, one at a time:
+same steps, with the same TrainingArguments (checkpoints at the same steps, adapter and
+tokenizer saved at the end), on the same machine, one at a time, alternating which goes first:
 
 - platform: POST /kernel/fineTune/createLlmFineTuneTask -> a real Celery worker -> the runner
   child process -> adapter saved and registered; timed from the POST until the task succeeded.
+  Its parts: queue wait (created -> started), the runner process (its own wall time, from its
+  `done` event), and the rest (preparing the work folder, registering the adapter, finishing),
+  plus the CPU seconds the worker itself (not the runner) used during the run.
 - plain: PLAIN_PEFT below run as `python -c` (transformers Trainer + peft, nothing else), timed
   from process start to exit (imports included, as for the platform's child).
+
+`--threads N` sets OMP_NUM_THREADS for both sides (the worker passes it to the runner); on a
+busy machine `--threads 1` gives steadier numbers. The worker uses the production heartbeat
+intervals (job 5 s, worker 10 s), not the tests' 1 s.
 
 Dispatch latency: POST /kernel/trainOperator/createTask with the command `true`, timed from
 the POST until the job is running (the worker claimed it). A temporary CRUCIBLE_DATA_DIR,
@@ -30,6 +38,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CRUCIBLE_DATA_DIR", tempfile.mkdtemp(prefix="crucible-bench-training-"))
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# config.settings_test would set 1-second heartbeats; a deployment beats every 5 s (job) and 10 s (worker).
+os.environ.setdefault("JOB_HEARTBEAT_SECONDS", "5")
+os.environ.setdefault("WORKER_HEARTBEAT_SECONDS", "10")
+POLL_SECONDS = 0.1  # how often the bench looks at the task: often enough, cheap enough not to compete
 
 
 PLAIN_PEFT = r"""
@@ -120,7 +132,7 @@ def client_for(user):
     return client
 
 
-def wait_for(predicate, timeout=600, interval=0.02):
+def wait_for(predicate, timeout=1800, interval=POLL_SECONDS):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -129,11 +141,43 @@ def wait_for(predicate, timeout=600, interval=0.02):
     raise TimeoutError
 
 
-def platform_run(client, steps):
+def cpu_seconds(pid):
+    """CPU seconds (user + system) used so far by the process `pid` itself, not its children."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker_cpu(worker):
+    """CPU seconds of the Celery worker: its main process and its pool processes (the runner,
+    a child of a pool process, is not counted)."""
+    pids = [worker.pid]
+    for children in Path(f"/proc/{worker.pid}/task").glob("*/children"):
+        pids.extend(int(pid) for pid in children.read_text().split())
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def runner_seconds(task):
+    """The runner's own wall time, from the `done` event in the task's log file."""
+    from training import selectors
+
+    for line in reversed(selectors.log_path(task).read_text().splitlines()):
+        if line.startswith("@@crucible ") and '"done"' in line:
+            return json.loads(line[len("@@crucible "):]).get("seconds")
+    return None
+
+
+def platform_run(client, steps, worker=None):
     from training.models import LlmTask
 
     body = {"name": "bench", "originModelDir": "Model", "inputDir": "Data", "fineTuneStrategy": "LoRA",
             "commonHyperParameters": [{"name": k, "value": str(v)} for k, v in hyper(steps).items()]}
+    cpu_before = worker_cpu(worker) if worker else 0.0
     started = time.perf_counter()
     response = client.post("/kernel/fineTune/createLlmFineTuneTask", body, format="json")
     assert response.status_code == 200, response.content
@@ -141,15 +185,30 @@ def platform_run(client, steps):
     ended = wait_for(lambda: LlmTask.objects.filter(pk=pk).exclude(status__in=["queued", "running"]).exists())
     task = LlmTask.objects.get(pk=pk)
     assert task.status == "succeeded", task.error
-    return ended - started, task
+    queue = (task.started_at - task.created_at).total_seconds()
+    runner = runner_seconds(task)
+    return {
+        "seconds": ended - started,
+        "queue": queue,
+        "runner": runner,
+        "rest": ended - started - queue - runner,
+        "worker_cpu": (worker_cpu(worker) - cpu_before) if worker else None,
+    }
 
 
-def plain_run(model_dir, data_dir, steps, out):
+def plain_run(model_dir, data_dir, steps, out, threads=None):
     config = {"model_dir": str(model_dir), "data_dir": str(data_dir), "output_dir": str(out), "hyper": hyper(steps)}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", PLAIN_PEFT, json.dumps(config)], check=True,
-                   env={**os.environ, "PYTHONWARNINGS": "ignore", "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    # Output to a pipe that is read, as the worker reads the runner's.
+    done = subprocess.run([sys.executable, "-c", PLAIN_PEFT, json.dumps(config)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"the plain script failed ({done.returncode}):\n{done.stdout.decode()[-3000:]}")
+    return seconds
 
 
 def dispatch_latency(client):
@@ -164,11 +223,14 @@ def dispatch_latency(client):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--dispatch", type=int, default=10)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=200, help="training steps on both sides (default 200)")
+    parser.add_argument("--runs", type=int, default=3, help="repeats of the pair; medians are reported (default 3)")
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for both sides (default: torch's own)")
+    parser.add_argument("--dispatch", type=int, default=10, help="dispatch-latency samples (0: skip)")
     args = parser.parse_args()
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the worker's environment, passed to the runner
     setup_django()
     from tests.worker import start_worker, stop_worker, wait_for_worker
 
@@ -179,25 +241,47 @@ def main():
             wait_for_worker(worker, "bench@")
             client = client_for(user)
             platform_run(client, 5)  # warm the worker (first imports, page cache)
-            platform, plain, overheads = [], [], []
+            plain_run(model_dir, data_dir, 5, Path(folder) / "plain-warm", args.threads)
+            platform, plain = [], []
             for run in range(args.runs):
-                seconds, task = platform_run(client, args.steps)
-                platform.append(seconds)
-                plain.append(plain_run(model_dir, data_dir, args.steps, Path(folder) / f"plain-{run}"))
-                overheads.append((task.started_at - task.created_at).total_seconds())
-                print(f"run {run + 1}: platform {platform[-1]:.2f} s, plain PEFT {plain[-1]:.2f} s", flush=True)
+                out = Path(folder) / f"plain-{run}"
+                if run % 2:  # alternate the order, so that drift in the machine's load hits both sides
+                    plain.append(plain_run(model_dir, data_dir, args.steps, out, args.threads))
+                    platform.append(platform_run(client, args.steps, worker))
+                else:
+                    platform.append(platform_run(client, args.steps, worker))
+                    plain.append(plain_run(model_dir, data_dir, args.steps, out, args.threads))
+                p = platform[-1]
+                print(f"run {run + 1}: platform {p['seconds']:.2f} s (queue {p['queue']:.2f} s, runner process "
+                      f"{p['runner']:.2f} s, rest {p['rest']:.2f} s), "
+                      f"plain PEFT {plain[-1]:.2f} s, ratio {p['seconds'] / plain[-1]:.3f}, "
+                      f"load average {os.getloadavg()[0]:.1f}", flush=True)
             latencies = [dispatch_latency(client) for _ in range(args.dispatch)]
     finally:
         stop_worker(worker)
-    p, q = statistics.median(platform), statistics.median(plain)
+
+    def median(key):
+        return statistics.median(p[key] for p in platform)
+
+    total, runner, base = median("seconds"), median("runner"), statistics.median(plain)
+    ratios = sorted(p["seconds"] / q for p, q in zip(platform, plain))
+    threads = args.threads or "torch default"
     print()
-    print(f"LoRA fine-tune, tiny GPT-2, {args.steps} steps, median of {args.runs}")
-    print(f"| platform (POST -> succeeded) | {p:.2f} s |")
-    print(f"| plain PEFT script            | {q:.2f} s |")
-    print(f"| ratio                        | {p / q:.3f} |")
-    print(f"| queue wait inside the platform run (created -> started) | {statistics.median(overheads) * 1000:.0f} ms |")
-    lat = sorted(latencies)
-    print(f"| dispatch POST -> running, median of {len(lat)} | {statistics.median(lat) * 1000:.0f} ms (max {lat[-1] * 1000:.0f} ms) |")
+    print(f"LoRA fine-tune, tiny GPT-2, {args.steps} steps, median of {args.runs} (threads: {threads})")
+    print("| | seconds |")
+    print("|---|---|")
+    print(f"| platform, POST -> succeeded | {total:.2f} |")
+    print(f"|   queue wait (created -> started) | {median('queue'):.2f} |")
+    print(f"|   runner process (imports, load, train, save) | {runner:.2f} |")
+    print(f"|   the rest (work folder, registering, finishing, polling) | {median('rest'):.2f} |")
+    print(f"|   worker CPU during the run (not the runner) | {median('worker_cpu'):.2f} |")
+    print(f"| plain PEFT script | {base:.2f} |")
+    print()
+    print(f"RATIO platform / plain = {total / base:.3f} (per run: {', '.join(f'{r:.3f}' for r in ratios)}; goal <= 1.05)")
+    print(f"ratio runner process / plain = {runner / base:.3f}")
+    if latencies:
+        lat = sorted(latencies)
+        print(f"dispatch POST -> running, median of {len(lat)}: {statistics.median(lat) * 1000:.0f} ms (max {lat[-1] * 1000:.0f} ms)")
 
 
 if __name__ == "__main__":
