@@ -714,3 +714,17 @@ def get_owned_service(actor, service_id):
     if service.owner_id != actor.pk and not actor.is_platform_admin:
         raise NotFound(f"model service {service_id} not found")
     return service
+
+
+def stop_host_replica_processes():
+    """Stop the replica processes of this host, leaving their records as they are.
+
+    For shutting a host down (bin/up does it on exit): replicas are detached so that they
+    outlive worker restarts, so without this they would outlive the platform too. The
+    supervisor of the next serving worker finds them dead and starts them again.
+    """
+    stopped = 0
+    for replica in Replica.objects.filter(host=processes.host_name(), status__in=LIVE_REPLICA_STATUSES):
+        if replica.pid and processes.stop_pid(replica.pid, replica):
+            stopped += 1
+    return stopped

@@ -169,6 +169,20 @@ def test_dead_replica_comes_back_and_stop_frees_everything(celery_worker, live_s
     assert client_for(user).post(f"/api/v1/serving/services/{data['id']}/start").status_code == 202
     wait_version(version, ["running"])
     assert len(replica_pids()) == 1
+
+    # Shutting the host down (bin/up's exit) stops the processes but keeps the records, so the
+    # supervisor of the next serving worker starts them again.
+    from serving.services import stop_host_replica_processes
+
+    live = version.replicas.get(status="running")
+    assert stop_host_replica_processes() == 1
+    assert replica_pids() == []
+
+    def restarted():
+        live.refresh_from_db()
+        return live.status == "running" and live.pid is not None and live.restarts == 1
+
+    wait_until(restarted, timeout=120, interval=0.3, message="the supervisor to restart the stopped replica")
     assert client_for(user).delete(f"/api/v1/serving/services/{data['id']}").status_code == 202
     wait_until(lambda: not ServiceVersion.objects.filter(pk=version.pk).exists(), timeout=60, message="deleted")
     wait_until(lambda: replica_pids() == [], timeout=30, message="processes gone")
