@@ -1,17 +1,14 @@
 import json
-import time
 from pathlib import Path
 
 import pytest
-from django.core.files.base import ContentFile
-from django.db import OperationalError
 from rest_framework.test import APIClient
 
 from core.models import ACTIVE_STATUSES
 from core.services import request_cancel
 from evaluation.models import EvaluationTask
-from files import services as files
 from hub.tiny_models import build_tiny_gpt2
+from tests.factories import upload_tree
 from tests.worker import wait_until
 
 CREATE = "/model/evaluation/task/create"
@@ -37,20 +34,6 @@ def jsonl(rows):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     return build_tiny_gpt2(tmp_path_factory.mktemp("evaluation-tiny-gpt2"))
-
-
-def upload_tree(user, contents, attempts=5):
-    """{path: bytes} into the private space in one batch (retried when SQLite is briefly locked)."""
-    uploads = [files.Upload(path, ContentFile(data, name=Path(path).name)) for path, data in contents.items()]
-    for attempt in range(attempts):
-        try:
-            return files.upload_files(user, user, "private", "", uploads)
-        except OperationalError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5)
-            for upload in uploads:
-                upload.content.seek(0)
 
 
 @pytest.fixture

@@ -1,16 +1,13 @@
 import json
-import time
 from pathlib import Path
 
 import pytest
-from django.core.files.base import ContentFile
-from django.db import OperationalError
 from rest_framework.test import APIClient
 
 from core.models import ACTIVE_STATUSES
 from core.services import request_cancel
-from files import services as files
 from hub.tiny_models import build_tiny_gpt2, corpus_lines
+from tests.factories import upload_tree
 from tests.worker import wait_until
 from training.models import CodeTask, LlmTask
 
@@ -34,22 +31,6 @@ def save_text(user, path, text):
 
 def jsonl(rows):
     return "".join(json.dumps(row) + "\n" for row in rows)
-
-
-def upload_tree(user, contents, attempts=5):
-    """{path: bytes} into the private space in one batch. On SQLite a write that races the
-    worker's heartbeat can meet "database is locked" at once (a deferred transaction that
-    must upgrade); the batch is all or nothing, so it is simply tried again."""
-    uploads = [files.Upload(path, ContentFile(data, name=Path(path).name)) for path, data in contents.items()]
-    for attempt in range(attempts):
-        try:
-            return files.upload_files(user, user, "private", "", uploads)
-        except OperationalError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5)
-            for upload in uploads:
-                upload.content.seek(0)
 
 
 @pytest.fixture
