@@ -126,5 +126,10 @@ def storage_status(user):
     return status
 
 
+def storage_left(user):
+    """Bytes the user may still store, or None when storage is unlimited for them."""
+    return storage_status(user)["bytes_remain"]
+
+
 def api_keys_of(user):
     return ApiKey.objects.filter(user=user)

@@ -6,6 +6,7 @@ Set DATABASE_URL / CELERY_BROKER_URL for PostgreSQL and Redis. DJANGO_ENV=produc
 turns on the production checks (real SECRET_KEY, DEBUG off).
 """
 
+import glob
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
 
 DATA_DIR = Path(env.str("CRUCIBLE_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # only the platform reads it
 
 INSECURE_DEV_KEY = "django-insecure-crucible-development-key-do-not-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEV_KEY)
@@ -189,8 +190,11 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    # Its own key: a leaked SECRET_KEY (or one read by a job) must not let anyone mint tokens.
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="" if PRODUCTION else SECRET_KEY + ":jwt"),
 }
+if PRODUCTION and (len(SIMPLE_JWT["SIGNING_KEY"]) < 32 or SIMPLE_JWT["SIGNING_KEY"] == SECRET_KEY):
+    raise ImproperlyConfigured("Production needs its own JWT_SIGNING_KEY (32+ characters, not the SECRET_KEY).")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Crucible API",
@@ -272,6 +276,33 @@ CELERY_TASK_ALWAYS_EAGER = False
 JOB_HEARTBEAT_SECONDS = env.float("JOB_HEARTBEAT_SECONDS", default=5.0)
 JOB_STALE_SECONDS = env.float("JOB_STALE_SECONDS", default=45.0)
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+
+# Serving hosts: replicas listen on SERVING_BIND_ADDRESS (a port from SERVING_PORT_RANGE,
+# "20000-20999", or any free one when empty) and are recorded under SERVING_ADVERTISE_ADDRESS,
+# the address the web machines reach this host at (default: the bind address, or this host's
+# name when binding every interface).
+SERVING_BIND_ADDRESS = env.str("SERVING_BIND_ADDRESS", default="127.0.0.1")
+SERVING_ADVERTISE_ADDRESS = env.str("SERVING_ADVERTISE_ADDRESS", default="")
+SERVING_PORT_RANGE = env.str("SERVING_PORT_RANGE", default="")
+
+# The sandbox every child process of a job runs in (core.sandbox, docs/security.md):
+# "bubblewrap" (Linux namespaces; Debian's bubblewrap package) or "none" (development only:
+# a production worker refuses to start with it).
+CODE_SANDBOX = env.str("CODE_SANDBOX", default="bubblewrap")
+if CODE_SANDBOX not in ("bubblewrap", "none"):
+    raise ImproperlyConfigured("CODE_SANDBOX must be 'bubblewrap' or 'none'.")
+# A worker running as root runs each box as one of these unprivileged uids (no account needed);
+# a worker running as its own user maps the box's uid CODE_SANDBOX_INNER_UID to itself.
+CODE_SANDBOX_UID_BASE = env.int("CODE_SANDBOX_UID_BASE", default=1_000_000)
+CODE_SANDBOX_UID_COUNT = env.int("CODE_SANDBOX_UID_COUNT", default=65_536)
+CODE_SANDBOX_INNER_UID = env.int("CODE_SANDBOX_INNER_UID", default=1000)
+# Network for jobs: off (no interface but an isolated loopback). An admin may turn it on for all jobs.
+CODE_SANDBOX_NETWORK = env.bool("CODE_SANDBOX_NETWORK", default=False)
+CODE_SANDBOX_MAX_PROCESSES = env.int("CODE_SANDBOX_MAX_PROCESSES", default=512)  # threads count too
+CODE_SANDBOX_MAX_FILE_BYTES = env.int("CODE_SANDBOX_MAX_FILE_BYTES", default=50 * 1024**3)
+CODE_SANDBOX_TMP_BYTES = env.int("CODE_SANDBOX_TMP_BYTES", default=1024**3)  # each of /tmp and /dev/shm
+CODE_SANDBOX_EXTRA_READABLE = env.list("CODE_SANDBOX_EXTRA_READABLE", default=[])
+CODE_SANDBOX_DEVICES = env.list("CODE_SANDBOX_DEVICES", default=sorted(glob.glob("/dev/nvidia*")))
 
 LOGGING = {
     "version": 1,

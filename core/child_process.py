@@ -1,19 +1,19 @@
 """Running a job's work in a child process: started, followed, logged and stopped the same way everywhere.
 
-`run_child` starts the command in a session of its own with PR_SET_PDEATHSIG, so it dies with
-the worker process that started it (a SIGKILLed worker leaves no orphan on). Its output is
-read line by line from a thread, appended to the job's log file and (without the event lines)
-to the job log; event lines (`event_marker` + JSON) go to the `on_event` callback. Every
-second it checks whether the job was cancelled or ran past its wall time: then the child's
-process group gets SIGTERM and, after GRACE_SECONDS, SIGKILL.
+`run_child` starts the command inside the job's sandbox (`core.sandbox`: bubblewrap namespaces,
+limits, only the job's own folders), in a session of its own that dies with the worker process
+that started it (a SIGKILLed worker leaves no process behind: the box's PID namespace takes
+`setsid` and double-forked children with it). Its output is read line by line from a thread,
+appended to the job's log file and (without the event lines) to the job log; event lines
+(`event_marker` + JSON) go to the `on_event` callback. Every second it checks whether the job
+was cancelled or ran past its wall time, and every few seconds whether its folders outgrew what
+is left of the owner's storage quota: then the box gets SIGTERM and, after GRACE_SECONDS, SIGKILL.
 """
 
-import ctypes
 import json
 import os
 import queue
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -26,15 +26,15 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from . import sandbox
 from .errors import InvalidInput
 
 GRACE_SECONDS = 5
+DISK_CHECK_SECONDS = 5
 POLL_SECONDS = 1.0
 DB_LOG_LIMIT = 200_000  # characters of the job log kept in the database; the file keeps all
 TAIL_LINES = 40
 MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "OutOfMemory")
-ROOT = Path(__file__).resolve().parent.parent
-PR_SET_PDEATHSIG = 1
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 RESERVED_ENV = {"PATH", "HOME", "LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME"}
 
@@ -44,6 +44,7 @@ class ChildResult:
     returncode: int
     cancelled: bool = False
     timed_out: bool = False
+    disk_exceeded: bool = False
     tail: list = field(default_factory=list)  # the last output lines, event lines left out
 
     @property
@@ -60,13 +61,6 @@ def append_job_log(model, pk, lines):
     stamp = timezone.now().strftime("%H:%M:%S")
     text = "".join(f"[{stamp}] {line}\n" for line in lines)
     model.objects.filter(pk=pk).update(log=Concat(F("log"), Value(text)), heartbeat_at=timezone.now())
-
-
-def _die_with_parent():
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:  # not Linux: the child's own parent check, if any, still applies
-        pass
 
 
 def stop_process_group(process):
@@ -90,22 +84,21 @@ def stop_process_group(process):
         pass
 
 
-def run_child(cmd, *, job, handle, log_file, cwd, env, on_event=None, event_marker=None, preexec=None,
-              wall_time=None):
-    """Run `cmd` for the Job record `job` until it exits, is cancelled or passes `wall_time` seconds."""
+def run_child(cmd, *, job, handle, log_file, box, on_event=None, event_marker=None, wall_time=None,
+              disk_limit_bytes=None):
+    """Run `cmd` for the Job record `job` in the sandbox `box` (a core.sandbox.Spec) until it exits,
+    is cancelled, passes `wall_time` seconds or writes more than `disk_limit_bytes` into its folders."""
     model, pk = type(job), job.pk
     log_file = Path(log_file)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-
-    def setup():
-        _die_with_parent()
-        if preexec:
-            preexec()
-
-    process = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, preexec_fn=setup,
-    )
+    launch = sandbox.prepare(cmd, box)
+    try:
+        process = subprocess.Popen(
+            launch.argv, cwd=launch.cwd, env=launch.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=launch.preexec, pass_fds=launch.pass_fds,
+        )
+    finally:
+        launch.close()
     lines = queue.Queue()
 
     def read():
@@ -116,6 +109,7 @@ def run_child(cmd, *, job, handle, log_file, cwd, env, on_event=None, event_mark
     reader = threading.Thread(target=read, daemon=True, name=f"child-output-{model.__name__}-{pk}")
     reader.start()
     started = time.monotonic()
+    next_disk_check = started + DISK_CHECK_SECONDS
     result = ChildResult(returncode=0)
     db_chars = len(job.log)
     ended = False
@@ -159,20 +153,49 @@ def run_child(cmd, *, job, handle, log_file, cwd, env, on_event=None, event_mark
                 stop_process_group(process)
                 result.timed_out = True
                 break
+            if disk_limit_bytes is not None and time.monotonic() >= next_disk_check:
+                next_disk_check = time.monotonic() + DISK_CHECK_SECONDS
+                used = sandbox.folder_bytes(box.writable)
+                if used > disk_limit_bytes:
+                    append_job_log(model, pk, [f"the job's folders hold {used} bytes, over the {disk_limit_bytes} "
+                                               "bytes left of the storage quota: stopping the child process"])
+                    stop_process_group(process)
+                    result.disk_exceeded = True
+                    break
         result.returncode = process.wait()
         out.write(f"=== exit code {result.returncode} ===\n")
+    for folder in box.writable:
+        removed = sandbox.scrub(folder)
+        if removed:
+            append_job_log(model, pk, [f"removed {removed} link(s) or special file(s) the job left in its folder"])
+    # Whatever the box left (nothing, once its bubblewrap is gone; belt and braces for CODE_SANDBOX=none).
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
     reader.join(timeout=5)
     return result
+
+
+def run_quiet(cmd, *, box, timeout):
+    """Run a short platform step (a merge) in the sandbox; returns (returncode, output)."""
+    launch = sandbox.prepare(cmd, box)
+    try:
+        done = subprocess.run(launch.argv, cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                              preexec_fn=launch.preexec, pass_fds=launch.pass_fds, timeout=timeout)
+    finally:
+        launch.close()
+    return done.returncode, done.stdout.decode("utf-8", errors="replace")
 
 
 def child_env(extra=None):
     """A small, offline environment for a child: nothing of the worker's leaks in but thread settings."""
     env = {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": os.environ.get("HOME", "/tmp"),
+        "HOME": "/tmp",
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": str(ROOT),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
@@ -180,30 +203,11 @@ def child_env(extra=None):
         "TOKENIZERS_PARALLELISM": "false",
         "PYTHONWARNINGS": "ignore",
     }
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TMPDIR"):
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         if name in os.environ:
             env[name] = os.environ[name]
     env.update(extra or {})
     return env
-
-
-def resource_limits(*, memory_gb, cpu, wall_time_seconds):
-    """A preexec function: address-space, CPU-time and CPU-affinity limits for a user's command."""
-    memory_bytes = int(memory_gb * 1024**3)
-    cpu_seconds = max(1, cpu) * wall_time_seconds + 5
-    try:
-        available = sorted(os.sched_getaffinity(0))
-    except AttributeError:
-        available = []
-    cores = set(available[: max(1, cpu)]) if available else None
-
-    def apply():
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-        if cores:
-            os.sched_setaffinity(0, cores)
-
-    return apply
 
 
 def read_log_tail(path, job_log, chars):

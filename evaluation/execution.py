@@ -2,7 +2,9 @@
 
 Built-in metrics run in `python -m evaluation.runner` and custom scripts in `bash -c
 <command>`; both are run by core.child_process.run_child (own session, dies with the worker,
-stopped on cancel or past the wall time, output to the task's log file and the job log).
+stopped on cancel or past the wall time, output to the task's log file and the job log), inside
+the job's sandbox (core.sandbox): the scratch folder's inputs read-only, output/ (and work/ for
+custom scripts) writable, nothing else of the data folder.
 """
 
 import json
@@ -13,7 +15,9 @@ from pathlib import Path
 
 from django.db import transaction
 
-from core.child_process import child_env, resource_limits, run_child
+from accounts.selectors import storage_left
+from core import sandbox
+from core.child_process import child_env, run_child
 from core.jobs import JobCancelled
 
 from . import selectors
@@ -27,6 +31,12 @@ MAX_OUTPUT_FILES = 200
 
 class EvaluationFailed(Exception):
     pass
+
+
+def allowance(task, *folders):
+    """Bytes the task's writable folders may grow to (None: no storage quota)."""
+    left = storage_left(task.owner)
+    return None if left is None else sandbox.folder_bytes(folders) + left
 
 
 # --- materializing inputs -------------------------------------------------------------------------
@@ -188,13 +198,21 @@ def execute_builtin(task, handle, root):
 
     cmd = [sys.executable, "-m", "evaluation.runner", str(root / "config.json")]
     handle.log(f"starting the evaluation process ({', '.join(task.metrics)})")
-    result = run_child(cmd, job=task, handle=handle, log_file=selectors.log_path(task), cwd=str(root),
-                       env=child_env(), on_event=on_event, event_marker=METRIC_MARKER, wall_time=task.wall_time_seconds)
+    box = sandbox.Spec(
+        label=sandbox.label_for(task), readable=[root], writable=[root / "output"], cwd=str(root),
+        modules=["evaluation/runner.py", "evaluation/metrics.py"], env=child_env(), limits=sandbox.Limits.for_job(),
+        cpus=task.cpu or None,
+    )
+    result = run_child(cmd, job=task, handle=handle, log_file=selectors.log_path(task), box=box,
+                       on_event=on_event, event_marker=METRIC_MARKER, wall_time=task.wall_time_seconds,
+                       disk_limit_bytes=allowance(task, root / "output"))
     EvaluationTask.objects.filter(pk=task.pk).update(exit_code=result.returncode)
     if result.cancelled:
         raise JobCancelled("cancelled by request; the evaluation process was stopped")
     if result.timed_out:
         raise EvaluationFailed(f"stopped: wall time of {task.wall_time_seconds} s exceeded")
+    if result.disk_exceeded:
+        raise EvaluationFailed("stopped: the task's files outgrew what is left of your storage quota")
     if result.returncode != 0 or not done:
         raise EvaluationFailed(f"the evaluation process exited with code {result.returncode}: {result.last_line}")
     metrics = {k: v for k, v in (done.get("results") or {}).items() if isinstance(v, (int, float))}
@@ -222,9 +240,13 @@ def execute_custom(task, handle, root):
                      "CRUCIBLE_TASK_ID": str(task.uid)})
     env["PYTHONPATH"] = str(work)
     handle.log(f"running ({task.cpu} CPU, {task.memory_gb:g} GB, {task.wall_time_seconds} s): {task.command}")
-    limits = resource_limits(memory_gb=task.memory_gb, cpu=task.cpu, wall_time_seconds=task.wall_time_seconds)
+    box = sandbox.Spec(
+        label=sandbox.label_for(task), readable=[root], writable=[work, output], cwd=str(work), env=env,
+        cpus=task.cpu or None,
+        limits=sandbox.Limits.for_job(memory_gb=task.memory_gb, cpu=task.cpu, wall_time_seconds=task.wall_time_seconds),
+    )
     result = run_child(["/bin/bash", "-c", task.command], job=task, handle=handle, log_file=selectors.log_path(task),
-                       cwd=str(work), env=env, preexec=limits, wall_time=task.wall_time_seconds)
+                       box=box, wall_time=task.wall_time_seconds, disk_limit_bytes=allowance(task, work, output))
     EvaluationTask.objects.filter(pk=task.pk).update(exit_code=result.returncode)
     if result.cancelled:
         raise JobCancelled("cancelled by request; the command was stopped")
@@ -232,6 +254,8 @@ def execute_custom(task, handle, root):
         raise EvaluationFailed(f"exceeded memory limit of {task.memory_gb:g} GB (exit code {result.returncode})")
     if result.timed_out:
         raise EvaluationFailed(f"stopped: wall time of {task.wall_time_seconds} s exceeded")
+    if result.disk_exceeded:
+        raise EvaluationFailed("stopped: the task's files outgrew what is left of your storage quota")
     if result.returncode != 0:
         raise EvaluationFailed(f"the command exited with code {result.returncode}: {result.last_line}")
     metrics_file = output / "metrics.json"

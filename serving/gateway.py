@@ -13,7 +13,7 @@ from django.db.models import F
 
 from core.errors import DomainError, InvalidInput
 
-from . import conf, selectors
+from . import conf, processes, selectors
 from .models import Replica, ServiceVersion
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,8 @@ def _raise_for(status, raw):
 def _connect(replica, path, payload):
     connection = http.client.HTTPConnection(replica.address, replica.port, timeout=conf.REQUEST_TIMEOUT_S)
     try:
-        connection.request("POST", path, body=json.dumps(payload), headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json", **processes.auth_headers(replica)}
+        connection.request("POST", path, body=json.dumps(payload), headers=headers)
         return connection, connection.getresponse()
     except OSError as exc:
         connection.close()

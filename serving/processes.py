@@ -1,13 +1,19 @@
 """Replica processes on this host: start (detached), health-check, stop.
 
-A replica is started with start_new_session, so it outlives the Celery task that started
-it and is not signalled with the worker's process group. Its pid and port live in the
-Replica row; before a pid is signalled, /proc confirms it is still a replica of that row
-(its command line names serving.replica and its port file), never some reused pid.
+A replica runs in the sandbox of core.sandbox (its model read-only, no network but the
+listening socket this host binds for it, a bearer token only the gateway can derive), in a
+session of its own so it is not signalled with the worker's process group, and it dies with
+the worker process that started it (the supervisor starts it again). Its pid (bubblewrap's)
+and port live in the Replica row; before a pid is signalled, /proc confirms it is still a
+replica of that row (its command line names serving.replica and its port file), never some
+reused pid.
 """
 
+import hashlib
+import hmac
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,6 +24,9 @@ import urllib.request
 from pathlib import Path
 
 from django.conf import settings
+
+from core import sandbox
+from core.child_process import child_env
 
 from . import conf
 
@@ -48,12 +57,13 @@ def log_path(replica):
     return replica_dir(replica) / "replica.log"
 
 
-def replica_command(version, replica):
+def replica_command(version, replica, listen_fd, token_fd):
     cmd = [
         sys.executable, "-m", "serving.replica",
         "--model-dir", version.model_dir,
         "--kind", version.service.kind,
-        "--port", "0",
+        "--listen-fd", str(listen_fd),
+        "--token-fd", str(token_fd),
         "--port-file", str(port_file(replica)),
         "--threads", str(conf.REPLICA_THREADS),
         "--batch-window-ms", str(conf.BATCH_WINDOW_MS),
@@ -65,32 +75,99 @@ def replica_command(version, replica):
 
 
 def replica_env():
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DJANGO_"))}
-    env.update(PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               OMP_NUM_THREADS=str(conf.REPLICA_THREADS))
-    return env
+    return child_env({"OMP_NUM_THREADS": str(conf.REPLICA_THREADS), "HOME": "/tmp"})
+
+
+def replica_token(replica):
+    """The bearer token of one replica process: derived from SECRET_KEY and the salt of its
+    start, so the database alone does not reveal it and a restarted replica gets a new one."""
+    message = f"crucible-replica:{replica.pk}:{replica.token_salt}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def auth_headers(replica):
+    return {"Authorization": f"Bearer {replica_token(replica)}"}
+
+
+def advertised_address():
+    if settings.SERVING_ADVERTISE_ADDRESS:
+        return settings.SERVING_ADVERTISE_ADDRESS
+    if settings.SERVING_BIND_ADDRESS in ("0.0.0.0", "::", ""):
+        return socket.getfqdn()
+    return settings.SERVING_BIND_ADDRESS
+
+
+def port_candidates():
+    """Ports to try, from SERVING_PORT_RANGE ("20000-20999"), or [0] for any free port."""
+    spec = settings.SERVING_PORT_RANGE.strip()
+    if not spec:
+        return [0]
+    low, _, high = spec.partition("-")
+    low, high = int(low), int(high or low)
+    ports = list(range(low, high + 1))
+    random.shuffle(ports)
+    return ports
+
+
+def listen():
+    """A listening socket on this host's serving address: created here, inherited by the replica."""
+    family = socket.AF_INET6 if ":" in settings.SERVING_BIND_ADDRESS else socket.AF_INET
+    for port in port_candidates():
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((settings.SERVING_BIND_ADDRESS, port))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen(128)
+        return sock
+    raise RuntimeError(f"no free port in SERVING_PORT_RANGE {settings.SERVING_PORT_RANGE}")
 
 
 def spawn(version, replica):
-    """Start the process; returns (pid, port) once it has bound its port. Raises RuntimeError."""
+    """Start the process in its sandbox; returns (pid, port) once it runs. Raises RuntimeError.
+
+    The replica sees its model folders (read-only), its own folder, and one listening socket;
+    it cannot open a connection to anything. It dies with the process that started it (the
+    supervisor of a restarted worker starts it again)."""
     ports = port_file(replica)
     ports.unlink(missing_ok=True)
-    with open(log_path(replica), "ab") as log:
-        log.write(f"--- starting at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
-        log.flush()
-        process = subprocess.Popen(
-            replica_command(version, replica), cwd=ROOT, env=replica_env(), stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-        )
+    sock = listen()
+    port = sock.getsockname()[1]
+    read, write = os.pipe()
+    os.write(write, replica_token(replica).encode())
+    os.close(write)
+    box = sandbox.Spec(
+        label=f"serving.replica:{replica.pk}", readable=[version.model_dir, version.base_dir],
+        writable=[replica_dir(replica)], modules=["serving/replica.py"], cwd=str(replica_dir(replica)),
+        env=replica_env(), keep_fds=[sock.fileno(), read], limits=sandbox.Limits.for_job(),
+    )
+    try:
+        launch = sandbox.prepare(replica_command(version, replica, sock.fileno(), read), box)
+        with open(log_path(replica), "ab") as log:
+            log.write(f"--- starting at {time.strftime('%Y-%m-%d %H:%M:%S')}: {' '.join(launch.argv)}\n".encode())
+            log.flush()
+            process = subprocess.Popen(
+                launch.argv, cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, pass_fds=launch.pass_fds,
+                preexec_fn=launch.preexec,
+            )
+        launch.close()
+    except sandbox.SandboxUnavailable as exc:
+        raise RuntimeError(exc.message) from None
+    finally:
+        sock.close()
+        os.close(read)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if ports.exists():
-            return process.pid, json.loads(ports.read_text())["port"]
+            return process.pid, port
         if process.poll() is not None:
             raise RuntimeError(f"the replica exited with code {process.returncode}: {tail(replica)}")
         time.sleep(0.05)
     stop_pid(process.pid, replica)
-    raise RuntimeError("the replica did not bind a port within 60 seconds")
+    raise RuntimeError("the replica did not start within 60 seconds")
 
 
 def tail(replica, chars=600):
@@ -100,10 +177,11 @@ def tail(replica, chars=600):
         return ""
 
 
-def health(address, port, timeout=2.0):
+def health(replica, timeout=2.0):
     """The replica's /health JSON, or None when it does not answer."""
+    request = urllib.request.Request(f"http://{replica.address}:{replica.port}/health", headers=auth_headers(replica))
     try:
-        with urllib.request.urlopen(f"http://{address}:{port}/health", timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
@@ -114,13 +192,13 @@ def health(address, port, timeout=2.0):
         return None
 
 
-def wait_healthy(pid, address, port, timeout):
+def wait_healthy(replica, timeout):
     """True once /health says ok; False if the process died or time ran out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not is_alive(pid):
+        if not is_alive(replica.pid):
             return False
-        report = health(address, port)
+        report = health(replica)
         if report and report.get("status") == "ok":
             return True
         if report and report.get("status") == "failed":

@@ -7,6 +7,10 @@ It binds first (port 0 picks a free port), writes {"port", "pid"} to --port-file
 loads the model; /health answers 503 "loading" until the model is ready. No Django here:
 the replica only needs torch and transformers, so it starts fast and stays small.
 
+In the sandbox (core.sandbox) it has no network: the worker binds the listening socket and
+hands it over with --listen-fd, and the bearer token with --token-fd; every request (/health
+too) without that token is answered 401, so nothing else on the host can call a private model.
+
 Routes:
 - GET  /health   {"status": "ok"|"loading", "kind", "requests", "in_flight", "max_context", "pid"}
 - POST /generate {"prompt" | "messages", "max_tokens", "temperature", "top_p", "stop", "stream"}
@@ -23,9 +27,11 @@ request thread, unbatched, so their tokens flow as soon as they are made.
 """
 
 import argparse
+import hmac
 import json
 import os
 import queue
+import socket
 import sys
 import threading
 import time
@@ -352,6 +358,7 @@ class State:
         self.requests = 0
         self.in_flight = 0
         self.lock = threading.Lock()
+        self.token = ""
 
 
 def make_handler(state, kind):
@@ -382,7 +389,19 @@ def make_handler(state, kind):
                 raise RequestError("the body must be a JSON object")
             return body
 
+        def _authorized(self):
+            """Every request carries the replica's bearer token (only the gateway knows it)."""
+            if not state.token:
+                return True
+            given = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
+            if hmac.compare_digest(given.encode(), state.token.encode()):
+                return True
+            self._json(401, RequestError("a valid replica token is required", code="unauthorized", status=401).body())
+            return False
+
         def do_GET(self):
+            if not self._authorized():
+                return
             if self.path != "/health":
                 return self._json(404, RequestError("no such route", status=404).body())
             engine = state.engine
@@ -400,6 +419,8 @@ def make_handler(state, kind):
             )
 
         def do_POST(self):
+            if not self._authorized():
+                return
             with state.lock:
                 state.requests += 1
                 state.in_flight += 1
@@ -460,13 +481,25 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", default="")
+    parser.add_argument("--listen-fd", type=int, default=-1, help="an inherited listening socket (the sandbox's only network)")
+    parser.add_argument("--token-fd", type=int, default=-1, help="read the bearer token every request must carry from this fd")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-window-ms", type=float, default=5.0)
     parser.add_argument("--max-batch", type=int, default=8)
     args = parser.parse_args(argv)
 
     state = State()
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(state, args.kind))
+    if args.token_fd >= 0:
+        with os.fdopen(args.token_fd, "r") as handle:
+            state.token = handle.read().strip()
+    if args.listen_fd >= 0:
+        server = ThreadingHTTPServer(("", 0), make_handler(state, args.kind), bind_and_activate=False)
+        server.socket.close()
+        server.socket = socket.socket(fileno=args.listen_fd)
+        server.server_address = server.socket.getsockname()[:2]
+        args.host = server.server_address[0]
+    else:
+        server = ThreadingHTTPServer((args.host, args.port), make_handler(state, args.kind))
     server.daemon_threads = True
     port = server.server_address[1]
     if args.port_file:

@@ -4,6 +4,7 @@ jobs, replica lifecycle on the serving host, and the OpenAI-shaped calls of the 
 import json
 import logging
 import math
+import secrets
 import shutil
 import time
 import uuid
@@ -406,8 +407,13 @@ def prepare_model(version, handle):
 
 def spawn_replica(version, replica=None):
     """Start one replica process (status starting); the caller or the supervisor sees it healthy."""
+    salt = secrets.token_hex(16)  # a new token for each process
     if replica is None:
-        replica = Replica.objects.create(version=version, host=processes.host_name(), status=ReplicaStatus.STARTING)
+        replica = Replica.objects.create(version=version, host=processes.host_name(), status=ReplicaStatus.STARTING,
+                                         address=processes.advertised_address(), token_salt=salt)
+    else:
+        Replica.objects.filter(pk=replica.pk).update(address=processes.advertised_address(), token_salt=salt)
+        replica.address, replica.token_salt = processes.advertised_address(), salt
     try:
         pid, port = processes.spawn(version, replica)
     except RuntimeError as exc:
@@ -451,8 +457,8 @@ def deploy(job, handle):
                 handle.log(f"replica {replica.pk} failed to start: {replica.error}")
                 continue
             handle.log(f"replica {replica.pk}: pid {replica.pid}, port {replica.port}; waiting for its model")
-            if processes.wait_healthy(replica.pid, replica.address, replica.port, conf.START_TIMEOUT_S):
-                report = processes.health(replica.address, replica.port) or {}
+            if processes.wait_healthy(replica, conf.START_TIMEOUT_S):
+                report = processes.health(replica) or {}
                 mark_replica_running(replica, report)
                 if report.get("max_context"):
                     ServiceVersion.objects.filter(pk=version.pk).update(max_context=report["max_context"])

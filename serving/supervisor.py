@@ -72,7 +72,7 @@ class Supervisor:
         if not (processes.is_alive(replica.pid) and processes.is_replica_process(replica.pid, replica)):
             self.restart(replica, f"process {replica.pid} exited")
             return
-        report = processes.health(replica.address, replica.port)
+        report = processes.health(replica)
         if report and report.get("status") == "ok":
             self.record(replica, report)
             if replica.status == ReplicaStatus.STARTING:

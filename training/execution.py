@@ -6,12 +6,13 @@ cancel or past its wall time); here are the folders, the runner's metric events 
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from core.child_process import append_job_log, child_env, resource_limits, run_child
+from accounts.selectors import storage_left
+from core import sandbox
+from core.child_process import append_job_log, child_env, run_child, run_quiet
 from core.jobs import JobCancelled
 
 from . import selectors
@@ -75,6 +76,13 @@ def materialize_data(task, dest):
 
 
 # --- LLM runs ----------------------------------------------------------------------------------
+
+
+def work_allowance(task, folder):
+    """Bytes the job's folder may grow to: what it holds now plus what is left of the owner's
+    storage quota (None: no quota)."""
+    left = storage_left(task.owner)
+    return None if left is None else sandbox.folder_bytes([folder]) + left
 
 
 def checkpoint_steps(folder):
@@ -189,23 +197,32 @@ def execute_llm_task(task, handle):
     sink = MetricSink(task, handle)
     cmd = [sys.executable, "-m", "training.runner", str(root / "config.json")]
     handle.log("starting the training process: " + " ".join(cmd[1:]))
+    box = sandbox.Spec(
+        label=sandbox.label_for(task), writable=[root], modules=["training/runner.py"], cwd=str(root),
+        env=child_env({"HOME": str(root)}), limits=sandbox.Limits.for_job(), cpus=task.cpu or None,
+    )
     result = run_child(
-        cmd, job=task, handle=handle, log_file=selectors.log_path(task), cwd=str(root), env=child_env(),
-        on_event=sink, event_marker=METRIC_MARKER,
+        cmd, job=task, handle=handle, log_file=selectors.log_path(task), box=box,
+        on_event=sink, event_marker=METRIC_MARKER, disk_limit_bytes=work_allowance(task, root),
     )
     if result.cancelled:
         raise JobCancelled("cancelled by request; the training process was stopped")
+    if result.disk_exceeded:
+        raise TaskFailed("stopped: the run's files outgrew what is left of your storage quota")
     if result.returncode != 0:
         raise TaskFailed(f"the training process exited with code {result.returncode}: {result.last_line}")
     if not sink.done:
         raise TaskFailed("the training process ended without saving a model")
     task.refresh_from_db()
-    final = Path(sink.done["final_dir"])
+    # The folders are the ones this worker named, never paths the child reports.
+    final = root / "final"
+    if not final.is_dir():
+        raise TaskFailed("the training process ended without saving a model")
     version_id = register(task, final, " (LoRA adapter)" if (final / "adapter_config.json").exists() else "")
     LlmTask.objects.filter(pk=task.pk).update(produced_version_id=version_id)
     handle.log(f"registered the result as registry version {version_id}")
-    if sink.done.get("merged_dir"):
-        merged_id = register(task, Path(sink.done["merged_dir"]), " (adapter merged into the base model)")
+    if sink.done.get("merged_dir") and (root / "merged").is_dir():
+        merged_id = register(task, root / "merged", " (adapter merged into the base model)")
         LlmTask.objects.filter(pk=task.pk).update(merged_version_id=merged_id, merge_status="done")
         handle.log(f"registered the merged model as registry version {merged_id}")
     copy_to_output_dir(task, final, handle)
@@ -224,11 +241,14 @@ def merge_adapter(task_id):
             materialize_model(task, base)
         shutil.rmtree(out, ignore_errors=True)
         cmd = [sys.executable, "-m", "training.runner", "--merge", str(base), str(adapter), str(out)]
-        done = subprocess.run(cmd, cwd=root, env=child_env(), capture_output=True, text=True, timeout=3600)
+        box = sandbox.Spec(label=sandbox.label_for(task), writable=[root], modules=["training/runner.py"],
+                           cwd=str(root), env=child_env({"HOME": str(root)}), limits=sandbox.Limits.for_job())
+        returncode, output = run_quiet(cmd, box=box, timeout=3600)
+        sandbox.scrub(root)
         with selectors.log_path(task).open("a") as log:
-            log.write(done.stdout + done.stderr)
-        if done.returncode != 0:
-            raise TaskFailed(f"merge exited with code {done.returncode}: {(done.stderr or done.stdout)[-500:]}")
+            log.write(output)
+        if returncode != 0:
+            raise TaskFailed(f"merge exited with code {returncode}: {output[-500:]}")
         merged_id = register(task, out, " (adapter merged into the base model)")
         LlmTask.objects.filter(pk=task.pk).update(merged_version_id=merged_id, merge_status="done")
         append_job_log(LlmTask, task.pk, [f"merged the adapter: registry version {merged_id}"])
@@ -269,10 +289,13 @@ def execute_code_task(task, handle):
     env = child_env({**task.variables, "HOME": str(work), "CRUCIBLE_TASK_ID": str(task.pk), "TMPDIR": str(work)})
     env["PYTHONPATH"] = str(work)
     handle.log(f"running ({task.type}, {task.cpu} CPU, {task.memory_gb:g} GB, {task.wall_time_seconds} s): {command}")
-    limits = resource_limits(memory_gb=task.memory_gb, cpu=task.cpu, wall_time_seconds=task.wall_time_seconds)
+    box = sandbox.Spec(
+        label=sandbox.label_for(task), writable=[work], cwd=str(work), env=env, cpus=task.cpu or None,
+        limits=sandbox.Limits.for_job(memory_gb=task.memory_gb, cpu=task.cpu, wall_time_seconds=task.wall_time_seconds),
+    )
     result = run_child(
-        ["/bin/bash", "-c", command], job=task, handle=handle, log_file=selectors.log_path(task), cwd=str(work),
-        env=env, preexec=limits, wall_time=task.wall_time_seconds,
+        ["/bin/bash", "-c", command], job=task, handle=handle, log_file=selectors.log_path(task), box=box,
+        wall_time=task.wall_time_seconds, disk_limit_bytes=work_allowance(task, work),
     )
     memory = result.ran_out_of_memory
     CodeTask.objects.filter(pk=task.pk).update(exit_code=result.returncode, memory_exceeded=memory)
@@ -284,6 +307,8 @@ def execute_code_task(task, handle):
         raise TaskFailed(f"exceeded memory limit of {task.memory_gb:g} GB (exit code {result.returncode})")
     if result.timed_out:
         raise TaskFailed(f"stopped: wall time of {task.wall_time_seconds} s exceeded")
+    if result.disk_exceeded:
+        raise TaskFailed("stopped: the job's files outgrew what is left of your storage quota")
     if result.returncode != 0:
         if result.returncode < 0:
             raise TaskFailed(f"the command was killed by signal {-result.returncode}")

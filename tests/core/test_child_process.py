@@ -1,12 +1,13 @@
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from core import child_process
-from core.child_process import child_env, parse_env_variables, read_log_tail, resource_limits, run_child
+from core import child_process, sandbox
+from core.child_process import child_env, parse_env_variables, read_log_tail, run_child
 from core.errors import InvalidInput
 from core.jobs import JobHandle
 from core.models import DiagnosticJob, JobStatus
@@ -14,14 +15,31 @@ from core.models import DiagnosticJob, JobStatus
 MARKER = "@@crucible "
 
 
+def processes_running(marker):
+    """Pids whose command line contains `marker` (NUL-separated arguments)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
 def _job():
     return DiagnosticJob.objects.create(status=JobStatus.RUNNING, attempts=1)
+
+
+def _box(job, tmp_path, **options):
+    work = tmp_path / "work"
+    return sandbox.Spec(label=sandbox.label_for(job), writable=[work], cwd=str(work), env=child_env(), **options)
 
 
 def _run(job, script, tmp_path, **options):
     return run_child(
         ["/bin/bash", "-c", script], job=job, handle=JobHandle(DiagnosticJob, job.pk),
-        log_file=tmp_path / "logs" / "child.log", cwd=str(tmp_path), env=child_env(), **options,
+        log_file=tmp_path / "logs" / "child.log", box=_box(job, tmp_path), **options,
     )
 
 
@@ -71,11 +89,12 @@ def test_wall_time_stops_the_child_and_a_child_ignoring_sigterm_is_killed(tmp_pa
     monkeypatch.setattr(child_process, "GRACE_SECONDS", 1)
     job = _job()
     started = time.monotonic()
-    # bash and its sleep both ignore SIGTERM: only the SIGKILL to the whole group ends them.
-    result = _run(job, "trap '' TERM; sleep 60 & wait", tmp_path, wall_time=1)
+    # bash and its sleep both ignore SIGTERM: the box goes all the same, everything in it killed.
+    result = _run(job, "trap '' TERM; sleep 6061 & wait", tmp_path, wall_time=1)
 
     assert result.timed_out and not result.cancelled
-    assert result.returncode == -9  # SIGKILL
+    assert result.returncode in (-15, -9)
+    assert not processes_running("sleep\x006061")
     assert time.monotonic() - started < 10
     job.refresh_from_db()
     assert "wall time of 1 s reached" in job.log
@@ -84,10 +103,10 @@ def test_wall_time_stops_the_child_and_a_child_ignoring_sigterm_is_killed(tmp_pa
 @pytest.mark.django_db
 def test_memory_limit_is_reported_as_running_out_of_memory(tmp_path):
     job = _job()
-    limits = resource_limits(memory_gb=0.25, cpu=1, wall_time_seconds=30)
+    limits = sandbox.Limits.for_job(memory_gb=0.25, cpu=1, wall_time_seconds=30)
     result = run_child(
         [sys.executable, "-c", "x = bytearray(1024 ** 3)"], job=job, handle=JobHandle(DiagnosticJob, job.pk),
-        log_file=tmp_path / "child.log", cwd=str(tmp_path), env=child_env(), preexec=limits,
+        log_file=tmp_path / "child.log", box=_box(job, tmp_path, limits=limits),
     )
 
     assert result.returncode == 1

@@ -46,7 +46,8 @@ def version_body(app_version, **fields):
 
 
 def replica_pids():
-    """Pids of replica processes started by this test session (their port files are under its data dir)."""
+    """Pids of replica processes started by this test session (their port files are under its data dir):
+    the Python servers, not the sandbox's own bubblewrap processes around them."""
     marker = str(Path(settings.DATA_DIR) / "serving").encode()
     pids = []
     for entry in Path("/proc").iterdir():
@@ -56,7 +57,7 @@ def replica_pids():
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"serving.replica" in cmdline and marker in cmdline:
+        if b"serving.replica" in cmdline and marker in cmdline and not cmdline.startswith(b"bwrap\0"):
             pids.append(int(entry.name))
     return pids
 
