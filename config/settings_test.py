@@ -7,6 +7,9 @@ os.environ.setdefault("CRUCIBLE_DATA_DIR", tempfile.mkdtemp(prefix="crucible-tes
 os.environ.setdefault("JOB_HEARTBEAT_SECONDS", "1")
 os.environ.setdefault("JOB_STALE_SECONDS", "5")
 os.environ.setdefault("WORKER_HEARTBEAT_SECONDS", "1")
+# Small enough that the sandbox tests can reach them: a 64 MiB file, 256 processes per box.
+os.environ.setdefault("CODE_SANDBOX_MAX_FILE_BYTES", str(64 * 1024 * 1024))
+os.environ.setdefault("CODE_SANDBOX_MAX_PROCESSES", "256")
 
 from .settings import *  # noqa: E402,F401,F403
 

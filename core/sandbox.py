@@ -312,8 +312,8 @@ def _bubblewrap(cmd, spec):
         b.args += [
             "--die-with-parent", "--new-session", "--hostname", "crucible-job",
             "--proc", "/proc", "--dev", "/dev",
-            "--size", str(settings.CODE_SANDBOX_TMP_BYTES), "--tmpfs", "/tmp",
-            "--size", str(settings.CODE_SANDBOX_TMP_BYTES), "--tmpfs", "/dev/shm",
+            "--perms", "1777", "--size", str(settings.CODE_SANDBOX_TMP_BYTES), "--tmpfs", "/tmp",
+            "--perms", "1777", "--size", str(settings.CODE_SANDBOX_TMP_BYTES), "--tmpfs", "/dev/shm",
         ]
         for link in ("bin", "lib", "lib64", "sbin"):
             path = Path("/") / link

@@ -9,6 +9,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from . import sandbox
 from .models import JobStatus, WorkerHeartbeat
 from .selectors import job_models
 
@@ -75,6 +76,9 @@ def reap_stale_jobs(stale_seconds=None):
                 failed += updated
             if updated:
                 logger.warning("%s %s: %s", model.__name__, job.pk, note)
+                # A hung (not dead) worker may still hold the job's box on this host: it goes.
+                if sandbox.kill_boxes(sandbox.label_for(job)):
+                    logger.warning("%s %s: killed the sandbox its lost worker left", model.__name__, job.pk)
     return failed, requeued
 
 
