@@ -78,10 +78,10 @@ class DiagnosticJobAdmin(admin.ModelAdmin):
 
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
-    list_display = ("hostname", "pid", "queues", "started_at", "last_seen")
+    list_display = ("hostname", "pid", "queues", "sandbox", "started_at", "last_seen")
     list_filter = ("last_seen", "started_at")
     search_fields = ("hostname", "queues")
-    readonly_fields = ("hostname", "pid", "queues", "started_at", "last_seen")
+    readonly_fields = ("hostname", "pid", "queues", "sandbox", "started_at", "last_seen")
 
     def has_add_permission(self, request):
         return False  # workers write their own heartbeats

@@ -90,6 +90,7 @@ class WorkerHeartbeat(models.Model):
     hostname = models.CharField(max_length=255, unique=True)
     pid = models.PositiveIntegerField(default=0)
     queues = models.CharField(max_length=255, blank=True, default="")
+    sandbox = models.CharField(max_length=255, blank=True, default="", help_text="how its jobs' code is boxed")
     started_at = models.DateTimeField()
     last_seen = models.DateTimeField(db_index=True)
 

@@ -61,7 +61,8 @@ def health_report():
         "workers": {
             "ok": bool(workers),
             "alive": [
-                {"hostname": w.hostname, "queues": w.queues, "last_seen": w.last_seen.isoformat()} for w in workers
+                {"hostname": w.hostname, "queues": w.queues, "sandbox": w.sandbox, "last_seen": w.last_seen.isoformat()}
+                for w in workers
             ],
         },
     }

@@ -84,11 +84,11 @@ def reap_stale_jobs(stale_seconds=None):
 
 def record_worker_heartbeat(hostname, queues=""):
     now = timezone.now()
-    WorkerHeartbeat.objects.update_or_create(
-        hostname=hostname,
-        defaults={"pid": os.getpid(), "queues": queues, "last_seen": now},
-        create_defaults={"pid": os.getpid(), "queues": queues, "last_seen": now, "started_at": now},
-    )
+    box = sandbox.status()
+    boxed = box["sandbox"] if box["available"] else f"{box['sandbox']} (unavailable: {box['detail']})"
+    values = {"pid": os.getpid(), "queues": queues, "last_seen": now, "sandbox": boxed[:255]}
+    WorkerHeartbeat.objects.update_or_create(hostname=hostname, defaults=values,
+                                             create_defaults={**values, "started_at": now})
 
 
 def default_worker_hostname():

@@ -1,11 +1,14 @@
 """Worker-process hooks: a heartbeat row for /healthz and a sweep for jobs lost by dead workers."""
 
 import logging
+import sys
 import threading
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import connection
+
+from . import sandbox
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
@@ -26,6 +29,21 @@ def _beat_forever(hostname, queues):
                 break
     finally:
         connection.close()
+
+
+@worker_init.connect
+def refuse_unboxed_production_worker(**kwargs):
+    """A production worker never runs users' code outside the sandbox."""
+    if settings.PRODUCTION and settings.CODE_SANDBOX == "none":
+        # Celery logs and swallows a receiver's exceptions: only leaving the process stops the worker.
+        message = ("CODE_SANDBOX=none is for development only: a production worker refuses to start. "
+                   "Install Debian's bubblewrap package and leave CODE_SANDBOX unset.")
+        logger.critical(message)
+        print(message, file=sys.stderr, flush=True)
+        raise SystemExit(78)  # EX_CONFIG
+    box = sandbox.status()
+    if not box["available"]:
+        logger.error("jobs on this worker will fail: %s; %s", box["detail"], sandbox.INSTALL_HINT)
 
 
 @worker_ready.connect

@@ -251,3 +251,27 @@ def test_the_stale_job_sweep_kills_a_box_its_lost_worker_left(tmp_path):
     assert failed == 1
     assert process.wait(timeout=10) == -signal.SIGKILL
     wait_until(lambda: not processes_running("sleep\x008401"), timeout=5, message="the box gone")
+
+
+@pytest.mark.django_db
+def test_without_bubblewrap_a_job_fails_at_once_naming_the_package_and_the_setting(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    sandbox._probe.cache_clear()
+    try:
+        job, box = _box_job(tmp_path)
+        with pytest.raises(sandbox.SandboxUnavailable) as refused:
+            run_child(["/bin/true"], job=job, handle=JobHandle(DiagnosticJob, job.pk), log_file=tmp_path / "log",
+                      box=box)
+        assert "apt-get install bubblewrap" in refused.value.message and "CODE_SANDBOX=none" in refused.value.message
+        assert sandbox.status() == {"sandbox": "bubblewrap", "available": False,
+                                    "detail": "bubblewrap (bwrap) is not installed"}
+    finally:
+        sandbox._probe.cache_clear()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_healthz_shows_which_sandbox_the_workers_use(api_client, celery_worker):
+    wait_until(lambda: api_client.get("/healthz").json()["workers"]["alive"], timeout=30, message="a live worker")
+    workers = api_client.get("/healthz").json()["workers"]["alive"]
+    assert {w["sandbox"] for w in workers} == {"bubblewrap"}

@@ -9,7 +9,9 @@ import sys
 from tests.worker import ROOT
 
 REAL_KEY = "k3y-" + "x" * 60
-SETTINGS_ENV = ["DJANGO_ENV", "SECRET_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS"]
+JWT_KEY = "jwt-" + "y" * 60
+SETTINGS_ENV = ["DJANGO_ENV", "SECRET_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS",
+                "JWT_SIGNING_KEY", "CODE_SANDBOX"]
 PRINT_SETTINGS = """
 import json
 from config import settings as s
@@ -59,8 +61,26 @@ def test_production_with_debug_on_refuses_to_start(tmp_path):
     assert "DEBUG" in done.stderr
 
 
+def test_production_needs_a_jwt_key_of_its_own(tmp_path):
+    for key in ({}, {"JWT_SIGNING_KEY": REAL_KEY}, {"JWT_SIGNING_KEY": "short"}):
+        done = load_settings(tmp_path, DJANGO_ENV="production", SECRET_KEY=REAL_KEY, **key)
+        assert done.returncode != 0
+        assert "JWT_SIGNING_KEY" in done.stderr
+
+
+def test_production_refuses_to_start_a_worker_without_the_sandbox(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV and k != "DJANGO_SETTINGS_MODULE"}
+    env.update(CRUCIBLE_DATA_DIR=str(tmp_path), DJANGO_ENV="production", SECRET_KEY=REAL_KEY, JWT_SIGNING_KEY=JWT_KEY,
+               ALLOWED_HOSTS="lab.example", CODE_SANDBOX="none", CELERY_BROKER_URL="memory://")
+    done = subprocess.run([sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", "nothing"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "CODE_SANDBOX=none is for development only" in done.stdout + done.stderr
+
+
 def test_production_with_a_real_key_starts_with_debug_off(tmp_path):
-    values = loaded(load_settings(tmp_path, DJANGO_ENV="production", SECRET_KEY=REAL_KEY, ALLOWED_HOSTS="lab.example"))
+    values = loaded(load_settings(tmp_path, DJANGO_ENV="production", SECRET_KEY=REAL_KEY, JWT_SIGNING_KEY=JWT_KEY,
+                                  ALLOWED_HOSTS="lab.example"))
     assert values["debug"] is False
     assert values["allowed_hosts"] == ["lab.example"]
     assert values["secure_cookies"] is True

@@ -4,6 +4,8 @@ import collections
 import concurrent.futures
 import os
 import signal
+import urllib.error
+import urllib.request
 
 import openai
 import pytest
@@ -76,6 +78,17 @@ def test_openai_client_traffic_split_and_errors(celery_worker, live_server, no_o
     dot = lambda x, y: sum(p * q for p, q in zip(x, y))  # noqa: E731
     assert dot(a, b) > dot(a, c)  # the model means something: cats are closer to kittens than to stocks
     assert abs(dot(a, a) - 1) < 1e-4
+
+    # Nothing but the gateway can call a replica: without its token (or with another's) it answers 401.
+    first, second = Replica.objects.filter(version__service__name="tiny", status="running")[:2]
+    for replica, other in ((first, second), (second, first)):
+        for headers in ({}, {"Authorization": "Bearer guessed"}, processes.auth_headers(other)):
+            request = urllib.request.Request(f"http://{replica.address}:{replica.port}/generate", method="POST",
+                                             data=b'{"prompt": "The", "max_tokens": 1}', headers=headers)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            assert refused.value.code == 401
+        assert processes.health(replica)["status"] == "ok"  # ... and answers with it
 
     # 500 requests through the gateway, 80/20: count which version served each one.
     served = collections.Counter()
