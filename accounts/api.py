@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 
 from . import selectors, services
 from .compat import AuthRateThrottle
@@ -24,19 +24,33 @@ from .serializers import (
     ProfileUpdateSerializer,
     QuotaSerializer,
 )
+from .tokens import VersionedTokenObtainPairSerializer, VersionedTokenRefreshSerializer
 
 TAGS = ["accounts"]
 
 
 @extend_schema(tags=TAGS, summary="Obtain a JWT access and refresh token pair (throttled)")
 class TokenObtainView(TokenObtainPairView):
+    serializer_class = VersionedTokenObtainPairSerializer
     throttle_classes = [AuthRateThrottle]
     throttle_scope = "auth"
 
 
 @extend_schema(tags=TAGS, summary="Exchange a refresh token for a new access token")
 class TokenRefreshApiView(TokenRefreshView):
-    pass
+    serializer_class = VersionedTokenRefreshSerializer
+
+
+class SignOutEverywhereView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="End every session and make every JWT issued so far invalid (API keys stay)",
+        request=None,
+        responses={204: OpenApiResponse(description="Signed out everywhere")},
+    )
+    def post(self, request):
+        services.sign_out_everywhere(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
@@ -48,15 +62,16 @@ class MeView(APIView):
 
     @extend_schema(
         tags=TAGS,
-        summary="Change team and/or avatar (multipart for the avatar)",
+        summary="Change your avatar (multipart). The team is read-only: administrators manage teams",
         request={"multipart/form-data": ProfileUpdateSerializer, "application/json": ProfileUpdateSerializer},
         responses=MeSerializer,
     )
     def patch(self, request):
+        if "team" in request.data:
+            raise Forbidden("team: teams are managed by administrators; ask one to add you to a team")
         serializer = ProfileUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        user = services.update_profile(request.user, team_name=data.get("team"), avatar=data.get("avatar"))
+        user = services.update_profile(request.user, avatar=serializer.validated_data.get("avatar"))
         return Response(MeSerializer(user).data)
 
 
@@ -122,6 +137,7 @@ class QuotaView(APIView):
 urlpatterns = [
     path("api/v1/auth/token/", TokenObtainView.as_view(), name="api-token"),
     path("api/v1/auth/token/refresh/", TokenRefreshApiView.as_view(), name="api-token-refresh"),
+    path("api/v1/auth/sign-out-everywhere/", SignOutEverywhereView.as_view(), name="api-sign-out-everywhere"),
     path("api/v1/me/", MeView.as_view(), name="api-me"),
     path("api/v1/api-keys/", ApiKeyListView.as_view(), name="api-keys"),
     path("api/v1/api-keys/<str:secret_id>/", ApiKeyDetailView.as_view(), name="api-key-detail"),

@@ -54,7 +54,6 @@ class RegisterForm(forms.Form):
     password2 = forms.CharField(
         label="Password again", strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
-    team = forms.CharField(max_length=services.TEAM_MAX, required=False, help_text="Your group or lab.")
     avatar = _avatar_field(required=False)
 
     def clean_username(self):
@@ -82,12 +81,6 @@ class AvatarForm(forms.Form):
 
     def clean_avatar(self):
         return _clean_avatar(self.cleaned_data.get("avatar"))
-
-
-class TeamForm(forms.Form):
-    team = forms.CharField(
-        label="Team name", max_length=services.TEAM_MAX, required=False, help_text="Leave empty to leave your team."
-    )
 
 
 class ApiKeyForm(forms.Form):

@@ -3,6 +3,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.templatetags.static import static
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class Team(models.Model):
@@ -29,6 +30,36 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.RESEARCHER)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
     avatar = models.ImageField(upload_to="avatars/", blank=True)
+    token_version = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Goes up on a password change, a deactivation and 'sign out everywhere': "
+        "JWTs and sessions made before stop working",
+    )
+
+    def save(self, *args, **kwargs):
+        # A password change (set_password; not the rehash on login, which clears _password
+        # first) or a deactivation ends every token and session issued so far.
+        if self.pk is not None and (self._password is not None or self._is_being_deactivated()):
+            self.token_version += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "token_version"}
+        super().save(*args, **kwargs)
+
+    def _is_being_deactivated(self):
+        return not self.is_active and type(self).objects.filter(pk=self.pk, is_active=True).exists()
+
+    def _get_session_auth_hash(self, secret=None):
+        """Sessions carry this hash; a new token_version ends them (Django's own hash,
+        of the password alone, while the version is 0)."""
+        if not self.token_version:
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "crucible.accounts.User.session_auth_hash",
+            f"{self.password}:{self.token_version}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     @property
     def avatar_url(self):
@@ -43,6 +74,11 @@ class User(AbstractUser):
         return self.is_platform_admin or self.role == Role.OPERATOR
 
 
+class ApiKeyScope(models.TextChoices):
+    ALL = "all", "Every API (made by the account's owner)"
+    SGT = "sgt", "SGT API only (made with the SGT system key)"
+
+
 class ApiKey(models.Model):
     """A secret id / secret key pair. Only a hash of the key is stored."""
 
@@ -52,6 +88,12 @@ class ApiKey(models.Model):
     description = models.CharField(max_length=500, blank=True, default="")
     end_time = models.DateTimeField(null=True, blank=True, help_text="Refused after this time; empty: no end")
     is_active = models.BooleanField(default=True)
+    scope = models.CharField(
+        max_length=8,
+        choices=ApiKeyScope.choices,
+        default=ApiKeyScope.ALL,
+        help_text="sgt: the key works only under /sgt/ (keys set by the SGT system call)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
@@ -65,6 +107,10 @@ class ApiKey(models.Model):
     @property
     def is_expired(self):
         return self.end_time is not None and self.end_time <= timezone.now()
+
+    def works_at(self, path):
+        """Keys of scope "sgt" (set by the SGT system call) work only under /sgt/."""
+        return self.scope != ApiKeyScope.SGT or path.startswith("/sgt/")
 
 
 class ResourceQuota(models.Model):

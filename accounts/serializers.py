@@ -111,7 +111,8 @@ class MeSerializer(serializers.Serializer):
 
 
 class ProfileUpdateSerializer(serializers.Serializer):
-    team = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Empty: leave the team")
+    """The self-service profile: the avatar only (teams are managed by administrators)."""
+
     avatar = serializers.FileField(required=False, allow_empty_file=False)
 
 

@@ -203,8 +203,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# System key that guards POST /sgt/private/update_auth_token.
-SGT_SYSTEM_KEY = env.str("SGT_SYSTEM_KEY", default="" if PRODUCTION else "crucible-dev-system-key")
+# System key that guards POST /sgt/private/update_auth_token (32+ characters). Unset: a
+# development instance generates one in DATA_DIR/sgt-system-key; production has none (off).
+SGT_SYSTEM_KEY = env.str("SGT_SYSTEM_KEY", default="")
 
 # Quota defaults for users without a quota record (isInitConfig false).
 DEFAULT_QUOTA = {

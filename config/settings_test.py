@@ -7,6 +7,7 @@ os.environ.setdefault("CRUCIBLE_DATA_DIR", tempfile.mkdtemp(prefix="crucible-tes
 os.environ.setdefault("JOB_HEARTBEAT_SECONDS", "1")
 os.environ.setdefault("JOB_STALE_SECONDS", "5")
 os.environ.setdefault("WORKER_HEARTBEAT_SECONDS", "1")
+os.environ.setdefault("SGT_SYSTEM_KEY", "test-sgt-system-key-0123456789abcdef")
 
 from .settings import *  # noqa: E402,F401,F403
 
