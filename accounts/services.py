@@ -134,7 +134,7 @@ def issue_tokens(user):
 def sign_out_everywhere(*, user):
     """End every session and make every JWT issued so far invalid (token_version + 1).
     API keys are not touched: they are revoked one by one."""
-    type(user).objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
     user.refresh_from_db(fields=["token_version"])
     return user
 
