@@ -9,7 +9,11 @@ from django.utils.html import format_html
 from core.errors import DomainError
 
 from . import services
+from .forms import ThrottledAdminAuthenticationForm
 from .models import ApiKey, ResourceQuota, StorageQuota, Team, User
+
+# The admin login goes through the same login throttle as every other way in.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class ResourceQuotaInline(admin.StackedInline):

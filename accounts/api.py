@@ -15,7 +15,6 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from core.errors import Forbidden, NotFound
 
 from . import selectors, services
-from .compat import AuthRateThrottle
 from .serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
@@ -24,6 +23,7 @@ from .serializers import (
     ProfileUpdateSerializer,
     QuotaSerializer,
 )
+from .throttling import LoginThrottle
 from .tokens import VersionedTokenObtainPairSerializer, VersionedTokenRefreshSerializer
 
 TAGS = ["accounts"]
@@ -32,8 +32,7 @@ TAGS = ["accounts"]
 @extend_schema(tags=TAGS, summary="Obtain a JWT access and refresh token pair (throttled)")
 class TokenObtainView(TokenObtainPairView):
     serializer_class = VersionedTokenObtainPairSerializer
-    throttle_classes = [AuthRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = [LoginThrottle]
 
 
 @extend_schema(tags=TAGS, summary="Exchange a refresh token for a new access token")

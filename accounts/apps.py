@@ -5,4 +5,4 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self):
-        from . import system_key  # noqa: F401  (registers the SGT system key check)
+        from . import system_key, throttling  # noqa: F401  (the system key check, the failed-login counter)

@@ -19,35 +19,27 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from rest_framework.throttling import SimpleRateThrottle
 
 from core.errors import DomainError
 
-from . import selectors, services
+from . import selectors, services, throttling
 from .forms import ApiKeyForm, AvatarForm, RegisterForm
 
 # --- throttling ---------------------------------------------------------------
 
 
-class PageAuthThrottle(SimpleRateThrottle):
-    """Form posts to the login and register pages, per client address, at the API's "auth" rate."""
-
-    scope = "auth"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": "page-auth", "ident": self.get_ident(request)}
-
-
 def _throttled(request):
+    """The one login throttle (accounts.throttling) for the page's form posts: a 429 page, or None."""
     if request.method != "POST":
         return None
-    throttle = PageAuthThrottle()
-    if throttle.allow_request(request, None):
-        return None
-    wait = int(throttle.wait() or 60)
-    response = render(request, "accounts/throttled.html", {"wait": wait}, status=429)
-    response["Retry-After"] = str(wait)
-    return response
+    username = request.POST.get("username", "")
+    try:
+        throttling.guard(request, username)
+    except throttling.LoginThrottled as exc:
+        response = render(request, "accounts/throttled.html", {"wait": exc.wait, "reason": exc.message}, status=429)
+        response["Retry-After"] = str(exc.wait)
+        return response
+    return None
 
 
 # --- login, logout, registration ------------------------------------------------
