@@ -244,6 +244,8 @@ IMAGES_MAX_TARBALL_BYTES = env.int("IMAGES_MAX_TARBALL_BYTES", default=20 * 1024
 IMAGES_MAX_MEMBERS = env.int("IMAGES_MAX_MEMBERS", default=10000)
 IMAGES_MAX_MEMBER_BYTES = env.int("IMAGES_MAX_MEMBER_BYTES", default=10 * 1024**3)
 IMAGES_MAX_TOTAL_BYTES = env.int("IMAGES_MAX_TOTAL_BYTES", default=40 * 1024**3)
+# A tarball may unpack to at most this many times its size (at least 1 MiB); checked as it streams.
+IMAGES_MAX_EXPANSION_RATIO = env.float("IMAGES_MAX_EXPANSION_RATIO", default=20.0)
 
 # --- Celery ---------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"
