@@ -118,12 +118,17 @@ class KeyStateFilter(admin.SimpleListFilter):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("secret_id", "user", "description", "is_active", "expired", "end_time", "created_at", "last_used_at")
-    list_filter = (KeyStateFilter, "is_active", "created_at")
+    list_display = (
+        "secret_id", "user", "scope", "description", "is_active", "expired", "end_time", "created_at", "last_used_at"
+    )
+    list_filter = (KeyStateFilter, "is_active", "scope", "created_at")
     search_fields = ("secret_id", "description", "user__username")
     list_select_related = ("user",)
-    readonly_fields = ("secret_id", "user", "secret_key_hash", "created_at", "last_used_at")
-    fields = ("secret_id", "user", "description", "end_time", "is_active", "secret_key_hash", "created_at", "last_used_at")
+    readonly_fields = ("secret_id", "user", "scope", "secret_key_hash", "created_at", "last_used_at")
+    fields = (
+        "secret_id", "user", "scope", "description", "end_time", "is_active", "secret_key_hash", "created_at",
+        "last_used_at",
+    )
     actions = ["deactivate"]
 
     def get_form(self, request, obj=None, **kwargs):

@@ -121,7 +121,9 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["secret_id", "description", "end_time", "is_active", "is_expired", "created_at", "last_used_at"]
+        fields = [
+            "secret_id", "description", "scope", "end_time", "is_active", "is_expired", "created_at", "last_used_at"
+        ]
         read_only_fields = fields
 
 

@@ -141,6 +141,7 @@ def test_create_key_shows_the_secret_once_and_stores_a_hash(auth_client, user):
     assert created["secret_id"].startswith("ck_")
     assert len(created["secret_key"]) >= 32
     assert created["description"] == "notebook" and created["is_active"] is True and created["is_expired"] is False
+    assert created["scope"] == "all"  # made by the owner: works on every API
 
     stored = ApiKey.objects.get(secret_id=created["secret_id"])
     assert stored.user == user
