@@ -259,6 +259,6 @@ urlpatterns = [
     path("accounts/profile/sign-out-everywhere/", sign_out_everywhere, name="sign-out-everywhere"),
     path("accounts/profile/keys/", create_key, name="api-key-create"),
     path("accounts/profile/keys/<str:secret_id>/revoke/", revoke_key, name="api-key-revoke"),
-    # Before config.urls' DEBUG-only static() route, so it answers in every mode.
+    # The only route under MEDIA_URL: config.urls serves no media folder.
     path(f"{settings.MEDIA_URL.strip('/')}/avatars/<path:name>", avatar_file, name="avatar-file"),
 ]
