@@ -10,7 +10,7 @@ from core.errors import DomainError
 
 from . import services
 from .forms import ThrottledAdminAuthenticationForm
-from .models import ApiKey, ResourceQuota, StorageQuota, Team, User
+from .models import ApiKey, ResourceQuota, StorageQuota, Team, TeamInvitation, User
 
 # The admin login goes through the same login throttle as every other way in.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -75,6 +75,7 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ("name", "member_count", "created_at")
     search_fields = ("name",)
     list_filter = ("created_at",)
+    filter_horizontal = ("admins",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_members=Count("members"))
@@ -184,3 +185,12 @@ class StorageQuotaAdmin(admin.ModelAdmin):
     @admin.display(description="Space", ordering="bytes_quota")
     def space(self, obj):
         return filesizeformat(obj.bytes_quota)
+
+
+@admin.register(TeamInvitation)
+class TeamInvitationAdmin(admin.ModelAdmin):
+    list_display = ("user", "team", "invited_by", "created_at")
+    list_filter = ("team",)
+    search_fields = ("user__username", "team__name")
+    list_select_related = ("user", "team", "invited_by")
+    raw_id_fields = ("user", "invited_by")

@@ -22,6 +22,8 @@ from .serializers import (
     MeSerializer,
     ProfileUpdateSerializer,
     QuotaSerializer,
+    TeamInvitationCreateSerializer,
+    TeamInvitationSerializer,
 )
 from .throttling import LoginThrottle
 from .tokens import VersionedTokenObtainPairSerializer, VersionedTokenRefreshSerializer
@@ -71,6 +73,47 @@ class MeView(APIView):
         serializer = ProfileUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         user = services.update_profile(request.user, avatar=serializer.validated_data.get("avatar"))
+        return Response(MeSerializer(user).data)
+
+
+class TeamInvitationListView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Team invitations sent to you, and those of the teams you administer",
+        responses=TeamInvitationSerializer(many=True),
+    )
+    def get(self, request):
+        return Response(TeamInvitationSerializer(selectors.team_invitations_of(request.user), many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Invite a user into a team you are an admin of (they join by accepting)",
+        request=TeamInvitationCreateSerializer,
+        responses={201: TeamInvitationSerializer},
+    )
+    def post(self, request):
+        serializer = TeamInvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        invitation = services.invite_to_team(actor=request.user, team_name=data["team"], username=data["username"])
+        return Response(TeamInvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class TeamInvitationDetailView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Decline an invitation sent to you, or withdraw one of your team's",
+        responses={204: OpenApiResponse(description="Deleted"), 404: OpenApiResponse(description="No such invitation")},
+    )
+    def delete(self, request, pk):
+        services.withdraw_team_invitation(actor=request.user, invitation_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TeamInvitationAcceptView(APIView):
+    @extend_schema(tags=TAGS, summary="Accept an invitation sent to you: join its team", request=None, responses=MeSerializer)
+    def post(self, request, pk):
+        user = services.accept_team_invitation(user=request.user, invitation_id=pk)
         return Response(MeSerializer(user).data)
 
 
@@ -138,6 +181,11 @@ urlpatterns = [
     path("api/v1/auth/token/refresh/", TokenRefreshApiView.as_view(), name="api-token-refresh"),
     path("api/v1/auth/sign-out-everywhere/", SignOutEverywhereView.as_view(), name="api-sign-out-everywhere"),
     path("api/v1/me/", MeView.as_view(), name="api-me"),
+    path("api/v1/team-invitations/", TeamInvitationListView.as_view(), name="api-team-invitations"),
+    path("api/v1/team-invitations/<int:pk>/", TeamInvitationDetailView.as_view(), name="api-team-invitation"),
+    path(
+        "api/v1/team-invitations/<int:pk>/accept/", TeamInvitationAcceptView.as_view(), name="api-team-invitation-accept"
+    ),
     path("api/v1/api-keys/", ApiKeyListView.as_view(), name="api-keys"),
     path("api/v1/api-keys/<str:secret_id>/", ApiKeyDetailView.as_view(), name="api-key-detail"),
     path("api/v1/quota/", QuotaView.as_view(), name="api-quota"),

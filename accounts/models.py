@@ -7,7 +7,16 @@ from django.utils.crypto import salted_hmac
 
 
 class Team(models.Model):
+    """A lab: its members see each other's experiment runs. Administrators put users in
+    teams (Django admin); a team's own `admins` invite members (TeamInvitation)."""
+
     name = models.CharField(max_length=100, unique=True)
+    admins = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="administered_teams",
+        help_text="Members who may invite users into this team",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,6 +81,24 @@ class User(AbstractUser):
     @property
     def is_operator(self):
         return self.is_platform_admin or self.role == Role.OPERATOR
+
+
+class TeamInvitation(models.Model):
+    """An invitation, by a team admin, that only the invited user can accept."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_invitations")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="one_invitation_per_team_and_user")]
+
+    def __str__(self):
+        return f"{self.user} into {self.team}"
 
 
 class ApiKeyScope(models.TextChoices):

@@ -148,6 +148,7 @@ def _render_profile(request, status=200, **overrides):
     user = request.user
     context = {
         "avatar_form": AvatarForm(),
+        "invitations": [i for i in selectors.team_invitations_of(user) if i.user_id == user.pk],
         **_keys_context(user),
         **_quota_context(user),
     }
@@ -189,6 +190,28 @@ def sign_out_everywhere(request):
     user = services.sign_out_everywhere(user=request.user)
     update_session_auth_hash(request, user)
     messages.success(request, "Signed out everywhere else: other sessions and every token issued so far are ended.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def accept_invitation(request, pk):
+    try:
+        services.accept_team_invitation(user=request.user, invitation_id=pk)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, f"You joined {request.user.team.name}.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def decline_invitation(request, pk):
+    try:
+        services.withdraw_team_invitation(actor=request.user, invitation_id=pk)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, "Invitation declined.")
     return redirect("accounts:profile")
 
 
@@ -257,6 +280,8 @@ urlpatterns = [
     path("accounts/profile/", profile, name="profile"),
     path("accounts/profile/avatar/", upload_avatar, name="profile-avatar"),
     path("accounts/profile/sign-out-everywhere/", sign_out_everywhere, name="sign-out-everywhere"),
+    path("accounts/profile/invitations/<int:pk>/accept/", accept_invitation, name="invitation-accept"),
+    path("accounts/profile/invitations/<int:pk>/decline/", decline_invitation, name="invitation-decline"),
     path("accounts/profile/keys/", create_key, name="api-key-create"),
     path("accounts/profile/keys/<str:secret_id>/revoke/", revoke_key, name="api-key-revoke"),
     # The only route under MEDIA_URL: config.urls serves no media folder.

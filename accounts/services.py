@@ -14,9 +14,9 @@ from django.db.models import F
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from core.errors import AuthError, Conflict, Forbidden, InvalidInput, TooLarge
+from core.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 
-from .models import ApiKey, ApiKeyScope, Role
+from .models import ApiKey, ApiKeyScope, Role, Team, TeamInvitation
 from .system_key import off_reason as system_key_off_reason
 from .system_key import system_key as current_system_key
 from .tokens import VersionedRefreshToken
@@ -114,6 +114,50 @@ def update_profile(user, *, avatar=None):
             user.avatar.storage.delete(old)
     user.save()
     return user
+
+
+# --- teams -------------------------------------------------------------------------
+
+
+def invite_to_team(*, actor, team_name, username):
+    """A team admin (or a platform admin) invites `username` into the team; the invited
+    user joins only by accepting. Returns the invitation."""
+    team = Team.objects.filter(name=team_name).first() if isinstance(team_name, str) else None
+    if team is None or not (actor.is_platform_admin or team.admins.filter(pk=actor.pk).exists()):
+        # Same answer for a missing team and someone else's: names of teams are not probed.
+        raise NotFound("no team of which you are an admin has this name")
+    invitee = User.objects.filter(username=username).first() if isinstance(username, str) else None
+    if invitee is None:
+        raise NotFound("username does not name a user")
+    if invitee.team_id == team.pk:
+        raise Conflict(f"{invitee.username} is already in {team.name}")
+    invitation, _ = TeamInvitation.objects.get_or_create(team=team, user=invitee, defaults={"invited_by": actor})
+    return invitation
+
+
+def accept_team_invitation(*, user, invitation_id):
+    """The invited user joins the team (leaving their current one)."""
+    with transaction.atomic():
+        invitation = TeamInvitation.objects.select_for_update().filter(pk=invitation_id, user=user).first()
+        if invitation is None:
+            raise NotFound("no invitation of yours has this id")
+        user.team = invitation.team
+        user.save(update_fields=["team"])
+        invitation.delete()
+    return user
+
+
+def withdraw_team_invitation(*, actor, invitation_id):
+    """The invited user declines, or an admin of the team withdraws the invitation."""
+    invitation = TeamInvitation.objects.select_related("team").filter(pk=invitation_id).first()
+    allowed = invitation is not None and (
+        invitation.user_id == actor.pk
+        or actor.is_platform_admin
+        or invitation.team.admins.filter(pk=actor.pk).exists()
+    )
+    if not allowed:
+        raise NotFound("no invitation of yours or of your team has this id")
+    invitation.delete()
 
 
 def login_with_password(username, password):

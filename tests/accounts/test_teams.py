@@ -89,3 +89,78 @@ def test_a_member_an_admin_adds_through_the_admin_sees_the_teams_runs(lab, other
     other_user.refresh_from_db()
     assert other_user.team.name == "Demo lab"
     assert jwt_client(other_user).get(f"/download_video?task_id={lab.pk}").status_code == 200
+
+
+# --- a team's own admins invite; only the invited user can accept ----------------------
+
+
+def test_a_team_admin_invites_and_only_the_invited_user_joins(lab, user, other_user):
+    Team.objects.get(name="Demo lab").admins.add(user)
+    alice, bob = jwt_client(user), jwt_client(other_user)
+    mallory_user = UserFactory(username="mallory")
+    mallory = jwt_client(mallory_user)
+
+    created = alice.post("/api/v1/team-invitations/", {"team": "Demo lab", "username": "bob"}, format="json")
+    assert created.status_code == 201, created.content
+    invitation = created.json()
+    assert (invitation["team"], invitation["username"], invitation["invited_by"]) == ("Demo lab", "bob", "alice")
+    # Invited is not a member yet.
+    assert bob.get(f"/download_video?task_id={lab.pk}").status_code == 404
+    # Nobody else accepts it for him, and nobody but an admin of the team invites.
+    assert mallory.post(f"/api/v1/team-invitations/{invitation['id']}/accept/").status_code == 404
+    refused = mallory.post("/api/v1/team-invitations/", {"team": "Demo lab", "username": "mallory"}, format="json")
+    assert refused.status_code == 404
+    assert bob.post("/api/v1/team-invitations/", {"team": "Demo lab", "username": "mallory"},
+                    format="json").status_code == 404
+    assert [i["id"] for i in bob.get("/api/v1/team-invitations/").json()] == [invitation["id"]]
+    assert mallory.get("/api/v1/team-invitations/").json() == []
+
+    accepted = bob.post(f"/api/v1/team-invitations/{invitation['id']}/accept/")
+    assert accepted.status_code == 200 and accepted.json()["team"] == "Demo lab"
+    assert bob.get(f"/download_video?task_id={lab.pk}").status_code == 200
+    assert bob.get("/api/v1/team-invitations/").json() == []
+    again = alice.post("/api/v1/team-invitations/", {"team": "Demo lab", "username": "bob"}, format="json")
+    assert again.status_code == 409
+
+
+def test_invitations_can_be_declined_or_withdrawn(lab, user, other_user):
+    Team.objects.get(name="Demo lab").admins.add(user)
+    alice, bob = jwt_client(user), jwt_client(other_user)
+    first = alice.post("/api/v1/team-invitations/", {"team": "Demo lab", "username": "bob"}, format="json").json()
+    assert bob.delete(f"/api/v1/team-invitations/{first['id']}/").status_code == 204  # declined
+    second = alice.post("/api/v1/team-invitations/", {"team": "Demo lab", "username": "bob"}, format="json").json()
+    assert jwt_client(UserFactory(username="eve")).delete(
+        f"/api/v1/team-invitations/{second['id']}/"
+    ).status_code == 404
+    assert alice.delete(f"/api/v1/team-invitations/{second['id']}/").status_code == 204  # withdrawn
+    assert bob.post(f"/api/v1/team-invitations/{second['id']}/accept/").status_code == 404
+    other_user.refresh_from_db()
+    assert other_user.team.name != "Demo lab"
+
+
+def test_invitation_bad_input_is_4xx(user):
+    alice = jwt_client(user)
+    assert alice.post("/api/v1/team-invitations/", {"team": 5, "username": "bob"}, format="json").status_code == 400
+    assert alice.post("/api/v1/team-invitations/", {"team": "Demo lab"}, format="json").status_code == 400
+    assert alice.post("/api/v1/team-invitations/", {"team": "Nope", "username": "bob"}, format="json").status_code == 404
+    assert alice.post("/api/v1/team-invitations/999/accept/").status_code == 404
+    assert APIClient().get("/api/v1/team-invitations/").status_code == 401
+
+
+def test_the_invited_user_joins_from_the_profile_page(lab, user, other_user):
+    Team.objects.get(name="Demo lab").admins.add(user)
+    invitation = jwt_client(user).post(
+        "/api/v1/team-invitations/", {"team": "Demo lab", "username": "bob"}, format="json"
+    ).json()
+    mallory = Client()
+    mallory.force_login(UserFactory(username="mallory"))
+    assert mallory.post(f"/accounts/profile/invitations/{invitation['id']}/accept/").status_code == 404
+    bob = Client()
+    bob.force_login(other_user)
+    html = bob.get("/accounts/profile/").content.decode()
+    assert 'data-testid="invitation"' in html and "alice invites you into <strong>Demo lab</strong>" in html
+    response = bob.post(f"/accounts/profile/invitations/{invitation['id']}/accept/")
+    assert response.status_code == 302
+    other_user.refresh_from_db()
+    assert other_user.team.name == "Demo lab"
+    assert bob.get(f"/experiments/runs/{lab.pk}/").status_code == 200
