@@ -9,7 +9,11 @@ from django.utils.html import format_html
 from core.errors import DomainError
 
 from . import services
-from .models import ApiKey, ResourceQuota, StorageQuota, Team, User
+from .forms import ThrottledAdminAuthenticationForm
+from .models import ApiKey, ResourceQuota, StorageQuota, Team, TeamInvitation, User
+
+# The admin login goes through the same login throttle as every other way in.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class ResourceQuotaInline(admin.StackedInline):
@@ -71,6 +75,7 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ("name", "member_count", "created_at")
     search_fields = ("name",)
     list_filter = ("created_at",)
+    filter_horizontal = ("admins",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_members=Count("members"))
@@ -114,12 +119,17 @@ class KeyStateFilter(admin.SimpleListFilter):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("secret_id", "user", "description", "is_active", "expired", "end_time", "created_at", "last_used_at")
-    list_filter = (KeyStateFilter, "is_active", "created_at")
+    list_display = (
+        "secret_id", "user", "scope", "description", "is_active", "expired", "end_time", "created_at", "last_used_at"
+    )
+    list_filter = (KeyStateFilter, "is_active", "scope", "created_at")
     search_fields = ("secret_id", "description", "user__username")
     list_select_related = ("user",)
-    readonly_fields = ("secret_id", "user", "secret_key_hash", "created_at", "last_used_at")
-    fields = ("secret_id", "user", "description", "end_time", "is_active", "secret_key_hash", "created_at", "last_used_at")
+    readonly_fields = ("secret_id", "user", "scope", "secret_key_hash", "created_at", "last_used_at")
+    fields = (
+        "secret_id", "user", "scope", "description", "end_time", "is_active", "secret_key_hash", "created_at",
+        "last_used_at",
+    )
     actions = ["deactivate"]
 
     def get_form(self, request, obj=None, **kwargs):
@@ -175,3 +185,12 @@ class StorageQuotaAdmin(admin.ModelAdmin):
     @admin.display(description="Space", ordering="bytes_quota")
     def space(self, obj):
         return filesizeformat(obj.bytes_quota)
+
+
+@admin.register(TeamInvitation)
+class TeamInvitationAdmin(admin.ModelAdmin):
+    list_display = ("user", "team", "invited_by", "created_at")
+    list_filter = ("team",)
+    search_fields = ("user__username", "team__name")
+    list_select_related = ("user", "team", "invited_by")
+    raw_id_fields = ("user", "invited_by")

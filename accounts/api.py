@@ -12,10 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 
 from . import selectors, services
-from .compat import AuthRateThrottle
 from .serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
@@ -23,20 +22,36 @@ from .serializers import (
     MeSerializer,
     ProfileUpdateSerializer,
     QuotaSerializer,
+    TeamInvitationCreateSerializer,
+    TeamInvitationSerializer,
 )
+from .throttling import LoginThrottle
+from .tokens import VersionedTokenObtainPairSerializer, VersionedTokenRefreshSerializer
 
 TAGS = ["accounts"]
 
 
 @extend_schema(tags=TAGS, summary="Obtain a JWT access and refresh token pair (throttled)")
 class TokenObtainView(TokenObtainPairView):
-    throttle_classes = [AuthRateThrottle]
-    throttle_scope = "auth"
+    serializer_class = VersionedTokenObtainPairSerializer
+    throttle_classes = [LoginThrottle]
 
 
 @extend_schema(tags=TAGS, summary="Exchange a refresh token for a new access token")
 class TokenRefreshApiView(TokenRefreshView):
-    pass
+    serializer_class = VersionedTokenRefreshSerializer
+
+
+class SignOutEverywhereView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="End every session and make every JWT issued so far invalid (API keys stay)",
+        request=None,
+        responses={204: OpenApiResponse(description="Signed out everywhere")},
+    )
+    def post(self, request):
+        services.sign_out_everywhere(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
@@ -48,15 +63,57 @@ class MeView(APIView):
 
     @extend_schema(
         tags=TAGS,
-        summary="Change team and/or avatar (multipart for the avatar)",
+        summary="Change your avatar (multipart). The team is read-only: administrators manage teams",
         request={"multipart/form-data": ProfileUpdateSerializer, "application/json": ProfileUpdateSerializer},
         responses=MeSerializer,
     )
     def patch(self, request):
+        if "team" in request.data:
+            raise Forbidden("team: teams are managed by administrators; ask one to add you to a team")
         serializer = ProfileUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        user = services.update_profile(request.user, avatar=serializer.validated_data.get("avatar"))
+        return Response(MeSerializer(user).data)
+
+
+class TeamInvitationListView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Team invitations sent to you, and those of the teams you administer",
+        responses=TeamInvitationSerializer(many=True),
+    )
+    def get(self, request):
+        return Response(TeamInvitationSerializer(selectors.team_invitations_of(request.user), many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Invite a user into a team you are an admin of (they join by accepting)",
+        request=TeamInvitationCreateSerializer,
+        responses={201: TeamInvitationSerializer},
+    )
+    def post(self, request):
+        serializer = TeamInvitationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = services.update_profile(request.user, team_name=data.get("team"), avatar=data.get("avatar"))
+        invitation = services.invite_to_team(actor=request.user, team_name=data["team"], username=data["username"])
+        return Response(TeamInvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class TeamInvitationDetailView(APIView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Decline an invitation sent to you, or withdraw one of your team's",
+        responses={204: OpenApiResponse(description="Deleted"), 404: OpenApiResponse(description="No such invitation")},
+    )
+    def delete(self, request, pk):
+        services.withdraw_team_invitation(actor=request.user, invitation_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TeamInvitationAcceptView(APIView):
+    @extend_schema(tags=TAGS, summary="Accept an invitation sent to you: join its team", request=None, responses=MeSerializer)
+    def post(self, request, pk):
+        user = services.accept_team_invitation(user=request.user, invitation_id=pk)
         return Response(MeSerializer(user).data)
 
 
@@ -122,7 +179,13 @@ class QuotaView(APIView):
 urlpatterns = [
     path("api/v1/auth/token/", TokenObtainView.as_view(), name="api-token"),
     path("api/v1/auth/token/refresh/", TokenRefreshApiView.as_view(), name="api-token-refresh"),
+    path("api/v1/auth/sign-out-everywhere/", SignOutEverywhereView.as_view(), name="api-sign-out-everywhere"),
     path("api/v1/me/", MeView.as_view(), name="api-me"),
+    path("api/v1/team-invitations/", TeamInvitationListView.as_view(), name="api-team-invitations"),
+    path("api/v1/team-invitations/<int:pk>/", TeamInvitationDetailView.as_view(), name="api-team-invitation"),
+    path(
+        "api/v1/team-invitations/<int:pk>/accept/", TeamInvitationAcceptView.as_view(), name="api-team-invitation-accept"
+    ),
     path("api/v1/api-keys/", ApiKeyListView.as_view(), name="api-keys"),
     path("api/v1/api-keys/<str:secret_id>/", ApiKeyDetailView.as_view(), name="api-key-detail"),
     path("api/v1/quota/", QuotaView.as_view(), name="api-quota"),

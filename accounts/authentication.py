@@ -5,12 +5,16 @@
 - API keys: `Authorization: Bearer <secret_id>:<secret_key>` (also what Hugging Face
   clients send as their token), or the headers `X-Secret-Id` and `X-Secret-Key`.
 - Django sessions, for the web pages (DRF's SessionAuthentication, with CSRF).
+
+JWTs carry the user's token version (accounts.tokens); keys set by the SGT system call
+(scope "sgt") work only under /sgt/.
 """
 
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from .services import authenticate_api_key
+from .services import api_key_for
+from .tokens import check_token_version
 
 
 def _authorization_token(request):
@@ -35,7 +39,9 @@ class BearerJWTAuthentication(JWTAuthentication):
         if not token or not _looks_like_jwt(token):
             return None
         validated = self.get_validated_token(token.encode())
-        return self.get_user(validated), validated
+        user = self.get_user(validated)
+        check_token_version(user, validated)
+        return user, validated
 
     def authenticate_header(self, request):
         return 'Bearer realm="crucible"'
@@ -50,7 +56,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             if ":" not in token:
                 return None
             secret_id, _, secret_key = token.partition(":")
-        user = authenticate_api_key(secret_id, secret_key)
-        if user is None:
+        key = api_key_for(secret_id, secret_key)
+        if key is None:
             raise exceptions.AuthenticationFailed("invalid or expired API key")
-        return user, None
+        if not key.works_at(request.path_info):
+            raise exceptions.AuthenticationFailed("this API key is scoped to the SGT API (/sgt/)")
+        return key.user, None

@@ -10,7 +10,6 @@ Errors come out in each spec's envelope through core.envelopes.exception_handler
 """
 
 from django.contrib.auth import login as session_login
-from django.core.exceptions import ImproperlyConfigured
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
@@ -20,8 +19,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
-from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.envelopes import ok
@@ -37,24 +34,7 @@ from .serializers import (
     StorageQuotaRequestSerializer,
     UsernameSerializer,
 )
-
-
-class AuthRateThrottle(ScopedRateThrottle):
-    """ScopedRateThrottle that reads its rate when the request comes, not at import,
-    so that REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] overrides apply at once."""
-
-    def get_rate(self):
-        try:
-            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
-        except KeyError as exc:
-            raise ImproperlyConfigured(f"No throttle rate set for scope {self.scope!r}") from exc
-
-    def get_ident(self, request):
-        # With NUM_PROXIES unset DRF trusts X-Forwarded-For, which would let a client pick
-        # a fresh throttle bucket per request. Trust it only when NUM_PROXIES is configured.
-        if api_settings.NUM_PROXIES is None:
-            return request.META.get("REMOTE_ADDR", "")
-        return super().get_ident(request)
+from .throttling import LoginThrottle
 
 
 class BearerJWTAuthenticationScheme(SimpleJWTScheme):
@@ -81,7 +61,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 class PublicAuthView(APIView):
-    """Login and registration: public, throttled (scope "auth").
+    """Login and registration: public, under the one login throttle (accounts.throttling).
 
     No authenticators run: a stale or broken token sent along must not block a login.
     DRF views are exempt from Django's CSRF middleware and only SessionAuthentication
@@ -91,8 +71,7 @@ class PublicAuthView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [AuthRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = [LoginThrottle]
 
 
 def token_headers(user):

@@ -3,11 +3,12 @@ a page and the API refuse the same input with the same messages, one field at a 
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.utils import timezone
 
 from core.errors import DomainError
 
-from . import services
+from . import services, throttling
 
 AVATAR_HELP = f"PNG, JPEG, GIF or WebP, at most {settings.AVATAR_MAX_BYTES // 1024} KB; cropped to a square."
 
@@ -54,7 +55,6 @@ class RegisterForm(forms.Form):
     password2 = forms.CharField(
         label="Password again", strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
-    team = forms.CharField(max_length=services.TEAM_MAX, required=False, help_text="Your group or lab.")
     avatar = _avatar_field(required=False)
 
     def clean_username(self):
@@ -84,12 +84,6 @@ class AvatarForm(forms.Form):
         return _clean_avatar(self.cleaned_data.get("avatar"))
 
 
-class TeamForm(forms.Form):
-    team = forms.CharField(
-        label="Team name", max_length=services.TEAM_MAX, required=False, help_text="Leave empty to leave your team."
-    )
-
-
 class ApiKeyForm(forms.Form):
     description = forms.CharField(
         max_length=500,
@@ -110,3 +104,15 @@ class ApiKeyForm(forms.Form):
         if end_time is not None and end_time <= timezone.now():
             raise forms.ValidationError("The expiry must be in the future.")
         return end_time
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin login under the one login throttle (accounts.throttling): over the
+    address rate, or for a locked account, the password is not even checked."""
+
+    def clean(self):
+        try:
+            throttling.guard(self.request, self.data.get("username", ""))
+        except throttling.LoginThrottled as exc:
+            raise forms.ValidationError(f"{exc.message} Try again in {exc.wait} s.", code="throttled") from exc
+        return super().clean()

@@ -1,4 +1,4 @@
-"""Account pages: login, logout, registration, profile (avatar, team, API keys, quotas).
+"""Account pages: login, logout, registration, profile (avatar, team shown read-only, API keys, quotas).
 
 Thin views over accounts.services / accounts.selectors. The API-key table is an htmx
 fragment: create and revoke swap it in place (and work without JavaScript too, as plain
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
@@ -19,35 +19,27 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from rest_framework.throttling import SimpleRateThrottle
 
 from core.errors import DomainError
 
-from . import selectors, services
-from .forms import ApiKeyForm, AvatarForm, RegisterForm, TeamForm
+from . import selectors, services, throttling
+from .forms import ApiKeyForm, AvatarForm, RegisterForm
 
 # --- throttling ---------------------------------------------------------------
 
 
-class PageAuthThrottle(SimpleRateThrottle):
-    """Form posts to the login and register pages, per client address, at the API's "auth" rate."""
-
-    scope = "auth"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": "page-auth", "ident": self.get_ident(request)}
-
-
 def _throttled(request):
+    """The one login throttle (accounts.throttling) for the page's form posts: a 429 page, or None."""
     if request.method != "POST":
         return None
-    throttle = PageAuthThrottle()
-    if throttle.allow_request(request, None):
-        return None
-    wait = int(throttle.wait() or 60)
-    response = render(request, "accounts/throttled.html", {"wait": wait}, status=429)
-    response["Retry-After"] = str(wait)
-    return response
+    username = request.POST.get("username", "")
+    try:
+        throttling.guard(request, username)
+    except throttling.LoginThrottled as exc:
+        response = render(request, "accounts/throttled.html", {"wait": exc.wait, "reason": exc.message}, status=429)
+        response["Retry-After"] = str(exc.wait)
+        return response
+    return None
 
 
 # --- login, logout, registration ------------------------------------------------
@@ -77,7 +69,7 @@ def register(request):
         data = form.cleaned_data
         try:
             user = services.register_user(
-                username=data["username"], password=data["password1"], team_name=data["team"], avatar=data["avatar"]
+                username=data["username"], password=data["password1"], avatar=data["avatar"]
             )
         except DomainError as exc:
             # A race (the name taken meanwhile) or a check the form does not repeat.
@@ -156,7 +148,7 @@ def _render_profile(request, status=200, **overrides):
     user = request.user
     context = {
         "avatar_form": AvatarForm(),
-        "team_form": TeamForm(initial={"team": user.team.name if user.team else ""}),
+        "invitations": [i for i in selectors.team_invitations_of(user) if i.user_id == user.pk],
         **_keys_context(user),
         **_quota_context(user),
     }
@@ -193,18 +185,33 @@ def upload_avatar(request):
 
 @login_required
 @require_POST
-def update_team(request):
-    form = TeamForm(request.POST)
-    if form.is_valid():
-        try:
-            services.update_profile(request.user, team_name=form.cleaned_data["team"])
-        except DomainError as exc:
-            form.add_error("team", exc.message)
-    if form.errors:
-        messages.error(request, "Team not changed.")
-        return _render_profile(request, status=400, team_form=form)
-    team = request.user.team
-    messages.success(request, f"Team set to {team.name}." if team else "You left your team.")
+def sign_out_everywhere(request):
+    """End every other session and every JWT issued so far; this session goes on."""
+    user = services.sign_out_everywhere(user=request.user)
+    update_session_auth_hash(request, user)
+    messages.success(request, "Signed out everywhere else: other sessions and every token issued so far are ended.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def accept_invitation(request, pk):
+    try:
+        services.accept_team_invitation(user=request.user, invitation_id=pk)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, f"You joined {request.user.team.name}.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def decline_invitation(request, pk):
+    try:
+        services.withdraw_team_invitation(actor=request.user, invitation_id=pk)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, "Invitation declined.")
     return redirect("accounts:profile")
 
 
@@ -272,9 +279,11 @@ urlpatterns = [
     path("accounts/register/", register, name="register"),
     path("accounts/profile/", profile, name="profile"),
     path("accounts/profile/avatar/", upload_avatar, name="profile-avatar"),
-    path("accounts/profile/team/", update_team, name="profile-team"),
+    path("accounts/profile/sign-out-everywhere/", sign_out_everywhere, name="sign-out-everywhere"),
+    path("accounts/profile/invitations/<int:pk>/accept/", accept_invitation, name="invitation-accept"),
+    path("accounts/profile/invitations/<int:pk>/decline/", decline_invitation, name="invitation-decline"),
     path("accounts/profile/keys/", create_key, name="api-key-create"),
     path("accounts/profile/keys/<str:secret_id>/revoke/", revoke_key, name="api-key-revoke"),
-    # Before config.urls' DEBUG-only static() route, so it answers in every mode.
+    # The only route under MEDIA_URL: config.urls serves no media folder.
     path(f"{settings.MEDIA_URL.strip('/')}/avatars/<path:name>", avatar_file, name="avatar-file"),
 ]

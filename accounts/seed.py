@@ -12,7 +12,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from .models import Role
+from .models import Role, Team
 from .services import register_user
 
 User = get_user_model()
@@ -39,11 +39,13 @@ def ensure_account(username, role, password):
     user = User.objects.filter(username=username).first()
     if user is not None:
         return user, False
-    user = register_user(username=username, password=password, team_name=DEMO_TEAM, role=role)
+    user = register_user(username=username, password=password, role=role)
+    # The seed acts as the administrator who manages teams.
+    user.team = Team.objects.get_or_create(name=DEMO_TEAM)[0]
     if role == Role.ADMIN:
         user.is_staff = True
         user.is_superuser = True
-        user.save(update_fields=["is_staff", "is_superuser"])
+    user.save()
     return user, True
 
 

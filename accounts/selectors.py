@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -8,7 +9,7 @@ from core.errors import Forbidden, NotFound
 from core.models import ACTIVE_STATUSES
 from core.selectors import job_models
 
-from .models import ApiKey, ResourceQuota, StorageQuota
+from .models import ApiKey, ResourceQuota, StorageQuota, TeamInvitation
 
 User = get_user_model()
 
@@ -133,3 +134,12 @@ def storage_left(user):
 
 def api_keys_of(user):
     return ApiKey.objects.filter(user=user)
+
+
+def team_invitations_of(user):
+    """Invitations sent to `user`, and those sent by the teams `user` administers."""
+    return (
+        TeamInvitation.objects.filter(models.Q(user=user) | models.Q(team__admins=user))
+        .select_related("team", "user", "invited_by")
+        .distinct()
+    )

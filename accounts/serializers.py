@@ -7,7 +7,7 @@ avatar validity, key lifetimes) live in accounts.services.
 from django.conf import settings
 from rest_framework import serializers
 
-from .models import ApiKey
+from .models import ApiKey, TeamInvitation
 
 SPEC_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -111,8 +111,25 @@ class MeSerializer(serializers.Serializer):
 
 
 class ProfileUpdateSerializer(serializers.Serializer):
-    team = StrictCharField(max_length=100, required=False, allow_blank=True, help_text="Empty: leave the team")
+    """The self-service profile: the avatar only (teams are managed by administrators)."""
+
     avatar = serializers.FileField(required=False, allow_empty_file=False)
+
+
+class TeamInvitationSerializer(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.name")
+    username = serializers.CharField(source="user.username")
+    invited_by = serializers.CharField(source="invited_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = TeamInvitation
+        fields = ["id", "team", "username", "invited_by", "created_at"]
+        read_only_fields = fields
+
+
+class TeamInvitationCreateSerializer(serializers.Serializer):
+    team = StrictCharField(max_length=100, help_text="A team you are an admin of")
+    username = StrictCharField(max_length=150, help_text="Who to invite")
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -120,7 +137,9 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["secret_id", "description", "end_time", "is_active", "is_expired", "created_at", "last_used_at"]
+        fields = [
+            "secret_id", "description", "scope", "end_time", "is_active", "is_expired", "created_at", "last_used_at"
+        ]
         read_only_fields = fields
 
 

@@ -10,13 +10,16 @@ from django.contrib.auth import authenticate, get_user_model, password_validatio
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
-from rest_framework_simplejwt.tokens import RefreshToken
 
-from core.errors import AuthError, Conflict, InvalidInput, TooLarge
+from core.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 
-from .models import ApiKey, Role, Team
+from .models import ApiKey, ApiKeyScope, Role, Team, TeamInvitation
+from .system_key import off_reason as system_key_off_reason
+from .system_key import system_key as current_system_key
+from .tokens import VersionedRefreshToken
 
 User = get_user_model()
 
@@ -79,6 +82,9 @@ def process_avatar(upload):
 
 
 def register_user(*, username, password, team_name="", avatar=None, role=Role.RESEARCHER):
+    """Create an account. `team_name` (the hub spec's registration field) is checked for
+    length and otherwise ignored: teams are managed by administrators, never joined by
+    naming them (a team opens its members' experiment runs to each other)."""
     validate_username(username)
     validate_new_password(password, username)
     team_name = (team_name or "").strip()
@@ -89,8 +95,6 @@ def register_user(*, username, password, team_name="", avatar=None, role=Role.RE
         with transaction.atomic():
             user = User(username=username, role=role)
             user.set_password(password)
-            if team_name:
-                user.team, _ = Team.objects.get_or_create(name=team_name)
             if avatar_file:
                 user.avatar.save(avatar_file.name, avatar_file, save=False)
             user.save()
@@ -99,12 +103,9 @@ def register_user(*, username, password, team_name="", avatar=None, role=Role.RE
     return user
 
 
-def update_profile(user, *, team_name=None, avatar=None):
-    if team_name is not None:
-        team_name = team_name.strip()
-        if len(team_name) > TEAM_MAX:
-            raise InvalidInput(f"team must be at most {TEAM_MAX} characters")
-        user.team = Team.objects.get_or_create(name=team_name)[0] if team_name else None
+def update_profile(user, *, avatar=None):
+    """What a user changes on their own profile: the avatar. The team is not theirs to set:
+    administrators put users in teams (Django admin)."""
     if avatar is not None:
         avatar_file = process_avatar(avatar)
         old = user.avatar.name if user.avatar else ""
@@ -113,6 +114,50 @@ def update_profile(user, *, team_name=None, avatar=None):
             user.avatar.storage.delete(old)
     user.save()
     return user
+
+
+# --- teams -------------------------------------------------------------------------
+
+
+def invite_to_team(*, actor, team_name, username):
+    """A team admin (or a platform admin) invites `username` into the team; the invited
+    user joins only by accepting. Returns the invitation."""
+    team = Team.objects.filter(name=team_name).first() if isinstance(team_name, str) else None
+    if team is None or not (actor.is_platform_admin or team.admins.filter(pk=actor.pk).exists()):
+        # Same answer for a missing team and someone else's: names of teams are not probed.
+        raise NotFound("no team of which you are an admin has this name")
+    invitee = User.objects.filter(username=username).first() if isinstance(username, str) else None
+    if invitee is None:
+        raise NotFound("username does not name a user")
+    if invitee.team_id == team.pk:
+        raise Conflict(f"{invitee.username} is already in {team.name}")
+    invitation, _ = TeamInvitation.objects.get_or_create(team=team, user=invitee, defaults={"invited_by": actor})
+    return invitation
+
+
+def accept_team_invitation(*, user, invitation_id):
+    """The invited user joins the team (leaving their current one)."""
+    with transaction.atomic():
+        invitation = TeamInvitation.objects.select_for_update().filter(pk=invitation_id, user=user).first()
+        if invitation is None:
+            raise NotFound("no invitation of yours has this id")
+        user.team = invitation.team
+        user.save(update_fields=["team"])
+        invitation.delete()
+    return user
+
+
+def withdraw_team_invitation(*, actor, invitation_id):
+    """The invited user declines, or an admin of the team withdraws the invitation."""
+    invitation = TeamInvitation.objects.select_related("team").filter(pk=invitation_id).first()
+    allowed = invitation is not None and (
+        invitation.user_id == actor.pk
+        or actor.is_platform_admin
+        or invitation.team.admins.filter(pk=actor.pk).exists()
+    )
+    if not allowed:
+        raise NotFound("no invitation of yours or of your team has this id")
+    invitation.delete()
 
 
 def login_with_password(username, password):
@@ -125,8 +170,17 @@ def login_with_password(username, password):
 
 
 def issue_tokens(user):
-    refresh = RefreshToken.for_user(user)
+    """(access, refresh) JWTs carrying the user's token version (accounts.tokens)."""
+    refresh = VersionedRefreshToken.for_user(user)
     return str(refresh.access_token), str(refresh)
+
+
+def sign_out_everywhere(*, user):
+    """End every session and make every JWT issued so far invalid (token_version + 1).
+    API keys are not touched: they are revoked one by one."""
+    User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    user.refresh_from_db(fields=["token_version"])
+    return user
 
 
 # --- API keys ----------------------------------------------------------------
@@ -152,19 +206,21 @@ def secret_key_matches(secret_key, stored):
     return algorithm == "sha256" and hmac.compare_digest(hash_secret_key(secret_key, salt), stored)
 
 
-def _validate_key_fields(secret_id, secret_key, description, end_time):
+def _validate_key_fields(secret_id, secret_key, description, end_time, *, past_end_allowed=False):
     if not isinstance(secret_id, str) or not SECRET_ID_RE.match(secret_id):
         raise InvalidInput("secret_id must be 3-128 characters: letters, digits and _ . -")
     if not isinstance(secret_key, str) or not (MIN_SECRET_KEY <= len(secret_key) <= 256):
         raise InvalidInput(f"secret_key must be {MIN_SECRET_KEY}-256 characters")
     if not isinstance(description, str) or len(description) > 500:
         raise InvalidInput("doc must be a string of at most 500 characters")
-    if end_time is not None and end_time <= timezone.now():
+    if end_time is not None and end_time <= timezone.now() and not past_end_allowed:
         raise InvalidInput("end_time must be in the future")
 
 
 def create_api_key(user, *, description="", end_time=None, secret_id=None, secret_key=None):
-    """Create a key for `user`; returns (ApiKey, plaintext secret key). The plaintext is shown once."""
+    """Create a key for `user`; returns (ApiKey, plaintext secret key). The plaintext is shown once.
+
+    A key the account's owner makes works on every API (scope "all")."""
     secret_id = secret_id or f"ck_{secrets.token_hex(8)}"
     secret_key = secret_key or secrets.token_urlsafe(32)
     _validate_key_fields(secret_id, secret_key, description, end_time)
@@ -176,20 +232,30 @@ def create_api_key(user, *, description="", end_time=None, secret_id=None, secre
         secret_key_hash=hash_secret_key(secret_key),
         description=description,
         end_time=end_time,
+        scope=ApiKeyScope.ALL,
     )
     return key, secret_key
+
+
+def is_privileged(user):
+    """Accounts the SGT system key may never act for."""
+    return user.is_staff or user.is_superuser or user.is_platform_admin
 
 
 def set_api_key_by_system(*, system_key, secret_id, secret_key, description="", end_time=None, username=""):
     """The SGT system call: create or replace the key `secret_id`.
 
     A new secret id gets the user named by `username` when given, else an account of
-    its own (named after the secret id, no password login).
+    its own (named after the secret id, no password login). The key is scoped to the SGT
+    API (it never works elsewhere), and is never set for staff, superuser or admin
+    accounts. An `end_time` in the past is accepted: the key is then expired (revoked).
     """
-    expected = settings.SGT_SYSTEM_KEY
-    if not expected or not isinstance(system_key, str) or not hmac.compare_digest(system_key, expected):
+    expected = current_system_key()
+    if not expected:
+        raise AuthError(system_key_off_reason())
+    if not isinstance(system_key, str) or not hmac.compare_digest(system_key.encode(), expected.encode()):
         raise AuthError("invalid system key")
-    _validate_key_fields(secret_id, secret_key, description, end_time)
+    _validate_key_fields(secret_id, secret_key, description, end_time, past_end_allowed=True)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().select_related("user").filter(secret_id=secret_id).first()
         if key is not None and username and key.user.username != username:
@@ -207,10 +273,14 @@ def set_api_key_by_system(*, system_key, secret_id, secret_key, description="", 
                 elif user.has_usable_password():
                     raise Conflict("the account for this secret_id is a password account")
             key = ApiKey(user=user, secret_id=secret_id)
+        if is_privileged(key.user):
+            raise Forbidden("the system key cannot set keys of staff, superuser or admin accounts")
         key.secret_key_hash = hash_secret_key(secret_key)
         key.description = description
         key.end_time = end_time
         key.is_active = True
+        # Whoever holds the system key now knows this secret: it works for the SGT API only.
+        key.scope = ApiKeyScope.SGT
         key.save()
     return key
 
@@ -219,12 +289,15 @@ def revoke_api_key(user, secret_id):
     return ApiKey.objects.filter(user=user, secret_id=secret_id).update(is_active=False)
 
 
-def authenticate_api_key(secret_id, secret_key):
-    """The user of a valid, active, unexpired key, else None."""
+def api_key_for(secret_id, secret_key):
+    """The valid, active, unexpired key with this secret, else None."""
     if not isinstance(secret_id, str) or not isinstance(secret_key, str) or not secret_id or not secret_key:
         return None
     key = ApiKey.objects.select_related("user").filter(secret_id=secret_id, is_active=True).first()
     if key is None or key.is_expired or not key.user.is_active:
+        return None
+    if key.scope == ApiKeyScope.SGT and is_privileged(key.user):
+        # Set by the system key before its owner became staff: never acts for staff.
         return None
     if not secret_key_matches(secret_key, key.secret_key_hash):
         return None
@@ -232,4 +305,10 @@ def authenticate_api_key(secret_id, secret_key):
     # Recording every use would add a write to each API call; a minute's precision is enough.
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-    return key.user
+    return key
+
+
+def authenticate_api_key(secret_id, secret_key):
+    """The user of a valid, active, unexpired key, else None (for the SGT API: any scope)."""
+    key = api_key_for(secret_id, secret_key)
+    return key.user if key else None

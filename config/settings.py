@@ -169,6 +169,15 @@ AVATAR_SIZE = 256
 # The largest file accepted by the file spaces (files app), in bytes.
 FILES_MAX_UPLOAD_BYTES = env.int("FILES_MAX_UPLOAD_BYTES", default=5 * 1024**3)
 
+# --- login throttle (accounts.throttling) ----------------------------------
+# Proxies in front of Crucible that append to X-Forwarded-For; 0: the header is ignored
+# and the client address is REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# This many failed logins for one username within the window lock it for LOGIN_LOCKOUT_SECONDS.
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=10)
+LOGIN_LOCKOUT_WINDOW_SECONDS = env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=15 * 60)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+
 # --- REST framework -------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -183,6 +192,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("AUTH_THROTTLE_RATE", default="20/min"),
     },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -207,8 +217,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# System key that guards POST /sgt/private/update_auth_token.
-SGT_SYSTEM_KEY = env.str("SGT_SYSTEM_KEY", default="" if PRODUCTION else "crucible-dev-system-key")
+# System key that guards POST /sgt/private/update_auth_token (32+ characters). Unset: a
+# development instance generates one in DATA_DIR/sgt-system-key; production has none (off).
+SGT_SYSTEM_KEY = env.str("SGT_SYSTEM_KEY", default="")
 
 # Quota defaults for users without a quota record (isInitConfig false).
 DEFAULT_QUOTA = {
@@ -237,6 +248,8 @@ IMAGES_MAX_TARBALL_BYTES = env.int("IMAGES_MAX_TARBALL_BYTES", default=20 * 1024
 IMAGES_MAX_MEMBERS = env.int("IMAGES_MAX_MEMBERS", default=10000)
 IMAGES_MAX_MEMBER_BYTES = env.int("IMAGES_MAX_MEMBER_BYTES", default=10 * 1024**3)
 IMAGES_MAX_TOTAL_BYTES = env.int("IMAGES_MAX_TOTAL_BYTES", default=40 * 1024**3)
+# A tarball may unpack to at most this many times its size (at least 1 MiB); checked as it streams.
+IMAGES_MAX_EXPANSION_RATIO = env.float("IMAGES_MAX_EXPANSION_RATIO", default=20.0)
 
 # --- Celery ---------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"

@@ -10,6 +10,7 @@ os.environ.setdefault("WORKER_HEARTBEAT_SECONDS", "1")
 # Small enough that the sandbox tests can reach them: a 64 MiB file, 256 processes per box.
 os.environ.setdefault("CODE_SANDBOX_MAX_FILE_BYTES", str(64 * 1024 * 1024))
 os.environ.setdefault("CODE_SANDBOX_MAX_PROCESSES", "256")
+os.environ.setdefault("SGT_SYSTEM_KEY", "test-sgt-system-key-0123456789abcdef")
 
 from .settings import *  # noqa: E402,F401,F403
 

@@ -1,6 +1,5 @@
 """URL wiring only: each app owns its paths (spec facades, clean API under /api/v1/, pages)."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -18,7 +17,6 @@ urlpatterns = [
     path("", include("core.urls")),
 ] + [path("", include(f"{name}.urls")) for name in APPS]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_URL is never served as a folder, in any mode: stored files (hub blobs, file spaces,
+# SGT weights, run videos) go out only through views that check the requester's right.
+# Avatars, which are public, have their own view (accounts.pages.avatar_file).

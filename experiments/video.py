@@ -7,6 +7,7 @@ EXPERIMENTS_VIDEO_MIN_SECONDS and at most EXPERIMENTS_VIDEO_MAX_SECONDS, 480x270
 """
 
 import os
+import secrets
 import tempfile
 from bisect import bisect_right
 
@@ -200,6 +201,6 @@ def render_run_video(run):
             writer.send(renderer.frame(total * k / (frames - 1)).tobytes())
         writer.close()
         with open(path, "rb") as handle_:
-            return default_storage.save(f"experiments/videos/run-{run.pk}.mp4", File(handle_))
+            return default_storage.save(f"experiments/videos/run-{run.pk}-{secrets.token_hex(16)}.mp4", File(handle_))
     finally:
         os.unlink(path)

@@ -5,7 +5,8 @@ import re
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from core.errors import Conflict, InvalidInput, NotFound, TooLarge
+from accounts.selectors import storage_status
+from core.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, TooLarge
 from core.services import enqueue_job
 
 from . import tarball
@@ -98,6 +99,12 @@ def start_import(*, owner, image, file_url, tag):
         raise InvalidInput(f"fileUrl: no file /{path} in your private file space") from None
     if node.size > settings.IMAGES_MAX_TARBALL_BYTES:
         raise TooLarge(f"fileUrl: /{path} has {node.size} bytes; the limit is {settings.IMAGES_MAX_TARBALL_BYTES}")
+    quota_left = storage_status(owner)["bytes_remain"]
+    if quota_left is not None and node.size > quota_left:
+        raise QuotaExceeded(
+            f"fileUrl: importing /{path} stages at least its {node.size} bytes; "
+            f"your storage quota has {quota_left} bytes left"
+        )
     with transaction.atomic():
         Image.objects.select_for_update().get(pk=image.pk)
         existing = ImageTag.objects.filter(image=image, tag=tag).first()
@@ -146,14 +153,22 @@ def fail_tag(image_tag, reason):
 
 def run_import(job, handle):
     """The body of images.import_image: read the tarball, verify it, record the tag."""
-    from files.selectors import open_file
+    from files.selectors import get_file, open_file
 
     image_tag = ImageTag.objects.select_related("image__owner").get(pk=job.image_tag_id)
     owner = image_tag.image.owner
-    limits = tarball.Limits(job.max_members, job.max_member_bytes, job.max_total_bytes)
     store = tarball.ImageStore(settings.IMAGES_STORE_DIR)
     handle.log(f"importing /{image_tag.file_url} as {image_tag}")
     try:
+        archive_bytes = get_file(owner, "private", image_tag.file_url).size
+        limits = tarball.Limits(
+            job.max_members,
+            job.max_member_bytes,
+            job.max_total_bytes,
+            max_stream_bytes=tarball.expansion_cap(archive_bytes, settings.IMAGES_MAX_EXPANSION_RATIO),
+            # Staging stays within the owner's storage quota (None: no quota).
+            quota_bytes=storage_status(owner)["bytes_remain"],
+        )
         with open_file(owner, "private", image_tag.file_url) as fileobj:
             info = tarball.import_archive(fileobj, store, limits, log=handle.log)
     except tarball.ArchiveError as exc:

@@ -13,7 +13,9 @@ while its sha256 is computed. Then the image is parsed and every digest checked:
   at blobs/sha256/<hex> with that digest and size, and layers match the diff_ids too.
 
 Refused, with a reason, before anything is kept: more members, a larger member or more
-bytes in all than the limits; names that are absolute or contain "..", links pointing
+bytes in all than the limits; a decompressed stream larger than its cap (the expansion
+ratio times the archive's size, checked as it streams, before the bytes are written);
+members that would stage more than the owner's storage quota left; names that are absolute or contain "..", links pointing
 outside the archive; devices and fifos; corrupt or truncated archives. Only the config,
 manifest and layers of a verified image move from staging into the store
 (<store>/blobs/sha256/<hex>); staging is deleted in every case.
@@ -55,6 +57,20 @@ class Limits:
     max_members: int
     max_member_bytes: int
     max_total_bytes: int
+    # The most bytes the decompressed tar stream may have (the expansion cap), None: no cap.
+    max_stream_bytes: int | None = None
+    # What staging may write: the owner's storage quota left, None: unlimited.
+    quota_bytes: int | None = None
+
+
+# Below this many bytes a decompressed stream is never refused for its ratio: the tar
+# format alone (512-byte headers, 10 KiB records) makes tiny archives compress 50x.
+EXPANSION_FLOOR_BYTES = 1024 * 1024
+
+
+def expansion_cap(archive_bytes, ratio):
+    """The most bytes an archive of `archive_bytes` may unpack to at `ratio`."""
+    return max(EXPANSION_FLOOR_BYTES, int(archive_bytes * ratio))
 
 
 @dataclass
@@ -85,16 +101,25 @@ class Archive:
 
 
 class TailReader:
-    """A read-only stream that counts what passes and keeps the last TAIL_BYTES."""
+    """A read-only stream that counts what passes and keeps the last TAIL_BYTES; past
+    `max_bytes` it refuses the archive (a decompression bomb) before the bytes go anywhere."""
 
-    def __init__(self, raw):
+    def __init__(self, raw, max_bytes=None):
         self.raw = raw
         self.count = 0
         self.tail = bytearray()
+        self.max_bytes = max_bytes
 
     def read(self, size=-1):
+        if self.max_bytes is not None and (size is None or size < 0):
+            size = self.max_bytes - self.count + 1
         data = self.raw.read(size)
         self.count += len(data)
+        if self.max_bytes is not None and self.count > self.max_bytes:
+            raise ArchiveError(
+                f"archive bomb refused: the tarball unpacks to more than {self.max_bytes} bytes "
+                "(IMAGES_MAX_EXPANSION_RATIO times its size)"
+            )
         self.tail += data
         if len(self.tail) > TAIL_BYTES:
             del self.tail[: len(self.tail) - TAIL_BYTES]
@@ -176,7 +201,7 @@ def stage_members(fileobj, staging, limits):
     archive = Archive()
     members = total = 0
     try:
-        stream = TailReader(decompressed(fileobj))
+        stream = TailReader(decompressed(fileobj), limits.max_stream_bytes)
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 members += 1
@@ -198,6 +223,11 @@ def stage_members(fileobj, staging, limits):
                 total += member.size
                 if total > limits.max_total_bytes:
                     raise ArchiveError(f"archive bomb refused: members hold more than {limits.max_total_bytes} bytes")
+                if limits.quota_bytes is not None and total > limits.quota_bytes:
+                    raise ArchiveError(
+                        f"storage quota exceeded: staging the archive needs more than the {limits.quota_bytes} "
+                        "bytes left in your storage quota"
+                    )
                 archive.files[name] = _copy_member(tar, member, name, staging / str(members))
             end = stream.block_at(tar.offset)
         if end is None or len(end) < 512:

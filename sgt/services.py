@@ -3,6 +3,7 @@
 import json
 import logging
 import re
+import secrets
 import time
 
 import numpy as np
@@ -190,6 +191,12 @@ def create_model(user, user_unique_id, *, name, app_name, model_type, in_size, o
         raise Conflict(f"you already have a model {name!r} in app {app_name!r}") from exc
 
 
+def weights_storage_name(model_id, version):
+    """Where a model's weights are stored: a random part keeps the name unguessable
+    (weights are never served from storage directly, only used through the API)."""
+    return f"sgt/weights/{model_id}/v{version}-{secrets.token_hex(16)}.safetensors"
+
+
 def _delete_files_later(*paths):
     paths = [p for p in paths if p]
 
@@ -271,7 +278,7 @@ def clone_model(user, user_unique_id, *, author_unique_id, app_name, name, new_n
             clone.sample_count = sum(c.rows for c in clone.chunks.all().only("rows"))
             if source.is_trained:
                 clone.weights_path = default_storage.save(
-                    f"sgt/weights/{clone.pk}/v1.safetensors", ContentFile(read_weights(source))
+                    weights_storage_name(clone.pk, 1), ContentFile(read_weights(source))
                 )
                 clone.weights_version = 1
             clone.save()
@@ -389,9 +396,7 @@ def _store_training_result(model_id, job, samples, result):
             raise NotFound("the model was deleted during training")
         version = model.weights_version + 1
         old_path = model.weights_path
-        model.weights_path = default_storage.save(
-            f"sgt/weights/{model.pk}/v{version}.safetensors", ContentFile(blob)
-        )
+        model.weights_path = default_storage.save(weights_storage_name(model.pk, version), ContentFile(blob))
         model.weights_version = version
         step = max(1, len(result.history) // 200)
         points = result.history[step - 1 :: step]

@@ -46,13 +46,12 @@ def test_register_profile_avatar_api_key_logout(page, live_server, tmp_path):
 
     page.fill("#id_password1", "a-long-passphrase-9")
     page.fill("#id_password2", "a-long-passphrase-9")
-    page.fill("#id_team", "Thin Films")
     page.click("form button[type=submit]")
 
     # Registered and logged in: the profile with the default avatar.
     page.wait_for_url(url + "/accounts/profile/")
     assert "Welcome to Crucible, carol." in page.locator(".messages").inner_text()
-    assert page.locator("[data-testid=team]").inner_text() == "Thin Films"
+    assert page.locator("[data-testid=team]").inner_text() == "none"  # teams are given by administrators
     avatar = page.locator("[data-testid=avatar]")
     assert avatar.get_attribute("src").endswith("/static/img/default-avatar.png")
     assert page.evaluate("document.querySelector('[data-testid=avatar]').naturalWidth") == 256

@@ -152,7 +152,7 @@ def test_submit_user_info_registers_with_thumbnailed_avatar(api_client):
     assert response.status_code == 200, response.content
     assert response.json() == {"code": 1, "msg": "registration completed", "data": ""}
     carol = User.objects.get(username="carol")
-    assert carol.team.name == "iSS"
+    assert carol.team is None  # teams are managed by administrators, never joined by naming them
     assert carol.check_password(STRONG)
     with Image.open(carol.avatar.path) as stored:
         assert stored.format == "PNG"
@@ -161,7 +161,7 @@ def test_submit_user_info_registers_with_thumbnailed_avatar(api_client):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=response["Authorization"])
     data = client.get("/api/personalInformation").json()["data"]
-    assert data == {"username": "carol", "team": "iSS", "avatar": carol.avatar.url}
+    assert data == {"username": "carol", "team": "", "avatar": carol.avatar.url}
     assert data["avatar"].startswith(settings.MEDIA_URL)
 
 
