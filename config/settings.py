@@ -6,6 +6,8 @@ Set DATABASE_URL / CELERY_BROKER_URL for PostgreSQL and Redis. DJANGO_ENV=produc
 turns on the production checks (real SECRET_KEY, DEBUG off).
 """
 
+import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,17 +17,62 @@ from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+class CrucibleEnv(environ.Env):
+    """django-environ, plus the two readings that a hand-written `.env` gets wrong.
+
+    `dir()` refuses a path holding " #": `.env` has no inline comments, so
+    `CRUCIBLE_DATA_DIR=/srv/crucible  # shared` would silently become a new local folder.
+    `secret()` reads the value as written: django-environ takes a value starting with `$`
+    as a reference to another variable, and Django's own key generator makes such keys.
+    """
+
+    def dir(self, var, *, default):
+        value = self.str(var, default=default)
+        if re.search(r"\s#", value) or value != value.strip():
+            raise ImproperlyConfigured(
+                f"{var}={value!r}: a path with a space before '#' or around it is an inline comment read as "
+                "part of the value (.env has no inline comments); put the comment on a line of its own."
+            )
+        return Path(value).resolve()
+
+    def secret(self, var, *, default):
+        return self.ENVIRON.get(var, default)
+
+
+def refuse_inline_comments(env_file):
+    """Refuse `.env` lines whose unquoted value holds " #": a comment read as part of the value."""
+    if not env_file.is_file():
+        return
+    for number, line in enumerate(env_file.read_text().splitlines(), start=1):
+        match = re.match(r"\A(?:export )?([A-Za-z_0-9]+)=(.*)\Z", line)
+        if not match:
+            continue
+        name, value = match.groups()
+        if re.match(r"""\A(['"]).*\1\s*\Z""", value):
+            continue  # quoted: a '#' inside quotes is part of the value, as intended
+        if re.search(r"\s#", value):
+            raise ImproperlyConfigured(
+                f"{env_file}, line {number}: {name} has an inline comment ({value.strip()!r}); "
+                ".env reads everything after '=' as the value. Put the comment on a line of its own."
+            )
+
+
+env = CrucibleEnv()
+# CRUCIBLE_ENV_FILE: another `.env` (the systemd units use EnvironmentFile instead).
+ENV_FILE = Path(os.environ.get("CRUCIBLE_ENV_FILE", BASE_DIR / ".env"))
+refuse_inline_comments(ENV_FILE)
+environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
 
-DATA_DIR = Path(env.str("CRUCIBLE_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+DATA_DIR = env.dir("CRUCIBLE_DATA_DIR", default=str(BASE_DIR / "var"))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 INSECURE_DEV_KEY = "django-insecure-crucible-development-key-do-not-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEV_KEY)
+SECRET_KEY = env.secret("SECRET_KEY", default=INSECURE_DEV_KEY)
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 
 if PRODUCTION:
@@ -189,7 +236,7 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": env.secret("JWT_SIGNING_KEY", default=SECRET_KEY),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -204,7 +251,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # System key that guards POST /sgt/private/update_auth_token.
-SGT_SYSTEM_KEY = env.str("SGT_SYSTEM_KEY", default="" if PRODUCTION else "crucible-dev-system-key")
+SGT_SYSTEM_KEY = env.secret("SGT_SYSTEM_KEY", default="" if PRODUCTION else "crucible-dev-system-key")
 
 # Quota defaults for users without a quota record (isInitConfig false).
 DEFAULT_QUOTA = {
@@ -228,7 +275,7 @@ HUB_MAX_UPLOAD_FILES = env.int("HUB_MAX_UPLOAD_FILES", default=1000)
 HUB_CARD_MAX_BYTES = env.int("HUB_CARD_MAX_BYTES", default=512 * 1024)
 
 # Image imports (images app): where configs and layers are kept, and the archive limits.
-IMAGES_STORE_DIR = Path(env.str("IMAGES_STORE_DIR", default=str(DATA_DIR / "images"))).resolve()
+IMAGES_STORE_DIR = env.dir("IMAGES_STORE_DIR", default=str(DATA_DIR / "images"))
 IMAGES_MAX_TARBALL_BYTES = env.int("IMAGES_MAX_TARBALL_BYTES", default=20 * 1024**3)
 IMAGES_MAX_MEMBERS = env.int("IMAGES_MAX_MEMBERS", default=10000)
 IMAGES_MAX_MEMBER_BYTES = env.int("IMAGES_MAX_MEMBER_BYTES", default=10 * 1024**3)
