@@ -3,6 +3,7 @@ a page and the API refuse the same input with the same messages, one field at a 
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
 from core.errors import DomainError
@@ -110,3 +111,15 @@ class ApiKeyForm(forms.Form):
         if end_time is not None and end_time <= timezone.now():
             raise forms.ValidationError("The expiry must be in the future.")
         return end_time
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, saying so when the account waits for an administrator's approval."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if services.awaiting_approval(self.cleaned_data.get("username"), self.cleaned_data.get("password")):
+                raise forms.ValidationError(services.AWAITING_APPROVAL, code="inactive") from None
+            raise

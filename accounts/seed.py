@@ -39,7 +39,7 @@ def ensure_account(username, role, password):
     user = User.objects.filter(username=username).first()
     if user is not None:
         return user, False
-    user = register_user(username=username, password=password, team_name=DEMO_TEAM, role=role)
+    user = register_user(username=username, password=password, team_name=DEMO_TEAM, role=role, self_service=False)
     if role == Role.ADMIN:
         user.is_staff = True
         user.is_superuser = True

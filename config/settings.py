@@ -250,6 +250,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# Who may create an account: "open" (anyone), "approval" (anyone, inactive until an admin
+# ticks "active" in the admin), "closed" (only admins, with manage.py create_admin or the admin).
+REGISTRATION = env.str("REGISTRATION", default="approval" if PRODUCTION else "open")
+if REGISTRATION not in ("open", "approval", "closed"):
+    raise ImproperlyConfigured(f"REGISTRATION={REGISTRATION!r}: use open, approval or closed.")
+
 # System key that guards POST /sgt/private/update_auth_token.
 SGT_SYSTEM_KEY = env.secret("SGT_SYSTEM_KEY", default="" if PRODUCTION else "crucible-dev-system-key")
 
