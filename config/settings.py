@@ -6,8 +6,10 @@ Set DATABASE_URL / CELERY_BROKER_URL for PostgreSQL and Redis. DJANGO_ENV=produc
 turns on the production checks (real SECRET_KEY, DEBUG off).
 """
 
+import ipaddress
 import os
 import re
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -112,6 +114,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -255,6 +258,22 @@ SPECTACULAR_SETTINGS = {
 REGISTRATION = env.str("REGISTRATION", default="approval" if PRODUCTION else "open")
 if REGISTRATION not in ("open", "approval", "closed"):
     raise ImproperlyConfigured(f"REGISTRATION={REGISTRATION!r}: use open, approval or closed.")
+
+# /metrics (Prometheus): a bearer token, or direct connections from these networks (CIDRs).
+METRICS_TOKEN = env.secret("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_exc}") from None
+# Request and /v1 counters of every process on this host (prometheus-client multiprocess
+# mode); it must be set before prometheus_client is imported, so it is exported here.
+PROMETHEUS_MULTIPROC_DIR = env.dir(
+    "PROMETHEUS_MULTIPROC_DIR", default=str(DATA_DIR / "prometheus" / socket.gethostname())
+)
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 
 # System key that guards POST /sgt/private/update_auth_token.
 SGT_SYSTEM_KEY = env.secret("SGT_SYSTEM_KEY", default="" if PRODUCTION else "crucible-dev-system-key")
