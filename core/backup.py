@@ -196,12 +196,23 @@ def _restore_database(archive, manifest, force):
             return
         if not shutil.which("pg_restore"):
             raise InvalidInput("pg_restore is not installed (apt install postgresql-client)")
-        cmd = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--dbname", db["NAME"]]
+        # Extensions (pg_trgm) are the database administrator's: created beforehand, owned by
+        # another role. Their CREATE ... IF NOT EXISTS is harmless, but COMMENT ON EXTENSION
+        # (and, replacing a database, DROP EXTENSION) would fail for a role that does not own
+        # them, so those entries are left out.
+        env = _pg_env(db)
+        listing = _run(["pg_restore", "--list", str(dump)], env).stdout
+        unwanted = (" COMMENT - EXTENSION ", " EXTENSION - ") if force else (" COMMENT - EXTENSION ",)
+        kept = [line for line in listing.splitlines() if not any(marker in line for marker in unwanted)]
+        entries = Path(scratch) / "entries.list"
+        entries.write_text("\n".join(kept) + "\n")
+        cmd = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--use-list", str(entries),
+               "--dbname", db["NAME"]]
         if force:
             cmd += ["--clean", "--if-exists"]
         else:
             cmd += ["--single-transaction"]
-        _run([*cmd, str(dump)], _pg_env(db))
+        _run([*cmd, str(dump)], env)
 
 
 def _extract(archive, prefix, folder):

@@ -93,22 +93,36 @@ def psql(sql):
     subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-c", sql], check=True, capture_output=True)
 
 
+def psql_in(database, sql):
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-c", sql], check=True,
+                   capture_output=True)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def databases(request):
-    """(source DATABASE_URL, target DATABASE_URL): None for SQLite (a file in each data folder)."""
+    """(source DATABASE_URL, target DATABASE_URL): None for SQLite (a file in each data folder).
+
+    PostgreSQL as docs/deployment.md sets it up: an ordinary role owns the databases, and the
+    administrator created pg_trgm in each (so the role does not own the extension).
+    """
     if request.param == "sqlite":
         yield None, None
         return
     if not postgres_available():
         pytest.skip("no PostgreSQL at 127.0.0.1 (user postgres)")
-    names = [f"crucible_backup_{side}_{uuid.uuid4().hex[:8]}" for side in ("src", "dst")]
+    suffix = uuid.uuid4().hex[:8]
+    role = f"crucible_backup_{suffix}"
+    names = [f"crucible_backup_{side}_{suffix}" for side in ("src", "dst")]
+    psql(f"CREATE ROLE {role} LOGIN PASSWORD 'backup-test'")
     for name in names:
-        psql(f"CREATE DATABASE {name}")
+        psql(f"CREATE DATABASE {name} OWNER {role} TEMPLATE template0")
+        psql_in(name, "CREATE EXTENSION IF NOT EXISTS pg_trgm")
     try:
-        yield tuple(f"postgres://postgres@127.0.0.1:5432/{name}" for name in names)
+        yield tuple(f"postgres://{role}:backup-test@127.0.0.1:5432/{name}" for name in names)
     finally:
         for name in names:
             psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        psql(f"DROP ROLE IF EXISTS {role}")
 
 
 def test_backup_restores_users_a_hub_repository_and_a_finished_task_into_an_empty_database(tmp_path, databases):
