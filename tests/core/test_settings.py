@@ -163,3 +163,23 @@ def test_a_secret_key_starting_with_a_dollar_is_read_as_written(tmp_path):
 def test_env_file_is_ignored_by_git():
     done = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT)
     assert done.returncode == 0
+
+
+def test_the_deploy_env_example_loads_without_inline_comments(tmp_path):
+    example = ROOT / "deploy" / "env.example"
+    assert not [line for line in example.read_text().splitlines() if not line.startswith("#") and " #" in line]
+    # The example's data folder (/srv/crucible) and empty secret are the machine's to fill in.
+    values = loaded(load_settings(tmp_path, env_file=example, SECRET_KEY=REAL_KEY))
+    assert values["debug"] is False
+    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["broker"].startswith("redis://")
+    assert values["allowed_hosts"] == ["crucible.lab.example"]
+
+
+def test_the_systemd_units_escape_celerys_host_name():
+    worker = (ROOT / "deploy" / "systemd" / "crucible-worker@.service").read_text()
+    exec_start = worker.split("ExecStart=", 1)[1].split("\n\n", 1)[0]
+    assert "-n %i@%%h" in exec_start and "--loglevel INFO" in exec_start
+    assert "User=crucible" in worker
+    web = (ROOT / "deploy" / "systemd" / "crucible-web.service").read_text()
+    assert "--timeout 120 --access-logfile - --no-control-socket" in web and "User=crucible" in web
