@@ -32,8 +32,9 @@ from .errors import Conflict, InvalidInput
 ROOT = "crucible-backup"
 FORMAT = 1
 # Under the data folder, not worth keeping: rebuilt (collectstatic), transient (broker
-# messages, temporary uploads, per-process metrics, replica port files) or other backups.
-SKIPPED = {"staticfiles", "broker", "broker-control", "tmp", "prometheus", "serving", "backups"}
+# messages, temporary uploads, per-process metrics, replica port files and logs) or other
+# backups. The model copies of served versions (serving/models) are kept.
+SKIPPED = {"staticfiles", "broker", "broker-control", "tmp", "prometheus", "serving/replicas", "backups"}
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
@@ -93,9 +94,10 @@ def _data_files(folder, skip_paths):
             database_files |= {test_name, *(Path(str(test_name) + side) for side in SQLITE_SIDE_FILES)}
     for root, dirs, files in os.walk(folder):
         root = Path(root)
-        if root == folder:
-            dirs[:] = [d for d in dirs if d not in SKIPPED]
-        dirs[:] = [d for d in dirs if (root / d).resolve() not in skip_paths]
+        dirs[:] = [
+            d for d in dirs
+            if (root / d).relative_to(folder).as_posix() not in SKIPPED and (root / d).resolve() not in skip_paths
+        ]
         for name in files:
             path = root / name
             if path.resolve() in database_files or path.resolve() in skip_paths or path.is_symlink():

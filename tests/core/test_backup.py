@@ -133,6 +133,10 @@ def test_backup_restores_users_a_hub_repository_and_a_finished_task_into_an_empt
     made = json.loads(ok(run(source, ["-c", MAKE_OBJECTS], source_db)).strip().splitlines()[-1])
     (source / "broker").mkdir(exist_ok=True)
     (source / "broker" / "msg.json").write_text("{}")  # transient: not worth a backup
+    (source / "serving" / "replicas" / "3").mkdir(parents=True)
+    (source / "serving" / "replicas" / "3" / "port.json").write_text("{}")  # a replica's runtime file
+    (source / "serving" / "models" / "v1").mkdir(parents=True)
+    (source / "serving" / "models" / "v1" / "config.json").write_text("{}")  # a served model's copy
 
     output = ok(run(source, ["manage.py", "backup", "--output", str(archive)], source_db))
     assert f"backup written to {archive}" in output
@@ -148,6 +152,8 @@ def test_backup_restores_users_a_hub_repository_and_a_finished_task_into_an_empt
     assert found["task"] == [made["task"], "succeeded", 1.0, "done"]
     assert found["weights"] == "weightsweights"
     assert not (target / "broker" / "msg.json").exists()
+    assert not (target / "serving" / "replicas").exists()
+    assert (target / "serving" / "models" / "v1" / "config.json").read_text() == "{}"
     assert not any(target.rglob("crucible-test-*"))
     # The restored instance is complete: migrate has nothing left to do.
     assert "No migrations to apply" in ok(run(target, ["manage.py", "migrate", "--noinput"], target_db))
