@@ -259,6 +259,20 @@ REGISTRATION = env.str("REGISTRATION", default="approval" if PRODUCTION else "op
 if REGISTRATION not in ("open", "approval", "closed"):
     raise ImproperlyConfigured(f"REGISTRATION={REGISTRATION!r}: use open, approval or closed.")
 
+# Serving on a cluster (serving/kserve.py): SERVING_BACKEND=kserve renders each service version as
+# a KServe InferenceService (Hugging Face runtime, KSERVE_BACKEND vllm or huggingface) whose model
+# is KSERVE_STORAGE_URI + the model folder's path inside the data folder (a PVC of the data folder).
+SERVING_BACKEND = env.str("SERVING_BACKEND", default="local")
+if SERVING_BACKEND not in ("local", "kserve"):
+    raise ImproperlyConfigured(f"SERVING_BACKEND={SERVING_BACKEND!r}: use local or kserve.")
+SERVING_NAMESPACE = env.str("SERVING_NAMESPACE", default="default")
+SERVING_KUBECONFIG = env.str("SERVING_KUBECONFIG", default=env.str("KUBECONFIG", default=""))
+KSERVE_RUNTIME = env.str("KSERVE_RUNTIME", default="kserve-huggingfaceserver")
+KSERVE_BACKEND = env.str("KSERVE_BACKEND", default="vllm")
+if KSERVE_BACKEND not in ("vllm", "huggingface"):
+    raise ImproperlyConfigured(f"KSERVE_BACKEND={KSERVE_BACKEND!r}: use vllm or huggingface.")
+KSERVE_STORAGE_URI = env.str("KSERVE_STORAGE_URI", default="pvc://crucible-data")
+
 # /metrics (Prometheus): a bearer token, or direct connections from these networks (CIDRs).
 METRICS_TOKEN = env.secret("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
