@@ -152,11 +152,13 @@ def test_quoted_values_and_comment_lines_in_env_file_are_fine(tmp_path):
 def test_a_secret_key_starting_with_a_dollar_is_read_as_written(tmp_path):
     # Django's get_random_secret_key() draws from "...!@#$%^&*(-_=+)": a key can start with "$",
     # which django-environ would otherwise resolve as a reference to another variable.
-    key = "$k9#x" + "a" * 50
-    env_file = write_env(tmp_path, f"DJANGO_ENV=production\nSECRET_KEY={key}\nALLOWED_HOSTS=lab.example\n")
+    key, jwt_key = "$k9#x" + "a" * 50, "$JWT_" + "b" * 50
+    env_file = write_env(
+        tmp_path, f"DJANGO_ENV=production\nSECRET_KEY={key}\nJWT_SIGNING_KEY={jwt_key}\nALLOWED_HOSTS=lab.example\n"
+    )
     values = loaded(load_settings(tmp_path, env_file=env_file))
     assert values["secret_key"] == key
-    assert values["jwt_key"] == key
+    assert values["jwt_key"] == jwt_key
     assert values["debug"] is False
 
 
@@ -169,7 +171,7 @@ def test_the_deploy_env_example_loads_without_inline_comments(tmp_path):
     example = ROOT / "deploy" / "env.example"
     assert not [line for line in example.read_text().splitlines() if not line.startswith("#") and " #" in line]
     # The example's data folder (/srv/crucible) and empty secret are the machine's to fill in.
-    values = loaded(load_settings(tmp_path, env_file=example, SECRET_KEY=REAL_KEY))
+    values = loaded(load_settings(tmp_path, env_file=example, SECRET_KEY=REAL_KEY, JWT_SIGNING_KEY="jwt-" + REAL_KEY))
     assert values["debug"] is False
     assert values["engine"] == "django.db.backends.postgresql"
     assert values["broker"].startswith("redis://")
