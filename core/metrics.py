@@ -30,7 +30,7 @@ from .models import FINISHED_STATUSES, JobStatus
 
 # Path prefixes that are their own group when no URL pattern names an app (static files,
 # 404s); anything else unmatched is "other". Raw paths are never labels.
-PLAIN_GROUPS = {"static", "media", "healthz", "metrics", "favicon.ico"}
+PLAIN_GROUPS = {"static", "media", "healthz", "metrics", "favicon.ico", "api", "v1"}
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 HTTP_REQUESTS = Counter(
