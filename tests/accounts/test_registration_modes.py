@@ -118,6 +118,28 @@ def test_the_pages_say_an_account_waits_for_approval(client):
     assert "_auth_user_id" not in client.session
 
 
+@pytest.mark.django_db
+@override_settings(REGISTRATION="approval")
+def test_an_admin_approves_pending_accounts_from_the_user_list(client, api_client):
+    from tests.factories import UserFactory
+
+    hub_register(api_client, username="carol")
+    hub_register(api_client, username="dave")
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True, role="admin")
+    client.force_login(admin)
+    pending = client.get("/admin/accounts/user/?is_active__exact=0")
+    assert "carol" in pending.content.decode() and "dave" in pending.content.decode()
+
+    carol = User.objects.get(username="carol")
+    response = client.post("/admin/accounts/user/", {"action": "approve", "_selected_action": [carol.pk]})
+
+    assert response.status_code == 302
+    assert User.objects.get(username="carol").is_active is True
+    assert User.objects.get(username="dave").is_active is False
+    login = api_client.post("/api/login", {"username": "carol", "password": STRONG}, format="json")
+    assert login.status_code == 200 and login["Authorization"]
+
+
 # --- open (the development default) -----------------------------------------------------
 
 
