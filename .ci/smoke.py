@@ -55,8 +55,10 @@ def check_health(base):
         return report if status == 200 and report.get("workers", {}).get("ok") else None
 
     report = wait_for(live_worker, 300, "/healthz to report a live worker")
-    workers = ", ".join(w["hostname"] for w in report["workers"]["alive"])
-    ok(f"/healthz 200: database {report['database']['detail']}, broker {report['broker']['detail']}, workers {workers}")
+    # Anonymous callers see each queue's consumer count (host names are for admins).
+    queues = ", ".join(f"{name} {queue['consumers']}" for name, queue in report["queues"].items())
+    ok(f"/healthz 200 ({report['status']}): database {report['database']['detail']}, "
+       f"broker {report['broker']['detail']}, consumers per queue: {queues}")
 
 
 def check_banner(log_path):

@@ -51,6 +51,13 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "email", "first_name", "last_name", "team__name")
     list_select_related = ("team",)
     inlines = [ResourceQuotaInline, StorageQuotaInline]
+    actions = ["approve"]
+
+    @admin.action(description="Approve (activate) selected accounts")
+    def approve(self, request, queryset):
+        # REGISTRATION=approval: new accounts wait inactive until approved here.
+        count = queryset.filter(is_active=False).update(is_active=True)
+        self.message_user(request, f"{count} account{'s' if count != 1 else ''} approved.", messages.SUCCESS)
 
     @admin.display(description="Avatar")
     def avatar_preview(self, obj):

@@ -201,9 +201,10 @@ class HubVerifyUsernameView(PublicAuthView):
         tags=["hub (accounts)"],
         summary="Check that a username is well formed and free",
         request=UsernameSerializer,
-        responses={200: hub_body("HubVerifyUsernameResult"), 400: HUB_ERROR, 409: HUB_ERROR, 429: HUB_ERROR},
+        responses={200: hub_body("HubVerifyUsernameResult"), 400: HUB_ERROR, 403: HUB_ERROR, 409: HUB_ERROR, 429: HUB_ERROR},
     )
     def post(self, request):
+        services.ensure_registration_open()
         services.validate_username(validated(UsernameSerializer, request)["username"])
         return ok("hub", "", message="verification successful")
 
@@ -219,6 +220,7 @@ class HubSubmitUserInfoView(PublicAuthView):
         responses={
             200: hub_body("HubRegistrationResult"),
             400: HUB_ERROR,
+            403: HUB_ERROR,
             409: HUB_ERROR,
             413: HUB_ERROR,
             429: HUB_ERROR,
@@ -229,6 +231,8 @@ class HubSubmitUserInfoView(PublicAuthView):
         user = services.register_user(
             username=data["username"], password=data["password"], team_name=data["team"], avatar=data.get("avatar")
         )
+        if not user.is_active:  # REGISTRATION=approval: no token until an admin approves
+            return ok("hub", "", message="registration received: an administrator must approve the account")
         return ok("hub", "", message="registration completed", headers=token_headers(user))
 
 
@@ -242,11 +246,13 @@ class ChatRegisterView(PublicAuthView):
         tags=["chat (accounts)"],
         summary="Register (form-encoded or JSON)",
         request={"application/x-www-form-urlencoded": CredentialsSerializer, "application/json": CredentialsSerializer},
-        responses={200: CHAT_BODY, 400: CHAT_ERROR, 409: CHAT_ERROR, 429: CHAT_ERROR},
+        responses={200: CHAT_BODY, 400: CHAT_ERROR, 403: CHAT_ERROR, 409: CHAT_ERROR, 429: CHAT_ERROR},
     )
     def post(self, request):
         data = validated(CredentialsSerializer, request)
-        services.register_user(username=data["username"], password=data["password"])
+        user = services.register_user(username=data["username"], password=data["password"])
+        if not user.is_active:  # REGISTRATION=approval
+            return ok("chat", message="registration received: an administrator must approve the account")
         return ok("chat", message="注册成功！")
 
 

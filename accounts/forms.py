@@ -4,6 +4,7 @@ a page and the API refuse the same input with the same messages, one field at a 
 from django import forms
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
 from core.errors import DomainError
@@ -116,3 +117,15 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
         except throttling.LoginThrottled as exc:
             raise forms.ValidationError(f"{exc.message} Try again in {exc.wait} s.", code="throttled") from exc
         return super().clean()
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, saying so when the account waits for an administrator's approval."""
+
+    def clean(self):
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if services.awaiting_approval(self.cleaned_data.get("username"), self.cleaned_data.get("password")):
+                raise forms.ValidationError(services.AWAITING_APPROVAL, code="inactive") from None
+            raise

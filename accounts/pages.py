@@ -16,14 +16,14 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
 
 from . import selectors, services, throttling
-from .forms import ApiKeyForm, AvatarForm, RegisterForm
+from .forms import ApiKeyForm, AvatarForm, LoginForm, RegisterForm
 
 # --- throttling ---------------------------------------------------------------
 
@@ -47,7 +47,11 @@ def _throttled(request):
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "registration": settings.REGISTRATION}
 
     def post(self, request, *args, **kwargs):
         return _throttled(request) or super().post(request, *args, **kwargs)
@@ -61,6 +65,8 @@ class LogoutView(auth_views.LogoutView):
 def register(request):
     if request.user.is_authenticated:
         return redirect("accounts:profile")
+    if settings.REGISTRATION == "closed":
+        return render(request, "accounts/register.html", {"closed": services.REGISTRATION_CLOSED}, status=403)
     throttled = _throttled(request)
     if throttled:
         return throttled
@@ -75,11 +81,27 @@ def register(request):
             # A race (the name taken meanwhile) or a check the form does not repeat.
             form.add_error(None, exc.message)
         else:
+            if not user.is_active:  # REGISTRATION=approval
+                messages.info(request, f"Thank you, {user.username}: an administrator will approve your account.")
+                return redirect("accounts:login")
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome to Crucible, {user.username}.")
             return redirect("accounts:profile")
     status = 400 if form.errors else 200
-    return render(request, "accounts/register.html", {"form": form}, status=status)
+    context = {"form": form, "approval": settings.REGISTRATION == "approval"}
+    return render(request, "accounts/register.html", context, status=status)
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's own password change (old password, new one twice, the validators), in the site's layout."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, "Your password was changed.")
+        return response
 
 
 # --- profile ------------------------------------------------------------------
@@ -278,6 +300,7 @@ urlpatterns = [
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("accounts/register/", register, name="register"),
     path("accounts/profile/", profile, name="profile"),
+    path("accounts/password/", PasswordChangeView.as_view(), name="password-change"),
     path("accounts/profile/avatar/", upload_avatar, name="profile-avatar"),
     path("accounts/profile/sign-out-everywhere/", sign_out_everywhere, name="sign-out-everywhere"),
     path("accounts/profile/invitations/<int:pk>/accept/", accept_invitation, name="invitation-accept"),

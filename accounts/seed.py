@@ -39,7 +39,7 @@ def ensure_account(username, role, password):
     user = User.objects.filter(username=username).first()
     if user is not None:
         return user, False
-    user = register_user(username=username, password=password, role=role)
+    user = register_user(username=username, password=password, role=role, self_service=False)
     # The seed acts as the administrator who manages teams.
     user.team = Team.objects.get_or_create(name=DEMO_TEAM)[0]
     if role == Role.ADMIN:

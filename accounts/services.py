@@ -81,10 +81,32 @@ def process_avatar(upload):
     return ContentFile(out.getvalue(), name=f"{secrets.token_hex(16)}.png")
 
 
-def register_user(*, username, password, team_name="", avatar=None, role=Role.RESEARCHER):
-    """Create an account. `team_name` (the hub spec's registration field) is checked for
-    length and otherwise ignored: teams are managed by administrators, never joined by
-    naming them (a team opens its members' experiment runs to each other)."""
+REGISTRATION_CLOSED = "registration is closed: ask an administrator for an account"
+AWAITING_APPROVAL = "this account is waiting for an administrator's approval; try again once it is approved"
+
+
+def ensure_registration_open():
+    """Raise Forbidden when settings.REGISTRATION is "closed" (self-service registration)."""
+    if settings.REGISTRATION == "closed":
+        raise Forbidden(REGISTRATION_CLOSED)
+
+
+def awaiting_approval(username, password):
+    """True for a registered account not yet approved (inactive, never logged in), right password given."""
+    if not isinstance(username, str) or not isinstance(password, str) or not username:
+        return False
+    user = User.objects.filter(username=username, is_active=False, last_login__isnull=True).first()
+    return user is not None and user.check_password(password)
+
+
+def register_user(*, username, password, team_name="", avatar=None, role=Role.RESEARCHER, self_service=True):
+    """Create an account. Self-service registration follows settings.REGISTRATION (closed: Forbidden;
+    approval: the account is inactive until an admin activates it); admins and seeds pass self_service=False.
+    `team_name` (the hub spec's registration field) is checked for length and otherwise ignored:
+    teams are managed by administrators, never joined by naming them (a team opens its members'
+    experiment runs to each other)."""
+    if self_service:
+        ensure_registration_open()
     validate_username(username)
     validate_new_password(password, username)
     team_name = (team_name or "").strip()
@@ -93,7 +115,7 @@ def register_user(*, username, password, team_name="", avatar=None, role=Role.RE
     avatar_file = process_avatar(avatar) if avatar else None
     try:
         with transaction.atomic():
-            user = User(username=username, role=role)
+            user = User(username=username, role=role, is_active=not (self_service and settings.REGISTRATION == "approval"))
             user.set_password(password)
             if avatar_file:
                 user.avatar.save(avatar_file.name, avatar_file, save=False)
@@ -165,6 +187,8 @@ def login_with_password(username, password):
         raise InvalidInput("username and password are required")
     user = authenticate(username=username, password=password)
     if user is None:
+        if awaiting_approval(username, password):
+            raise AuthError(AWAITING_APPROVAL)
         raise AuthError("wrong username or password")
     return user
 

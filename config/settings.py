@@ -7,6 +7,10 @@ turns on the production checks (real SECRET_KEY, DEBUG off).
 """
 
 import glob
+import ipaddress
+import os
+import re
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,17 +20,62 @@ from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+class CrucibleEnv(environ.Env):
+    """django-environ, plus the two readings that a hand-written `.env` gets wrong.
+
+    `dir()` refuses a path holding " #": `.env` has no inline comments, so
+    `CRUCIBLE_DATA_DIR=/srv/crucible  # shared` would silently become a new local folder.
+    `secret()` reads the value as written: django-environ takes a value starting with `$`
+    as a reference to another variable, and Django's own key generator makes such keys.
+    """
+
+    def dir(self, var, *, default):
+        value = self.str(var, default=default)
+        if re.search(r"\s#", value) or value != value.strip():
+            raise ImproperlyConfigured(
+                f"{var}={value!r}: a path with a space before '#' or around it is an inline comment read as "
+                "part of the value (.env has no inline comments); put the comment on a line of its own."
+            )
+        return Path(value).resolve()
+
+    def secret(self, var, *, default):
+        return self.ENVIRON.get(var, default)
+
+
+def refuse_inline_comments(env_file):
+    """Refuse `.env` lines whose unquoted value holds " #": a comment read as part of the value."""
+    if not env_file.is_file():
+        return
+    for number, line in enumerate(env_file.read_text().splitlines(), start=1):
+        match = re.match(r"\A(?:export )?([A-Za-z_0-9]+)=(.*)\Z", line)
+        if not match:
+            continue
+        name, value = match.groups()
+        if re.match(r"""\A(['"]).*\1\s*\Z""", value):
+            continue  # quoted: a '#' inside quotes is part of the value, as intended
+        if re.search(r"\s#", value):
+            raise ImproperlyConfigured(
+                f"{env_file}, line {number}: {name} has an inline comment ({value.strip()!r}); "
+                ".env reads everything after '=' as the value. Put the comment on a line of its own."
+            )
+
+
+env = CrucibleEnv()
+# CRUCIBLE_ENV_FILE: another `.env` (the systemd units use EnvironmentFile instead).
+ENV_FILE = Path(os.environ.get("CRUCIBLE_ENV_FILE", BASE_DIR / ".env"))
+refuse_inline_comments(ENV_FILE)
+environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
 
-DATA_DIR = Path(env.str("CRUCIBLE_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # only the platform reads it
+DATA_DIR = env.dir("CRUCIBLE_DATA_DIR", default=str(BASE_DIR / "var"))
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new one: only the platform reads it
 
 INSECURE_DEV_KEY = "django-insecure-crucible-development-key-do-not-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEV_KEY)
+SECRET_KEY = env.secret("SECRET_KEY", default=INSECURE_DEV_KEY)
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 
 if PRODUCTION:
@@ -66,6 +115,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -201,7 +251,7 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     # Its own key: a leaked SECRET_KEY (or one read by a job) must not let anyone mint tokens.
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="" if PRODUCTION else SECRET_KEY + ":jwt"),
+    "SIGNING_KEY": env.secret("JWT_SIGNING_KEY", default="" if PRODUCTION else SECRET_KEY + ":jwt"),
 }
 if PRODUCTION and (len(SIMPLE_JWT["SIGNING_KEY"]) < 32 or SIMPLE_JWT["SIGNING_KEY"] == SECRET_KEY):
     raise ImproperlyConfigured("Production needs its own JWT_SIGNING_KEY (32+ characters, not the SECRET_KEY).")
@@ -217,9 +267,45 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# Who may create an account: "open" (anyone), "approval" (anyone, inactive until an admin
+# ticks "active" in the admin), "closed" (only admins, with manage.py create_admin or the admin).
+REGISTRATION = env.str("REGISTRATION", default="approval" if PRODUCTION else "open")
+if REGISTRATION not in ("open", "approval", "closed"):
+    raise ImproperlyConfigured(f"REGISTRATION={REGISTRATION!r}: use open, approval or closed.")
+
+# Serving on a cluster (serving/kserve.py): SERVING_BACKEND=kserve renders each service version as
+# a KServe InferenceService (Hugging Face runtime, KSERVE_BACKEND vllm or huggingface) whose model
+# is KSERVE_STORAGE_URI + the model folder's path inside the data folder (a PVC of the data folder).
+SERVING_BACKEND = env.str("SERVING_BACKEND", default="local")
+if SERVING_BACKEND not in ("local", "kserve"):
+    raise ImproperlyConfigured(f"SERVING_BACKEND={SERVING_BACKEND!r}: use local or kserve.")
+SERVING_NAMESPACE = env.str("SERVING_NAMESPACE", default="default")
+SERVING_KUBECONFIG = env.str("SERVING_KUBECONFIG", default=env.str("KUBECONFIG", default=""))
+KSERVE_RUNTIME = env.str("KSERVE_RUNTIME", default="kserve-huggingfaceserver")
+KSERVE_BACKEND = env.str("KSERVE_BACKEND", default="vllm")
+if KSERVE_BACKEND not in ("vllm", "huggingface"):
+    raise ImproperlyConfigured(f"KSERVE_BACKEND={KSERVE_BACKEND!r}: use vllm or huggingface.")
+KSERVE_STORAGE_URI = env.str("KSERVE_STORAGE_URI", default="pvc://crucible-data")
+
+# /metrics (Prometheus): a bearer token, or direct connections from these networks (CIDRs).
+METRICS_TOKEN = env.secret("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_exc}") from None
+# Request and /v1 counters of every process on this host (prometheus-client multiprocess
+# mode); it must be set before prometheus_client is imported, so it is exported here.
+PROMETHEUS_MULTIPROC_DIR = env.dir(
+    "PROMETHEUS_MULTIPROC_DIR", default=str(DATA_DIR / "prometheus" / socket.gethostname())
+)
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
+
 # System key that guards POST /sgt/private/update_auth_token (32+ characters). Unset: a
 # development instance generates one in DATA_DIR/sgt-system-key; production has none (off).
-SGT_SYSTEM_KEY = env.str("SGT_SYSTEM_KEY", default="")
+SGT_SYSTEM_KEY = env.secret("SGT_SYSTEM_KEY", default="")
 
 # Quota defaults for users without a quota record (isInitConfig false).
 DEFAULT_QUOTA = {
@@ -243,7 +329,7 @@ HUB_MAX_UPLOAD_FILES = env.int("HUB_MAX_UPLOAD_FILES", default=1000)
 HUB_CARD_MAX_BYTES = env.int("HUB_CARD_MAX_BYTES", default=512 * 1024)
 
 # Image imports (images app): where configs and layers are kept, and the archive limits.
-IMAGES_STORE_DIR = Path(env.str("IMAGES_STORE_DIR", default=str(DATA_DIR / "images"))).resolve()
+IMAGES_STORE_DIR = env.dir("IMAGES_STORE_DIR", default=str(DATA_DIR / "images"))
 IMAGES_MAX_TARBALL_BYTES = env.int("IMAGES_MAX_TARBALL_BYTES", default=20 * 1024**3)
 IMAGES_MAX_MEMBERS = env.int("IMAGES_MAX_MEMBERS", default=10000)
 IMAGES_MAX_MEMBER_BYTES = env.int("IMAGES_MAX_MEMBER_BYTES", default=10 * 1024**3)

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core import metrics
 from core import views as core_views
 
 APPS = ["accounts", "hub", "registry", "files", "images", "training", "evaluation", "serving", "sgt", "chat", "experiments"]
@@ -11,6 +12,7 @@ APPS = ["accounts", "hub", "registry", "files", "images", "training", "evaluatio
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

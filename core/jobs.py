@@ -15,11 +15,11 @@ runs, and records the outcome. The body's exceptions fail the job with their mes
 """
 
 import logging
-import os
 import socket
 import threading
 import traceback
 
+from celery import current_task
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.db.models import F, Value
@@ -85,7 +85,10 @@ class _Heartbeat(threading.Thread):
 
 
 def worker_name():
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """The node name of the Celery worker running this task (`celery@host`, or the `-n` name),
+    the name its heartbeat row and /healthz use; `celery@<host>` outside a worker."""
+    request = getattr(current_task, "request", None)
+    return getattr(request, "hostname", None) or f"celery@{socket.gethostname()}"
 
 
 def claim(model, pk):

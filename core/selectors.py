@@ -47,22 +47,44 @@ def check_broker():
         return False, str(exc)
 
 
-def health_report():
+def queue_consumers(workers):
+    """{queue: [live workers consuming it]} for every job queue; an empty list: nobody consumes it."""
+    consumers = {name: [] for name in settings.JOB_QUEUES}
+    for worker in workers:
+        for queue in filter(None, worker.queues.split(",")):
+            consumers.setdefault(queue, []).append(worker)
+    return consumers
+
+
+def health_report(*, include_hosts=False):
+    """Database, broker, each job queue with its live consumers, and the live workers.
+
+    `status` is "degraded" when the database or broker is down or a job queue has no live
+    consumer. Host details (worker node names, pids) only with include_hosts (admins).
+    """
     db_ok, db_detail = check_database()
     broker_ok, broker_detail = check_broker()
     try:
         workers = live_workers() if db_ok else []
     except DatabaseError:  # e.g. migrations not applied yet: report it, don't crash
         workers = []
+    consumers = queue_consumers(workers)
+    queues = {}
+    for name, queue_workers in consumers.items():
+        queues[name] = {"ok": bool(queue_workers), "consumers": len(queue_workers)}
+        if include_hosts:
+            queues[name]["workers"] = [w.hostname for w in queue_workers]
+    alive = []
+    for w in workers:
+        entry = {"queues": w.queues, "sandbox": w.sandbox, "last_seen": w.last_seen.isoformat()}
+        if include_hosts:
+            entry = {"hostname": w.hostname, "pid": w.pid, "started_at": w.started_at.isoformat(), **entry}
+        alive.append(entry)
+    every_queue_served = all(queues[name]["ok"] for name in settings.JOB_QUEUES)
     return {
-        "status": "ok" if (db_ok and broker_ok and workers) else "degraded",
+        "status": "ok" if (db_ok and broker_ok and every_queue_served) else "degraded",
         "database": {"ok": db_ok, "detail": db_detail},
         "broker": {"ok": broker_ok, "detail": broker_detail},
-        "workers": {
-            "ok": bool(workers),
-            "alive": [
-                {"hostname": w.hostname, "queues": w.queues, "sandbox": w.sandbox, "last_seen": w.last_seen.isoformat()}
-                for w in workers
-            ],
-        },
+        "queues": queues,
+        "workers": {"ok": bool(workers), "alive": alive},
     }

@@ -8,9 +8,11 @@ ModelError (a core.errors.InvalidInput) with the replica's message, param and co
 import http.client
 import json
 import logging
+import time
 
 from django.db.models import F
 
+from core import metrics
 from core.errors import DomainError, InvalidInput
 
 from . import conf, processes, selectors
@@ -69,7 +71,15 @@ def _connect(replica, path, payload):
         raise Unavailable(f"the model server did not answer ({exc}); it is being restarted, retry shortly") from None
 
 
+def _service_name(replica):
+    try:
+        return replica.version.service.name
+    except Exception:  # metrics never fail a request
+        return "unknown"
+
+
 def call(replica, path, payload):
+    started = time.monotonic()
     connection, response = _connect(replica, path, payload)
     try:
         raw = response.read()
@@ -77,11 +87,18 @@ def call(replica, path, payload):
         connection.close()
     if response.status != 200:
         _raise_for(response.status, raw)
-    return json.loads(raw)
+    result = json.loads(raw)
+    if path == "/generate":
+        done = time.monotonic()
+        metrics.observe_generation(service=_service_name(replica), stream=False,
+                                   completion_tokens=result.get("completion_tokens") or 0,
+                                   started=started, first_token_at=done, finished=done)
+    return result
 
 
 def stream(replica, path, payload):
     """Opens the stream (raising its error before any event) and returns an iterator of events."""
+    started = time.monotonic()
     connection, response = _connect(replica, path, payload)
     if response.status != 200:
         raw = response.read()
@@ -89,13 +106,22 @@ def stream(replica, path, payload):
         _raise_for(response.status, raw)
 
     def events():
+        first_token_at = None
         try:
             while True:
                 line = response.readline()
                 if not line:
                     break
                 if line.strip():
-                    yield json.loads(line)
+                    event = json.loads(line)
+                    if first_token_at is None and (event.get("text") or event.get("done")):
+                        first_token_at = time.monotonic()
+                    if event.get("done") and path == "/generate":
+                        metrics.observe_generation(service=_service_name(replica), stream=True,
+                                                   completion_tokens=event.get("completion_tokens") or 0,
+                                                   started=started, first_token_at=first_token_at,
+                                                   finished=time.monotonic())
+                    yield event
         finally:
             connection.close()
 

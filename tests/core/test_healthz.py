@@ -20,7 +20,7 @@ def _health(client):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_healthz_is_public_and_reports_a_live_worker(client, celery_worker):
+def test_healthz_is_public_and_reports_a_live_worker_without_its_host(client, celery_worker):
     # The session worker beats every second; a transactional test starts from a flushed table.
     wait_until(lambda: _health(client)[1]["workers"]["ok"], timeout=30, message="a live worker in /healthz")
 
@@ -31,9 +31,59 @@ def test_healthz_is_public_and_reports_a_live_worker(client, celery_worker):
     assert report["database"] == {"ok": True, "detail": connection.vendor}
     assert report["broker"]["ok"] is True
     assert report["broker"]["detail"] == celery_app.conf.broker_url.split("://")[0]
-    session = [w for w in report["workers"]["alive"] if w["hostname"].startswith("session@")]
-    assert session, report
-    assert "training" in session[0]["queues"].split(",")
+    assert set(report["queues"]) >= {"default", "training", "evaluation", "serving", "experiments"}
+    assert all(queue["ok"] and queue["consumers"] >= 1 for queue in report["queues"].values())
+    # Anonymous callers get statuses only: no host names, no pids.
+    assert "session@" not in json.dumps(report)
+    assert all(set(w) == {"queues", "last_seen"} for w in report["workers"]["alive"])
+    assert any("training" in w["queues"].split(",") for w in report["workers"]["alive"])
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_healthz_shows_hosts_to_staff_by_session_and_by_jwt(client, celery_worker):
+    from accounts.services import issue_tokens
+    from tests.factories import UserFactory
+
+    admin = UserFactory(username="root", is_staff=True)
+    wait_until(lambda: _health(client)[1]["workers"]["ok"], timeout=30, message="a live worker in /healthz")
+    access, _ = issue_tokens(admin)
+
+    by_jwt = client.get("/healthz", HTTP_AUTHORIZATION=f"Bearer {access}").json()
+    client.force_login(admin)
+    by_session = client.get("/healthz").json()
+
+    for report in (by_jwt, by_session):
+        session = [w for w in report["workers"]["alive"] if w["hostname"].startswith("session@")]
+        assert session, report
+        assert session[0]["pid"] > 0
+        assert "training" in session[0]["queues"].split(",")
+        assert session[0]["hostname"] in report["queues"]["training"]["workers"]
+
+
+@pytest.mark.django_db
+def test_healthz_is_degraded_when_a_queue_has_no_consumer(client, user, settings):
+    settings.WORKER_HEARTBEAT_SECONDS = 60  # the row below stays live on a slow machine
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {WorkerHeartbeat._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+    WorkerHeartbeat.objects.all().delete()
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(
+        hostname="cpu@box-1", pid=42, queues="default,evaluation,serving,experiments", started_at=now, last_seen=now
+    )
+
+    status, report = _health(client)
+
+    assert status == 200  # the site works; training jobs wait for a worker
+    assert report["status"] == "degraded"
+    assert report["queues"]["training"] == {"ok": False, "consumers": 0}
+    assert report["queues"]["serving"] == {"ok": True, "consumers": 1}, report
+    assert report["workers"]["ok"] is True
+    assert "box-1" not in json.dumps(report)
+
+    client.force_login(user)  # not staff: still no hosts
+    assert "box-1" not in json.dumps(client.get("/healthz").json())
 
 
 @pytest.mark.django_db
@@ -53,6 +103,7 @@ def test_healthz_without_a_live_worker_is_degraded_but_answers_200(client):
     assert report["status"] == "degraded"
     assert report["database"]["ok"] and report["broker"]["ok"]
     assert report["workers"] == {"ok": False, "alive": []}
+    assert not any(queue["ok"] for queue in report["queues"].values())
 
 
 @pytest.mark.django_db

@@ -1,10 +1,11 @@
 import os
 import signal
+import socket
 
 import pytest
 from django.db import transaction
 
-from core.models import DiagnosticJob, JobStatus
+from core.models import DiagnosticJob, JobStatus, WorkerHeartbeat
 from core.services import enqueue_job, reap_stale_jobs, request_cancel
 from tests.worker import start_worker, stop_worker, wait_for_worker, wait_until
 
@@ -28,7 +29,9 @@ def test_trivial_job_runs_on_a_real_worker(celery_worker):
     wait_until(lambda: _status(job) == JobStatus.SUCCEEDED, timeout=60, message="job to succeed")
     assert job.progress == 1.0
     assert job.attempts == 1
-    assert ":" in job.worker  # host:pid of the worker process that ran it
+    # The worker's node name, as its heartbeat row and /healthz name it (not host:pid).
+    assert job.worker == f"session@{socket.gethostname()}"
+    assert WorkerHeartbeat.objects.filter(hostname=job.worker).exists()
     assert "done" in job.log
     assert job.started_at <= job.finished_at
 

@@ -10,8 +10,10 @@ from tests.worker import ROOT
 
 REAL_KEY = "k3y-" + "x" * 60
 JWT_KEY = "jwt-" + "y" * 60
-SETTINGS_ENV = ["DJANGO_ENV", "SECRET_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS",
-                "JWT_SIGNING_KEY", "CODE_SANDBOX"]
+SETTINGS_ENV = [
+    "DJANGO_ENV", "SECRET_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS", "CRUCIBLE_ENV_FILE",
+    "JWT_SIGNING_KEY", "IMAGES_STORE_DIR", "CODE_SANDBOX",
+]
 PRINT_SETTINGS = """
 import json
 from config import settings as s
@@ -23,14 +25,15 @@ print(json.dumps({
     "user": db.get("USER", ""),
     "broker": s.CELERY_BROKER_URL, "transport": s.CELERY_BROKER_TRANSPORT_OPTIONS,
     "data_dir": str(s.DATA_DIR), "secure_cookies": getattr(s, "SESSION_COOKIE_SECURE", False),
+    "secret_key": s.SECRET_KEY, "jwt_key": s.SIMPLE_JWT["SIGNING_KEY"],
 }))
 """
 
 
-def load_settings(tmp_path, **env):
-    """Import config.settings in a new process with only `env` set; returns the CompletedProcess."""
+def load_settings(tmp_path, env_file=None, **env):
+    """Import config.settings in a new process with only `env` set (and `env_file` as its .env)."""
     clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV and k != "DJANGO_SETTINGS_MODULE"}
-    clean.update(CRUCIBLE_DATA_DIR=str(tmp_path), **env)
+    clean.update(CRUCIBLE_DATA_DIR=str(tmp_path), CRUCIBLE_ENV_FILE=str(env_file or tmp_path / "no.env"), **env)
     return subprocess.run(
         [sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
     )
@@ -119,3 +122,85 @@ def test_readme_documents_every_setting():
     documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", table, flags=re.MULTILINE))
     assert len(read) > 20  # the pattern still finds the settings
     assert not read - documented, f"add these to the README's settings table: {sorted(read - documented)}"
+
+
+def write_env(tmp_path, text):
+    env_file = tmp_path / "lab.env"
+    env_file.write_text(text)
+    return env_file
+
+
+def test_an_env_file_with_an_inline_comment_in_a_path_is_refused_with_the_line(tmp_path):
+    shared = tmp_path / "shared"
+    env_file = write_env(tmp_path, f"DJANGO_ENV=production\nCRUCIBLE_DATA_DIR={shared}   # the shared folder\n")
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV + ["CRUCIBLE_DATA_DIR", "DJANGO_SETTINGS_MODULE"]}
+    clean["CRUCIBLE_ENV_FILE"] = str(env_file)
+
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr
+    assert f"{env_file}, line 2: CRUCIBLE_DATA_DIR has an inline comment" in done.stderr
+    assert not list(tmp_path.glob("shared*"))  # no folder named after the comment was made
+
+
+def test_a_path_with_a_comment_from_the_process_environment_is_refused(tmp_path):
+    done = load_settings(tmp_path, IMAGES_STORE_DIR=f"{tmp_path}/images  # on the big disk")
+    assert done.returncode != 0
+    assert "IMAGES_STORE_DIR=" in done.stderr
+    assert "inline comment" in done.stderr
+
+
+def test_quoted_values_and_comment_lines_in_env_file_are_fine(tmp_path):
+    data = tmp_path / "data"
+    key = "quoted #" + "k" * 40
+    env_file = write_env(tmp_path, f"# the shared folder\nCRUCIBLE_DATA_DIR={data}\nSECRET_KEY='{key}'\nDEBUG=0\n")
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV + ["CRUCIBLE_DATA_DIR", "DJANGO_SETTINGS_MODULE"]}
+    clean["CRUCIBLE_ENV_FILE"] = str(env_file)
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+    )
+    values = loaded(done)
+    assert values["data_dir"] == str(data.resolve())
+    assert values["secret_key"] == key
+    assert values["debug"] is False
+
+
+def test_a_secret_key_starting_with_a_dollar_is_read_as_written(tmp_path):
+    # Django's get_random_secret_key() draws from "...!@#$%^&*(-_=+)": a key can start with "$",
+    # which django-environ would otherwise resolve as a reference to another variable.
+    key, jwt_key = "$k9#x" + "a" * 50, "$JWT_" + "b" * 50
+    env_file = write_env(
+        tmp_path, f"DJANGO_ENV=production\nSECRET_KEY={key}\nJWT_SIGNING_KEY={jwt_key}\nALLOWED_HOSTS=lab.example\n"
+    )
+    values = loaded(load_settings(tmp_path, env_file=env_file))
+    assert values["secret_key"] == key
+    assert values["jwt_key"] == jwt_key
+    assert values["debug"] is False
+
+
+def test_env_file_is_ignored_by_git():
+    done = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT)
+    assert done.returncode == 0
+
+
+def test_the_deploy_env_example_loads_without_inline_comments(tmp_path):
+    example = ROOT / "deploy" / "env.example"
+    assert not [line for line in example.read_text().splitlines() if not line.startswith("#") and " #" in line]
+    # The example's data folder (/srv/crucible) and empty secret are the machine's to fill in.
+    values = loaded(load_settings(tmp_path, env_file=example, SECRET_KEY=REAL_KEY, JWT_SIGNING_KEY="jwt-" + REAL_KEY))
+    assert values["debug"] is False
+    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["broker"].startswith("redis://")
+    assert values["allowed_hosts"] == ["crucible.lab.example"]
+
+
+def test_the_systemd_units_escape_celerys_host_name():
+    worker = (ROOT / "deploy" / "systemd" / "crucible-worker@.service").read_text()
+    exec_start = worker.split("ExecStart=", 1)[1].split("\n\n", 1)[0]
+    assert "-n %i@%%h" in exec_start and "--loglevel INFO" in exec_start
+    assert "User=crucible" in worker
+    web = (ROOT / "deploy" / "systemd" / "crucible-web.service").read_text()
+    assert "--timeout 120 --access-logfile - --no-control-socket" in web and "User=crucible" in web
