@@ -19,12 +19,15 @@ MAKE_OBJECTS = """
 import json, django; django.setup()
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from accounts.models import Team
 from accounts.services import register_user
 from hub import services as hub
 from training.models import LlmTask
 from training.selectors import task_dir
 
-alice = register_user(username="alice", password="alice-passphrase-1", team_name="Thin Films", self_service=False)
+alice = register_user(username="alice", password="alice-passphrase-1", self_service=False)
+alice.team = Team.objects.create(name="Thin Films")  # teams are an administrator's to set
+alice.save()
 register_user(username="bob", password="bob-passphrase-22", self_service=False)
 repo = hub.create_repository(owner=alice, name="tiny-model", description="a model to keep")
 upload = ContentFile(b'{"n_layer": 2}', name="config.json")

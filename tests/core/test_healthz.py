@@ -35,7 +35,7 @@ def test_healthz_is_public_and_reports_a_live_worker_without_its_host(client, ce
     assert all(queue["ok"] and queue["consumers"] >= 1 for queue in report["queues"].values())
     # Anonymous callers get statuses only: no host names, no pids.
     assert "session@" not in json.dumps(report)
-    assert all(set(w) == {"queues", "last_seen"} for w in report["workers"]["alive"])
+    assert all(set(w) == {"queues", "sandbox", "last_seen"} for w in report["workers"]["alive"])
     assert any("training" in w["queues"].split(",") for w in report["workers"]["alive"])
 
 
