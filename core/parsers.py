@@ -3,8 +3,9 @@ reads a body itself goes through `parse_json`.
 
 Refused with a 400, in the endpoint's envelope: bytes that are not UTF-8 JSON, nesting
 deeper than JSON_MAX_DEPTH (arrays and objects; Python's own parser would otherwise
-raise RecursionError, a 500, on 50,000 "[" in a row) and the non-standard NaN, Infinity
-and -Infinity literals unless a caller allows them.
+raise RecursionError, a 500, on 50,000 "[" in a row), strings with a lone surrogate
+escape ("\ud800": not text, and a UnicodeEncodeError wherever it is stored or hashed)
+and the non-standard NaN, Infinity and -Infinity literals unless a caller allows them.
 """
 
 import json
@@ -20,27 +21,41 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _depth_exceeds(value, limit):
-    """Whether arrays/objects in `value` nest deeper than `limit` (iterative: no recursion)."""
+def _is_text(string):
+    if string.isascii():
+        return True
+    try:
+        string.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_tree(value, limit, what):
+    """InvalidInput if arrays/objects in `value` nest deeper than `limit` or a string (key or
+    value) is not encodable text. Iterative: no recursion however deep the value."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            if not _is_text(item):
+                raise InvalidInput(f"{what}: a string holds a lone surrogate (\\ud800-\\udfff), which is not text")
+            continue
         if isinstance(item, dict):
-            children = item.values()
+            children = [*item.keys(), *item.values()]
         elif isinstance(item, list):
             children = item
         else:
             continue
         if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+            raise InvalidInput(f"{what}: JSON nested deeper than {limit} levels")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list, str)))
 
 
 def parse_json(raw, *, max_depth=None, allow_nan=False, what="request body"):
     """The value of the JSON text `raw` (bytes or str); InvalidInput (400) when it is not
-    UTF-8, not JSON, nested deeper than `max_depth` (default settings.JSON_MAX_DEPTH) or
-    holds NaN/Infinity (unless `allow_nan`)."""
+    UTF-8, not JSON, nested deeper than `max_depth` (default settings.JSON_MAX_DEPTH), has
+    a lone surrogate in a string or holds NaN/Infinity (unless `allow_nan`)."""
     limit = settings.JSON_MAX_DEPTH if max_depth is None else max_depth
     if isinstance(raw, (bytes, bytearray, memoryview)):
         try:
@@ -55,8 +70,7 @@ def parse_json(raw, *, max_depth=None, allow_nan=False, what="request body"):
         raise InvalidInput(f"{what}: JSON nested deeper than {limit} levels") from None
     except ValueError as exc:
         raise InvalidInput(f"{what}: invalid JSON ({exc})") from None
-    if _depth_exceeds(value, limit):
-        raise InvalidInput(f"{what}: JSON nested deeper than {limit} levels")
+    _check_tree(value, limit, what)
     return value
 
 

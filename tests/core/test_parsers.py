@@ -70,3 +70,21 @@ def test_type_confusion_in_experiment_parameters_is_a_400(auth_client, time_unit
     response = auth_client.post("/api/v1/experiments/validate", body, format="json")
     assert response.status_code == 400, response.content[:500]
     assert "time_unit" in str(response.json())
+
+
+def test_lone_surrogates_are_refused_anywhere_in_the_body(api_client):
+    with pytest.raises(InvalidInput, match="surrogate"):
+        parse_json('{"a": [{"\\ud800": 1}]}')
+    assert parse_json('{"emoji": "\\ud83d\\ude00"}') == {"emoji": "\U0001f600"}  # a proper pair is fine
+    response = api_client.post(
+        "/sgt/public/check_auth_token", '{"secret_id": "abc", "secret_key": "\\udfff"}', content_type=JSON
+    )
+    assert response.status_code == 400, response.content[:300]
+
+
+@pytest.mark.parametrize("key", ["é" * 20, "ключ-системы", "\u202e" * 3])
+def test_a_non_ascii_system_key_is_a_400_not_a_500(api_client, key):
+    body = {"key": key, "secret_id": "lab-key", "secret_key": "x" * 24}
+    response = api_client.post("/sgt/private/update_auth_token", body, format="json")
+    assert response.status_code == 400, response.content[:300]
+    assert "key" in str(response.json())
