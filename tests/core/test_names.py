@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.validators import validate_name_characters
 from core.errors import InvalidInput
+from core.validators import validate_name_characters
 from files.models import FileNode
 from hub.models import Repository
 from registry.models import AiApplication
