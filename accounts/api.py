@@ -7,12 +7,13 @@ errors add `"type"` (core.envelopes.exception_handler).
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from core.errors import Forbidden, NotFound
+from core.parsers import JSONParser
 
 from . import selectors, services
 from .serializers import (

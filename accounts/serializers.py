@@ -65,6 +65,12 @@ class SgtUpdateTokenSerializer(serializers.Serializer):
         max_length=150, required=False, allow_blank=True, default="", help_text="Owner of a new key (optional)"
     )
 
+    def validate_key(self, value):
+        # The system key is compared in constant time (hmac), which takes ASCII strings only.
+        if not value.isascii():
+            raise serializers.ValidationError("must be ASCII")
+        return value
+
     def to_internal_value(self, data):
         if isinstance(data, dict) and data.get("end_time") == "":
             data = {**data, "end_time": None}

@@ -9,7 +9,8 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, InvalidInput, NotFound
+from core.parsers import parse_json
 
 from . import selectors, services
 from .models import Message
@@ -83,10 +84,10 @@ def send(request):
     if not request.user.is_authenticated:
         return JsonResponse({"code": 401, "msg": "login required"}, status=401)
     try:
-        body = json.loads(request.body or b"{}")
-        if not isinstance(body, dict):
-            raise ValueError
-    except ValueError:
+        body = parse_json(request.body or b"{}")
+    except InvalidInput as exc:
+        return JsonResponse({"code": 400, "msg": exc.message}, status=400)
+    if not isinstance(body, dict):
         return JsonResponse({"code": 400, "msg": "the body must be a JSON object"}, status=400)
     content = body.get("content")
     chat_id = body.get("chat_id") or uuid.uuid4().hex[:16]

@@ -7,11 +7,12 @@ carry the HTTP status as code.
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.views import APIView
 
 from core.envelopes import ok
 from core.errors import InvalidInput
+from core.parsers import JSONParser
 
 from . import selectors, services
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from core import child_process
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
+from core.parsers import parse_json
 from core.services import enqueue_job, request_cancel
 from files.paths import normalize_path
 
@@ -97,14 +98,9 @@ def check_user_ref(user, body):
 def parse_env(value):
     """The spec's env: [{"KEY": "value"}, ...], [{"name": "KEY", "value": "..."}] or a JSON string of those."""
     if isinstance(value, str):
-        import json
-
         if not value.strip():
             return {}
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise InvalidInput("env: must be a list of {name: value} objects") from None
+        value = parse_json(value, what="env")
     if value in (None, [], {}):
         return {}
     return child_process.parse_env_variables(value, "env", reserved=RESERVED_ENV, limit=MAX_ENV)

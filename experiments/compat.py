@@ -3,8 +3,6 @@
 task log). Errors use the same shape with a message naming the field, and `errors`
 (field -> problem) for invalid parameters."""
 
-import json
-
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
@@ -13,6 +11,7 @@ from rest_framework.views import APIView
 
 from core.envelopes import flatten_detail
 from core.errors import DomainError, InvalidInput
+from core.parsers import parse_json
 
 from . import schema, selectors, services
 from .downloads import ranged_file_response
@@ -85,10 +84,7 @@ class SetParametersView(ExperimentsView):
             raise InvalidInput("Parameters: required (an object with Order, A, B, mass_A, mass_B, Substrate and profiles)")
         parameters = data["Parameters"]
         if isinstance(parameters, str):  # some clients send the table JSON-encoded twice
-            try:
-                parameters = json.loads(parameters)
-            except ValueError:
-                raise InvalidInput("Parameters: not a JSON object") from None
+            parameters = parse_json(parameters, what="Parameters")
         experiment = services.set_parameters(
             request.user, parameters, furnace_name=_text(data, "furnace"), via="compat", payload=data
         )

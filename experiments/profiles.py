@@ -227,7 +227,7 @@ def validate_parameters(parameters, furnace, known_precursors):
         errors[f"Parameters.{key}"] = f"unknown field; expected one of {', '.join(sorted(KNOWN_FIELDS))}"
 
     time_unit = parameters.get("time_unit", "min") or "min"
-    if time_unit not in TIME_UNITS:
+    if not isinstance(time_unit, str) or time_unit not in TIME_UNITS:
         errors["Parameters.time_unit"] = "must be 'min' (default) or 's'"
         time_unit = "min"
     scale = TIME_UNITS[time_unit]

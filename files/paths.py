@@ -4,23 +4,20 @@ A path names a place inside one space, relative to its root: "Data/train/a.jsonl
 Clients may write it with a leading "/" (the spec's currentPath is "/upload/folder"),
 doubled or trailing slashes and "." segments; all are normalised away. Refused with a
 400: "..", backslashes, Windows drive letters, NUL and other control characters,
+bidirectional formatting characters (core.validators),
 names over 255 bytes, paths over 1024 characters (or 2048 bytes in UTF-8).
 """
 
 import re
-import unicodedata
 
 from core.errors import InvalidInput
+from core.validators import validate_name_characters
 
 MAX_PATH_CHARS = 1024
 MAX_PATH_BYTES = 2048
 MAX_NAME_BYTES = 255
 
 DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-def _has_control_characters(text):
-    return any(unicodedata.category(char) == "Cc" for char in text)
 
 
 def normalize_path(raw, *, field="path", relative=False):
@@ -31,8 +28,7 @@ def normalize_path(raw, *, field="path", relative=False):
         raise InvalidInput(f"{field}: must be a string")
     if len(raw) > MAX_PATH_CHARS:
         raise InvalidInput(f"{field}: longer than {MAX_PATH_CHARS} characters")
-    if "\x00" in raw or _has_control_characters(raw):
-        raise InvalidInput(f"{field}: control characters are not allowed")
+    validate_name_characters(raw, field)
     if "\\" in raw:
         raise InvalidInput(f"{field}: backslashes are not allowed; separate folders with /")
     if DRIVE.match(raw):

@@ -275,7 +275,7 @@ def readme_text(commit):
 
 
 def render_card(text):
-    """README body (front matter removed) as HTML. Raw HTML in the Markdown is escaped."""
+    """README body (front matter removed) as safe HTML: raw HTML escaped, then sanitised (hub.markdown)."""
     from .services import split_front_matter
 
     metadata, body = split_front_matter(text)

@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, InvalidInput, QuotaExceeded, TooLarge
+from core.validators import validate_name_characters
 
 from .models import Commit, Repository, RepoType, Tag, TagCategory, TreeEntry
 from .storage import store_blob, store_bytes
@@ -56,7 +57,8 @@ def parse_repo_type(value, default=RepoType.MODEL):
 def validate_repo_name(name):
     if not isinstance(name, str) or not name:
         raise InvalidInput("name is required")
-    if not REPO_NAME_RE.match(name) or ".." in name or "--" in name or name.endswith((".git", ".")):
+    validate_name_characters(name, "name")
+    if not REPO_NAME_RE.fullmatch(name) or ".." in name or "--" in name or name.endswith((".git", ".")):
         raise InvalidInput(
             "name must be 1-96 characters: letters, digits, '-', '_' and '.', starting with a letter or digit, "
             "without '--' or '..'"
@@ -96,8 +98,7 @@ def normalize_path(raw, *, prefix=""):
     if not isinstance(raw, str):
         raise InvalidInput("path must be a string")
     joined = f"{prefix.strip('/')}/{raw}" if prefix and prefix.strip("/") else raw
-    if "\0" in joined or any(unicodedata.category(c) == "Cc" for c in joined):
-        raise InvalidInput("path must not contain NUL or control characters")
+    validate_name_characters(joined, "path")
     joined = joined.replace("\\", "/")
     if joined.startswith("/") or re.match(r"^[A-Za-z]:", joined):
         raise InvalidInput(f"path {raw!r} must be relative")

@@ -17,6 +17,7 @@ from django.utils.text import slugify
 
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.services import enqueue_job
+from core.validators import validate_name_characters
 
 from .inspection import inspect_model
 from .models import (
@@ -74,8 +75,9 @@ def clean_int(value, field, choices=None, default=None):
 
 def clean_application_name(value):
     name = clean_text(value, "application.name", NAME_MAX, required=True)
-    if "/" in name or any(ord(c) < 32 for c in name):
-        raise InvalidInput("application.name: must not contain '/' or control characters")
+    if "/" in name:
+        raise InvalidInput("application.name: must not contain '/'")
+    validate_name_characters(name, "application.name")
     return name
 
 

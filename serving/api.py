@@ -18,7 +18,7 @@ def owned(request, uid):
 
 
 class ServiceListView(APIView):
-    @extend_schema(tags=TAGS, summary="Your services", responses={200: dict})
+    @extend_schema(tags=TAGS, summary="Your services", responses={200: dict}, operation_id="api_v1_serving_services_list")
     def get(self, request):
         qs = selectors.filtered_services(request.user, {"name": request.query_params.get("name", "")[:64]})
         return Response({"results": [service_json(s) for s in qs[:200]]})

@@ -130,7 +130,9 @@ def model_json(row, owner):
 
 
 class ModelListView(OpenAIView):
-    @extend_schema(tags=TAGS, summary="The services you may call, as OpenAI models", responses={200: dict})
+    @extend_schema(
+        tags=TAGS, summary="The services you may call, as OpenAI models", responses={200: dict}, operation_id="v1_models_list"
+    )
     def get(self, request):
         rows = selectors.callable_services(request.user)
         return Response({"object": "list", "data": [model_json(r, request.user.username) for r in rows]})

@@ -13,12 +13,12 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from core.envelopes import fail, ok
 from core.errors import DomainError, InvalidInput, TooLarge
+from core.parsers import JSONParser
 
 from . import selectors, services
 

@@ -8,6 +8,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound
+from core.parsers import parse_json
 
 from . import selectors, services
 
@@ -55,10 +56,8 @@ def run_model(request, pk):
     model = _visible_model(request, pk)
     context = {"model": model}
     try:
-        data = json.loads(request.POST.get("data", ""))
+        data = parse_json(request.POST.get("data", ""), what="data")
         context["rows"] = services.predict_rows(model, data).tolist()
-    except json.JSONDecodeError:
-        context["error"] = "the input must be a JSON 2-D array, e.g. [[1, 2], [3, 4]]"
     except DomainError as exc:
         context["error"] = exc.message
     return render(request, "sgt/_run_result.html", context, status=200)

@@ -60,7 +60,7 @@ def authenticate(secret_id, secret_key):
 
 
 def clean_name(value, field):
-    if not isinstance(value, str) or not NAME_RE.match(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise InvalidInput(f"{field} must be 1-64 characters: letters, digits and _ . - (not starting with . or -)")
     return value
 

@@ -6,7 +6,8 @@
         page.goto(live_server.url + "/accounts/login/")
 
 `browser` is one Chromium for the whole session; `page` is a fresh context (cookies,
-storage) and page per test. A missing Chromium fails the test with a message, it does not
+storage) and page per test; a page that logs a Content-Security-Policy violation to the
+console fails its test (`page.csp_violations`). A missing Chromium fails the test with a message, it does not
 skip: CI installs it. Playwright's sync API runs an event loop in this thread, so
 Django's async-safety check is relaxed for the session (the ORM is still used
 synchronously, from the test's own thread).
@@ -64,7 +65,17 @@ def page(browser):
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors  # tests can assert the page ran its scripts without errors
+    violations = []
+    page.on("console", lambda message: violations.append(f"{page.url}: {message.text}")
+            if is_csp_violation(message.text) else None)
+    page.csp_violations = violations
     try:
         yield page
     finally:
         context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
+
+
+def is_csp_violation(text):
+    """Chromium reports a blocked script, style, handler or eval on the console like this."""
+    return "Content Security Policy" in text or "Content-Security-Policy" in text

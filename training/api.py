@@ -16,7 +16,8 @@ TAGS = ["training"]
 
 
 class LlmTaskListView(APIView):
-    @extend_schema(tags=TAGS, summary="Your fine-tune and pretraining tasks (filters: isPretrain, status, taskName)", responses=dict)
+    @extend_schema(tags=TAGS, summary="Your fine-tune and pretraining tasks (filters: isPretrain, status, taskName)", responses=dict,
+                   operation_id="api_v1_training_llm_tasks_list")
     def get(self, request):
         qs = selectors.filtered(LlmTask, request.user, request.query_params)
         return Response(selectors.page_of(qs, request.query_params, selectors.llm_task_json))
@@ -59,7 +60,8 @@ class LlmTaskMergeView(APIView):
 
 
 class CodeTaskListView(APIView):
-    @extend_schema(tags=TAGS, summary="Your task-based modeling jobs", responses=dict)
+    @extend_schema(tags=TAGS, summary="Your task-based modeling jobs", responses=dict,
+                   operation_id="api_v1_training_code_tasks_list")
     def get(self, request):
         qs = selectors.filtered(CodeTask, request.user, request.query_params)
         return Response(selectors.page_of(qs, request.query_params, selectors.code_task_json))

@@ -3,7 +3,6 @@
 What runs on the worker is in training.execution; the child process is training.runner.
 """
 
-import json
 import shutil
 
 from django.db import transaction
@@ -11,6 +10,7 @@ from django.db import transaction
 from core.child_process import parse_env_variables
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from core.models import JobStatus
+from core.parsers import parse_json
 from core.services import enqueue_job, request_cancel
 from files.paths import normalize_path
 
@@ -209,10 +209,7 @@ def read_config_json(owner, path):
         raw = handle.read(1024 * 1024 + 1)
     if len(raw) > 1024 * 1024:
         raise InvalidInput(f"/{path}: larger than 1 MB")
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"/{path}: not valid JSON ({exc})") from None
+    return parse_json(raw, what=f"/{path}")
 
 
 def strategy_config(owner, strategy, profile_path):

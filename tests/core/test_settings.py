@@ -204,3 +204,65 @@ def test_the_systemd_units_escape_celerys_host_name():
     assert "User=crucible" in worker
     web = (ROOT / "deploy" / "systemd" / "crucible-web.service").read_text()
     assert "--timeout 120 --access-logfile - --no-control-socket" in web and "User=crucible" in web
+
+
+def readme_production_env(tmp_path):
+    """The environment of the README's lab deployment section, placeholders filled in."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```sh\n(\s*DJANGO_ENV=production\n.*?)```", readme, flags=re.DOTALL).group(1)
+    values = {}
+    for line in block.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, value = line.partition("=")
+            values[name] = value
+    values["SECRET_KEY"] = "Vq3" + "".join(chr(ord("a") + (i * 7) % 26) for i in range(60))
+    values["JWT_SIGNING_KEY"] = "Jw7" + "".join(chr(ord("a") + (i * 11) % 26) for i in range(60))
+    values["CRUCIBLE_DATA_DIR"] = str(tmp_path)
+    return {name: re.sub(r"<[^>]*>", "placeholder", value) for name, value in values.items()}
+
+
+def test_check_deploy_is_clean_with_the_readme_production_settings(tmp_path):
+    env = readme_production_env(tmp_path)
+    assert env["DJANGO_ENV"] == "production" and env["SECURE_PROXY_SSL_HEADER"] == "HTTP_X_FORWARDED_PROTO"
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV and k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "WARNINGS" not in output and "?: (security." not in output
+    assert "no issues" in output
+
+
+def test_production_redirects_to_https_but_not_the_health_probe(tmp_path):
+    env = readme_production_env(tmp_path)
+    script = """
+import json
+from config import settings as s
+print(json.dumps({"proxy": s.SECURE_PROXY_SSL_HEADER, "redirect": s.SECURE_SSL_REDIRECT, "exempt": s.SECURE_REDIRECT_EXEMPT,
+                  "hsts": [s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD]}))
+"""
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV and k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**clean, **env}, capture_output=True,
+                          text=True, timeout=60)
+    values = loaded(done)
+    assert values["proxy"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert values["redirect"] is True and values["hsts"] == [31536000, True, True]
+    assert any(re.match(pattern, "healthz") for pattern in values["exempt"])
+    development = loaded(subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**clean, "CRUCIBLE_DATA_DIR": str(tmp_path)},
+                                        capture_output=True, text=True, timeout=60))
+    assert development["proxy"] is None and development["redirect"] is False and development["hsts"][0] == 0
+
+
+def test_ssl_redirect_spares_the_health_probe_and_trusts_the_proxy_header(db, settings):
+    from django.test import Client
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    client = Client()  # a new handler: the middleware reads the settings above
+    login = client.get("/accounts/login/")
+    assert login.status_code == 301 and login["Location"].startswith("https://")
+    assert client.get("/healthz").status_code in (200, 503)
+    assert client.get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https").status_code == 200

@@ -33,7 +33,7 @@ def test_design_validate_start_and_watch_a_run(page, live_server, celery_worker,
     assert "Parameters.temperature_A.temperature" in page.inner_text("#result")
     cell.fill("20")
     page.click("#validate")
-    page.wait_for_function("document.querySelector('#result').innerText.includes('valid')")
+    page.wait_for_function("() => document.querySelector('#result').innerText.includes('valid')")
 
     page.click("#start")
     page.wait_for_url("**/experiments/runs/*/")

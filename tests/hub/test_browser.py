@@ -30,14 +30,14 @@ def test_filter_open_and_upload(page, live_server, user, other_user, password, t
     # Filter by a task facet: htmx swaps the list in place and the URL follows.
     page.locator("[data-testid=facet][data-name='Object Detection']").click()
     page.wait_for_url("**/hub/?task=Object+Detection")
-    page.wait_for_function("document.querySelectorAll('[data-testid=repo]').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=repo]').length === 1")
     assert page.locator("#hub-total").inner_text().startswith("1 ")
     assert page.locator(".tag.active").inner_text().startswith("Object Detection")
     # Clear it and search by name instead.
     page.get_by_text("Clear filters").click()
-    page.wait_for_function("document.querySelectorAll('[data-testid=repo]').length === 3")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=repo]').length === 3")
     page.fill("#hub-q", "gpt2")
-    page.wait_for_function("document.querySelectorAll('[data-testid=repo]').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=repo]').length === 1")
     page.screenshot(path=str(tmp_path / "browse.png"), full_page=True)
 
     # Open the repository.
@@ -60,4 +60,82 @@ def test_filter_open_and_upload(page, live_server, user, other_user, password, t
     assert "Add notes from the browser" in page.locator("#revisions").inner_text()
     page.screenshot(path=str(tmp_path / "repository.png"), full_page=True)
     assert Repository.objects.get(full_name="alice/tiny-gpt2").last_message == "Add notes from the browser"
+    assert page.js_errors == []
+
+
+# Every way a model card has been seen to smuggle script: entity-encoded and mixed-case
+# schemes, reference links, raw HTML, data: and vbscript: URLs, event handlers, <script>.
+XSS_CARD = """---
+pipeline_tag: text-generation
+---
+# Evil card
+
+[entity decimal](javascript&#58;window.__xss=1)
+[entity named](javascript&colon;window.__xss=2)
+[entity hex](javascript&#x3a;window.__xss=3)
+[entity letter](&#106;avascript:window.__xss=4)
+[mixed case](JaVaScRiPt:window.__xss=5)
+[tab inside](java\tscript:window.__xss=6)
+[reference][evil] and [other reference][evil2]
+[data url](data:text/html;base64,PHNjcmlwdD53aW5kb3cuX194c3M9Nzwvc2NyaXB0Pg==)
+[vbscript](vbscript:msgbox(8))
+![image](javascript:window.__xss=9)
+<https://example.org/safe> and [fine](https://example.org/docs) and [relative](docs/usage.md)
+
+<a href="javascript:window.__xss=10">raw anchor</a>
+<img src=x onerror="window.__xss=11">
+<svg onload="window.__xss=12"></svg>
+<script>window.__xss=13</script>
+<iframe src="javascript:window.__xss=14"></iframe>
+<div onmouseover="window.__xss=15">hover</div>
+<a href="data:text/html,<script>window.__xss=16</script>">raw data</a>
+<object data="javascript:window.__xss=17"></object>
+
+    <script>window.__xss=18</script>
+
+```html
+<script>window.__xss=19</script>
+```
+
+[evil]: javascript&#58;window.__xss=20
+[evil2]: VBScript:msgbox(21)
+"""
+
+
+def test_a_hostile_model_card_renders_inert(page, live_server, user, other_user, password):
+    make_repo(other_user, "evil", files={"README.md": XSS_CARD.encode()})
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    log_in(page, live_server.url, user, password)
+
+    response = page.goto(live_server.url + "/hub/model/bob/evil/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self' 'nonce-" in policy and "object-src 'none'" in policy
+    assert "unsafe-eval" not in policy and "frame-ancestors 'none'" in policy
+    card = page.locator("[data-testid=model-card]")
+    assert card.is_visible()
+    assert "Evil card" in card.inner_text()
+
+    # No link or image may point anywhere but http(s), mailto or a relative URL.
+    urls = page.evaluate(
+        """() => [...document.querySelectorAll('a[href], img[src], iframe, object, embed, svg, script:not([src])')]
+                 .map(e => e.tagName + ' ' + (e.getAttribute('href') || e.getAttribute('src') || e.getAttribute('data') || ''))"""
+    )
+    dangerous = [u for u in urls if any(s in u.lower().replace("\t", "") for s in ("javascript:", "data:", "vbscript:"))]
+    assert not dangerous, dangerous
+    card_tags = page.evaluate("() => [...document.querySelectorAll('[data-testid=model-card] *')].map(e => e.tagName.toLowerCase())")
+    assert not {"script", "svg", "iframe", "object", "embed"} & set(card_tags)
+    hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    assert "https://example.org/docs" in hrefs and "https://example.org/safe" in hrefs
+    # The raw HTML is shown as text, not interpreted.
+    assert '<img src=x onerror="window.__xss=11">' in card.inner_text()
+
+    # Click every link of the card that has no safe scheme: none may run script.
+    for link in card.locator("a").all():
+        href = link.get_attribute("href")
+        if href is None:
+            link.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => typeof window.__xss") == "undefined"
+    assert dialogs == []
     assert page.js_errors == []
