@@ -226,6 +226,8 @@ HUB_MAX_UPLOAD_BYTES = env.int("HUB_MAX_UPLOAD_BYTES", default=50 * 1024**3)
 HUB_MAX_UPLOAD_FILES = env.int("HUB_MAX_UPLOAD_FILES", default=1000)
 # Model cards larger than this are shown (and parsed for tags) only up to here.
 HUB_CARD_MAX_BYTES = env.int("HUB_CARD_MAX_BYTES", default=512 * 1024)
+# LFS objects larger than this are uploaded in parts of this size (multipart transfer, resumable).
+HUB_LFS_PART_BYTES = env.int("HUB_LFS_PART_BYTES", default=64 * 1024 * 1024)
 
 # Image imports (images app): where configs and layers are kept, and the archive limits.
 IMAGES_STORE_DIR = Path(env.str("IMAGES_STORE_DIR", default=str(DATA_DIR / "images"))).resolve()

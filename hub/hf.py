@@ -114,6 +114,8 @@ class RepoInfoView(HubCompatView):
 class TreeView(HubCompatView):
     def get(self, request, owner, name, revision, subpath=""):
         repo = self.repository(owner, name)
+        if repo.head is None and revision in ("main", "refs/heads/main"):
+            return Response([])  # an empty repository lists no files, as on the Hub
         commit = selectors.resolve_revision(repo, revision)
         recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
         listing = selectors.tree_listing(commit, subpath, recursive=recursive)
@@ -148,6 +150,10 @@ class ResolveView(HubCompatView):
 
     def answer(self, request, owner, name, revision, file_path, head):
         repo = self.repository(owner, name)
+        if repo.head is None and revision in ("main", "refs/heads/main"):
+            # On the Hub a new repository's main exists (with .gitattributes); here it is empty,
+            # so a file of it is missing, not the branch (ModelCard.load relies on this).
+            raise selectors.EntryNotFound(f"{file_path} not found: {repo.full_name} has no commits yet")
         commit = selectors.resolve_revision(repo, revision)
         self.resolved_commit = commit
         entry = selectors.entry_at(commit, file_path)

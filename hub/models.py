@@ -130,3 +130,79 @@ class TreeEntry(models.Model):
 
     def __str__(self):
         return self.path
+
+
+class RefKind(models.TextChoices):
+    BRANCH = "branch", "Branch"
+    TAG = "tag", "Tag"
+
+
+class Ref(models.Model):
+    """A branch or tag other than main (main is `Repository.head`): a name pointing at a commit.
+
+    A commit to a branch moves it; a tag stays where it was made."""
+
+    repo = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="refs")
+    kind = models.CharField(max_length=8, choices=RefKind.choices)
+    name = models.CharField(max_length=200)
+    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="refs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["repo", "kind", "name"], name="hub_ref_unique_repo_kind_name")]
+
+    def __str__(self):
+        return f"{self.kind}:{self.name}"
+
+
+class LfsObject(models.Model):
+    """Content given to a repository through the LFS batch API, so a commit may name it by
+    sha256 before any commit holds it. Blobs no commit holds are orphans
+    (`manage.py hub_orphan_blobs`)."""
+
+    repo = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="lfs_objects")
+    blob = models.ForeignKey(Blob, on_delete=models.CASCADE, related_name="lfs_objects")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "blob"], name="hub_lfsobject_unique_repo_blob")]
+
+
+class LfsUpload(models.Model):
+    """A multipart LFS upload in progress: parts land at their offset in one temporary file
+    (`temp_name`, under MEDIA_ROOT), so an interrupted upload resumes with the missing parts."""
+
+    repo = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="lfs_uploads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    part_size = models.PositiveBigIntegerField()
+    temp_name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repo", "sha256", "size"], name="hub_lfsupload_unique_repo_oid_size")
+        ]
+
+    @property
+    def part_count(self):
+        return max(1, -(-self.size // self.part_size))
+
+    def part_length(self, number):
+        if number < self.part_count:
+            return self.part_size
+        return self.size - self.part_size * (self.part_count - 1)
+
+
+class LfsPart(models.Model):
+    """One stored part of an LfsUpload; `etag` is the sha256 of the part's bytes."""
+
+    upload = models.ForeignKey(LfsUpload, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField()
+    etag = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["upload", "number"], name="hub_lfspart_unique_upload_number")]

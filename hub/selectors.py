@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.errors import InvalidInput, NotFound
 
 from .markdown import render_markdown
-from .models import Blob, Commit, Repository, RepoType, Tag, TagCategory, TreeEntry
+from .models import Blob, Commit, Ref, RefKind, Repository, RepoType, Tag, TagCategory, TreeEntry
 
 PAGE_SIZE = 30
 # sortType values of /modelList and the browse page -> ordering. Hugging Face's names
@@ -194,17 +194,54 @@ def repo_tags_by_category(repo):
 
 
 def resolve_revision(repo, revision):
-    """The commit named by a branch ("main"), a full commit id or an unambiguous prefix (7+ hex)."""
+    """The commit named by a branch (main, or another; also as refs/heads/<name>), a tag
+    (also refs/tags/<name>), a full commit id or an unambiguous prefix (7+ hex)."""
     revision = revision or "main"
-    if revision == "main":
+    kinds = (RefKind.BRANCH, RefKind.TAG)
+    if revision.startswith("refs/heads/"):
+        revision, kinds = revision[len("refs/heads/") :], (RefKind.BRANCH,)
+    elif revision.startswith("refs/tags/"):
+        revision, kinds = revision[len("refs/tags/") :], (RefKind.TAG,)
+    if revision == "main" and RefKind.BRANCH in kinds:
         if repo.head is None:
             raise RevisionNotFound(f"{repo.full_name} has no commits yet")
         return repo.head
+    for kind in kinds:
+        ref = Ref.objects.select_related("commit").filter(repo=repo, kind=kind, name=revision).first()
+        if ref is not None:
+            return ref.commit
     if COMMIT_HEX_RE.match(revision):
         matches = list(Commit.objects.filter(repo=repo, oid__startswith=revision)[:2])
         if len(matches) == 1:
             return matches[0]
     raise RevisionNotFound(f"revision {revision!r} not found in {repo.full_name}")
+
+
+def refs_of(repo):
+    """{"branches": [(name, commit)], "tags": [(name, commit)]}; main first when it has a commit."""
+    refs = {"branches": [], "tags": []}
+    if repo.head is not None:
+        refs["branches"].append(("main", repo.head))
+    for ref in Ref.objects.filter(repo=repo).select_related("commit").order_by("name"):
+        refs["branches" if ref.kind == RefKind.BRANCH else "tags"].append((ref.name, ref.commit))
+    return refs
+
+
+def history(repo, commit):
+    """The commits reachable from `commit` through its parents, newest first."""
+    commits = {c.pk: c for c in Commit.objects.filter(repo=repo).select_related("author")}
+    chain = []
+    current = commits.get(commit.pk)
+    while current is not None:
+        chain.append(current)
+        current = commits.get(current.parent_id)
+    return chain
+
+
+def lfs_blob_available(repo, blob):
+    """Whether a commit to `repo` may name `blob` by sha256: it was given to the repository
+    through the LFS API, or one of the repository's commits already holds it."""
+    return blob.lfs_objects.filter(repo=repo).exists() or TreeEntry.objects.filter(blob=blob, commit__repo=repo).exists()
 
 
 def commits_of(repo, limit=100):
