@@ -165,6 +165,13 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
 AVATAR_SIZE = 256
+# Downloads (hub resolve, file spaces) handed to a reverse proxy: none (Django streams them),
+# nginx (X-Accel-Redirect: DOWNLOAD_ACCEL_PREFIX + storage name; an internal location aliased
+# to MEDIA_ROOT) or apache (X-Sendfile with the file's path; mod_xsendfile). Local storage only.
+DOWNLOAD_ACCEL = env.str("DOWNLOAD_ACCEL", default="none")
+if DOWNLOAD_ACCEL not in ("none", "nginx", "apache"):
+    raise ValueError("DOWNLOAD_ACCEL must be none, nginx or apache")
+DOWNLOAD_ACCEL_PREFIX = env.str("DOWNLOAD_ACCEL_PREFIX", default="/protected-media/")
 # The largest file accepted by the file spaces (files app), in bytes.
 FILES_MAX_UPLOAD_BYTES = env.int("FILES_MAX_UPLOAD_BYTES", default=5 * 1024**3)
 
