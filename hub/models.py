@@ -68,9 +68,13 @@ class Repository(models.Model):
             models.UniqueConstraint(fields=["type", "owner", "name"], name="hub_repo_unique_type_owner_name"),
         ]
         indexes = [
+            # One index per sort of the list (selectors.SORTS), in its exact order, so a page
+            # is read off the index without sorting.
             models.Index(fields=["type", "full_name"], name="hub_repo_type_full_name"),
-            models.Index(fields=["-downloads", "-last_modified"], name="hub_repo_downloads"),
-            models.Index(fields=["-last_modified"], name="hub_repo_last_modified"),
+            models.Index(fields=["full_name", "id"], name="hub_repo_full_name_id"),
+            models.Index(fields=["-downloads", "-last_modified", "-id"], name="hub_repo_downloads_id"),
+            models.Index(fields=["-last_modified", "-id"], name="hub_repo_last_modified_id"),
+            models.Index(fields=["-created_at", "-id"], name="hub_repo_created_id"),
         ]
 
     def __str__(self):
@@ -206,3 +210,12 @@ class LfsPart(models.Model):
     class Meta:
         ordering = ["number"]
         constraints = [models.UniqueConstraint(fields=["upload", "number"], name="hub_lfspart_unique_upload_number")]
+
+
+class ListGeneration(models.Model):
+    """One row whose `value` grows whenever a change could alter which repositories a list
+    holds (a repository created or deleted, made private or public, renamed, retagged).
+    Cached list counts are keyed by it, so a count is never served after such a change,
+    in any process (hub.selectors.cached_count)."""
+
+    value = models.PositiveBigIntegerField(default=0)
