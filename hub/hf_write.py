@@ -536,6 +536,58 @@ def lfs_claims(token):
     return repo, user, claims["o"], claims["s"]
 
 
+def raw_body_reader(request):
+    """read(n) over the request body, for bodies streamed to storage.
+
+    Under gunicorn the bytes come straight from the client socket (recv_into, after whatever
+    gunicorn had already buffered): its own body reader moves each byte through several
+    Python buffers and tops out near 130 MiB/s, below a disk's speed. Anywhere else (runserver,
+    the test server, a body already being read) this is request.read.
+    """
+    environ = request.META
+    sock = environ.get("gunicorn.socket")
+    body = environ.get("wsgi.input")
+    reader = getattr(body, "reader", None)
+    unreader = getattr(reader, "unreader", None)
+    usable = (
+        sock is not None
+        and not getattr(request, "_read_started", False)
+        and type(reader).__name__ == "LengthReader"
+        and hasattr(unreader, "take_buffered")
+        and hasattr(body, "buf")
+    )
+    if not usable:
+        return request.read
+    remaining = int(environ.get("CONTENT_LENGTH") or 0)
+    pending = [body.buf.getvalue() + unreader.take_buffered()]
+    body.buf.seek(0)
+    body.buf.truncate()
+    # gunicorn must not read this body again after the view: it is consumed here.
+    reader.length = 0
+    state = {"remaining": remaining}
+
+    def read(size):
+        if state["remaining"] <= 0:
+            return b""
+        size = min(size, state["remaining"])
+        if pending[0]:
+            data, pending[0] = pending[0][:size], pending[0][size:]
+            state["remaining"] -= len(data)
+            return data
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        filled = 0
+        while filled < size:
+            received = sock.recv_into(view[filled:])
+            if not received:
+                break
+            filled += received
+        state["remaining"] -= filled
+        return buffer if filled == size else bytes(view[:filled])
+
+    return read
+
+
 def body_length(request):
     try:
         return int(request.META.get("CONTENT_LENGTH") or -1)
@@ -568,7 +620,7 @@ def lfs_object(request, token):
         if length != size:
             return lfs_error(f"the body is {length} bytes, the object {size}", 400)
         services.check_quota(repo.owner, size, 1)
-        services.store_lfs_object(repo=repo, read=request.read, size=size, sha256=oid)
+        services.store_lfs_object(repo=repo, read=raw_body_reader(request), size=size, sha256=oid)
         return JsonResponse({})
     if request.method == "POST":
         try:
@@ -610,7 +662,7 @@ def lfs_part(request, token, number):
         return lfs_error("Content-Length is required", 411)
     if length != upload.part_length(number):
         return lfs_error(f"part {number} must be {upload.part_length(number)} bytes, not {length}", 400)
-    etag = services.store_lfs_part(upload=upload, number=number, read=request.read)
+    etag = services.store_lfs_part(upload=upload, number=number, read=raw_body_reader(request))
     return HttpResponse(status=200, headers={"ETag": etag})
 
 

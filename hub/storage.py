@@ -11,6 +11,8 @@ it goes through storage.save() under a random name, hashed on the way.
 
 import hashlib
 import os
+import queue
+import threading
 import uuid
 from pathlib import Path
 
@@ -164,32 +166,57 @@ def store_stream(read, size, *, expected_sha256=None):
         reader = _Reader(read, size)
         blob = _store_with_storage_save(reader, size, lfs, expected_sha256)
         return blob
-    sha = hashlib.sha256()
-    git = None if lfs else hashlib.sha1(f"blob {size}\0".encode())
     tmp = temp_path(root)
+    hasher = _HashThread(size, git=not lfs)
     written = 0
     try:
         with tmp.open("wb") as out:
-            while written < size:
-                data = read(min(STREAM_CHUNK, size - written))
-                if not data:
-                    break
-                sha.update(data)
-                if git is not None:
-                    git.update(data)
-                out.write(data)
-                written += len(data)
+            try:
+                while written < size:
+                    data = read(min(STREAM_CHUNK, size - written))
+                    if not data:
+                        break
+                    hasher.put(data)
+                    out.write(data)
+                    written += len(data)
+            finally:
+                hasher.finish()
             if written != size:
                 raise InvalidInput(f"the body ended after {written} of {size} bytes")
-            out.flush()
             os.fsync(out.fileno())
-        digest = sha.hexdigest()
+        digest = hasher.sha256.hexdigest()
         if expected_sha256 is not None and digest != expected_sha256:
             raise InvalidInput(f"content sha256 is {digest}, not {expected_sha256}")
-        git_oid = lfs_pointer_oid(digest, size) if lfs else git.hexdigest()
+        git_oid = lfs_pointer_oid(digest, size) if lfs else hasher.git.hexdigest()
         return adopt_local_file(tmp, sha256=digest, size=size, git_oid=git_oid)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class _HashThread:
+    """sha256 (and the git blob id) of chunks, computed on a second thread while the caller
+    receives and writes the next ones (hashlib and file writes release the GIL), with at most
+    four chunks in flight: memory stays flat."""
+
+    def __init__(self, size, git):
+        self.sha256 = hashlib.sha256()
+        self.git = hashlib.sha1(f"blob {size}\0".encode()) if git else None
+        self._queue = queue.Queue(maxsize=4)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while (data := self._queue.get()) is not None:
+            self.sha256.update(data)
+            if self.git is not None:
+                self.git.update(data)
+
+    def put(self, data):
+        self._queue.put(data)
+
+    def finish(self):
+        self._queue.put(None)
+        self._thread.join()
 
 
 class _Reader:
