@@ -142,10 +142,12 @@ class ValidateYamlView(HubCompatView):
     """The client checks a README's metadata here before committing it."""
 
     def post(self, request):
+        require_login(request)
         data = json_body(request)
         content = data.get("content")
         if not isinstance(content, str):
             raise InvalidInput("content must be a string")
+        content = content[: settings.HUB_CARD_MAX_BYTES]
         if content.startswith("---"):
             lines = content.splitlines()
             end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
@@ -295,7 +297,11 @@ class CommitView(HubCompatView):
         repo = writable_repository(request, self.repo_type, owner, name)
         if request.query_params.get("create_pr") in ("1", "true"):
             raise InvalidInput("pull requests are not supported: commit to a branch instead")
+        if body_length(request) > settings.HUB_MAX_UPLOAD_BYTES * 4 // 3 + 1024 * 1024:
+            raise TooLarge(f"a commit may carry at most {settings.HUB_MAX_UPLOAD_BYTES} bytes inline")
         header, additions, deletes, folders = parse_commit(request._request, repo, request.user)
+        if not (additions or deletes or folders):
+            raise InvalidInput("nothing to commit")
         try:
             message = services.clean_message(header.get("summary"), "Upload files")
             description = header.get("description") or ""
@@ -551,6 +557,7 @@ def raw_body_reader(request):
     unreader = getattr(reader, "unreader", None)
     usable = (
         sock is not None
+        and sock.gettimeout() != 0.0
         and not getattr(request, "_read_started", False)
         and type(reader).__name__ == "LengthReader"
         and hasattr(unreader, "take_buffered")

@@ -201,7 +201,7 @@ class LfsUpload(models.Model):
 
 
 class LfsPart(models.Model):
-    """One stored part of an LfsUpload; `etag` is the sha256 of the part's bytes."""
+    """One stored part of an LfsUpload; `etag` names the write that stored it (random)."""
 
     upload = models.ForeignKey(LfsUpload, on_delete=models.CASCADE, related_name="parts")
     number = models.PositiveIntegerField()
