@@ -179,7 +179,13 @@ def page_of(qs, page_index, page_size=PAGE_SIZE):
     """(rows, total) of a 1-based page."""
     total = cached_count(qs)
     start = (page_index - 1) * page_size
-    return list(qs.select_related("owner")[start : start + page_size]), total
+    if start == 0:
+        return list(qs.select_related("owner")[:page_size]), total
+    # A deferred join for later pages: the page's ids first (on PostgreSQL an index-only scan
+    # of the sort's covering index, skipping `start` entries without touching the table),
+    # then their rows, in the same order.
+    ids = list(qs.values_list("pk", flat=True)[start : start + page_size])
+    return list(qs.filter(pk__in=ids).select_related("owner")), total
 
 
 def parse_page_index(value):

@@ -41,19 +41,19 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='repository',
-            index=models.Index(fields=['full_name', 'id'], name='hub_repo_full_name_id'),
+            index=models.Index(fields=['full_name', 'id'], include=['private', 'type', 'owner'], name='hub_repo_full_name_id'),
         ),
         migrations.AddIndex(
             model_name='repository',
-            index=models.Index(fields=['-downloads', '-last_modified', '-id'], name='hub_repo_downloads_id'),
+            index=models.Index(fields=['-downloads', '-last_modified', '-id'], include=['private', 'type', 'owner'], name='hub_repo_downloads_id'),
         ),
         migrations.AddIndex(
             model_name='repository',
-            index=models.Index(fields=['-last_modified', '-id'], name='hub_repo_last_modified_id'),
+            index=models.Index(fields=['-last_modified', '-id'], include=['private', 'type', 'owner'], name='hub_repo_last_modified_id'),
         ),
         migrations.AddIndex(
             model_name='repository',
-            index=models.Index(fields=['-created_at', '-id'], name='hub_repo_created_id'),
+            index=models.Index(fields=['-created_at', '-id'], include=['private', 'type', 'owner'], name='hub_repo_created_id'),
         ),
         migrations.RunPython(first_row_and_tag_index, drop_tag_index),
     ]
