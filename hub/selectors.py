@@ -7,9 +7,7 @@ import re
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
-from django.db.models import BooleanField, Count, Q, Sum
-from django.db.models.expressions import RawSQL
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
@@ -139,29 +137,12 @@ def filtered_repositories(user, *, filters=None, name="", type=None, exclude_cat
         tag_ids = list(Tag.objects.filter(condition).values_list("id", flat=True))
         if len(tag_ids) < len(set(wanted)):
             return qs.none()  # a tag nobody uses yet matches nothing
-        # The repositories holding every tag, from the (tag_id, repository_id) index. The ids
-        # of rare tags (at most TAGGED_IDS_MAX repositories) are fetched and intersected here
-        # and the list query gets them as a list: PostgreSQL then knows how many there are and
-        # reads a page off the sort index (or a deep page from their primary keys) instead of
-        # hash-joining them with a scan of the whole table. Popular tags stay semi-joins.
-        through = Repository.tags.through
-        ids, popular = None, []
-        for tag_id in tag_ids:
-            found = list(
-                through.objects.filter(tag_id=tag_id).values_list("repository_id", flat=True)[: TAGGED_IDS_MAX + 1]
-            )
-            if len(found) > TAGGED_IDS_MAX:
-                popular.append(tag_id)
-            else:
-                ids = set(found) if ids is None else ids & set(found)
-        if ids is not None:
-            if connection.vendor == "postgresql":
-                # One array parameter, not thousands: planning stays cheap.
-                qs = qs.filter(RawSQL('"hub_repository"."id" = ANY(%s)', (sorted(ids),), output_field=BooleanField()))
-            else:
-                qs = qs.filter(pk__in=sorted(ids))
-        for tag_id in popular:
-            qs = qs.filter(pk__in=through.objects.filter(tag_id=tag_id).values("repository_id"))
+        # One semi-join for all tags: the repositories holding every one of them, found on the
+        # (tag_id, repository_id) index; no join per tag, no duplicates, no DISTINCT.
+        tagged = Repository.tags.through.objects.filter(tag_id__in=tag_ids)
+        if len(tag_ids) > 1:
+            tagged = tagged.values("repository_id").annotate(n=Count("id")).filter(n=len(tag_ids))
+        qs = qs.filter(pk__in=tagged.values("repository_id"))
     return qs
 
 
@@ -173,8 +154,6 @@ def order_repositories(qs, sort):
 
 
 COUNT_CACHE_SECONDS = 300
-# Tags held by at most this many repositories are filtered by an id list (filtered_repositories).
-TAGGED_IDS_MAX = 10_000
 
 
 def cached_count(qs):
