@@ -23,15 +23,13 @@ batch endpoint, which checks the caller's token, write rights and quota, hands t
 
 import base64
 import binascii
-import hashlib
 import json
-import os
 import re
 import tempfile
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import signing
-from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -44,7 +42,7 @@ from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 
 from . import selectors, services, storage
 from .hf import HubCompatView, tree_item
-from .models import Blob, LfsObject, LfsPart, LfsUpload, Ref, RefKind, Repository, RepoType
+from .models import Blob, LfsUpload, RefKind, Repository, RepoType, TreeEntry
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 REF_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
@@ -286,8 +284,6 @@ def parse_commit(stream, repo, user):
 
 def visible_elsewhere(user, blob):
     """A copy from another repository the caller can read (CommitOperationCopy across repos)."""
-    from .models import TreeEntry
-
     return TreeEntry.objects.filter(blob=blob, commit__repo__in=selectors.visible_repositories(user)).exists()
 
 
@@ -533,8 +529,6 @@ def lfs_claims(token):
     except signing.BadSignature:
         raise NotFound("this upload link is not valid or has expired") from None
     repo = Repository.objects.filter(pk=claims["r"]).select_related("owner").first()
-    from django.contrib.auth import get_user_model
-
     user = get_user_model().objects.filter(pk=claims["u"], is_active=True).first()
     if repo is None or user is None:
         raise NotFound("this upload link is not valid any more")

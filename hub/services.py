@@ -1,9 +1,11 @@
 """Writes of the hub: create repositories, commit uploaded files, count downloads."""
 
 import hashlib
+import os
 import re
 import secrets
 import unicodedata
+import uuid
 
 import yaml
 from django.conf import settings
@@ -13,8 +15,31 @@ from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, InvalidInput, QuotaExceeded, TooLarge
 
-from .models import Commit, Ref, RefKind, Repository, RepoType, Tag, TagCategory, TreeEntry
-from .storage import delete_blobs_if_unused, store_blob, store_bytes
+from .models import (
+    Blob,
+    Commit,
+    LfsObject,
+    LfsPart,
+    LfsUpload,
+    Ref,
+    RefKind,
+    Repository,
+    RepoType,
+    Tag,
+    TagCategory,
+    TreeEntry,
+)
+from .selectors import EntryNotFound, RevisionNotFound
+from .storage import (
+    STREAM_CHUNK,
+    adopt_local_file,
+    delete_blobs_if_unused,
+    lfs_pointer_oid,
+    local_root,
+    store_blob,
+    store_bytes,
+    store_stream,
+)
 
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LICENSE_RE = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
@@ -288,7 +313,6 @@ def commit_blobs(
     nothing left over from earlier versions). With expected_parent (a commit id or prefix)
     the commit is refused (409) when the branch has moved on.
     """
-    from .selectors import EntryNotFound, RevisionNotFound
 
     repo = Repository.objects.select_for_update().get(pk=repo.pk)
     ref = None
@@ -499,7 +523,6 @@ def commit_operations(
             description=description,
         )
     except BaseException:
-        from .models import LfsObject
 
         pending = [blob for _, blob in lfs if not LfsObject.objects.filter(blob=blob).exclude(repo=repo).exists()]
         delete_blobs_if_unused(stored + pending)
@@ -508,8 +531,6 @@ def commit_operations(
 
 def delete_repository(*, repo, user):
     """Delete a repository with its commits and refs; content no other repository holds goes too."""
-    from .models import Blob, LfsUpload
-    from .storage import local_root
 
     check_can_write(repo, user)
     blob_ids = set(TreeEntry.objects.filter(commit__repo=repo).values_list("blob_id", flat=True))
@@ -535,7 +556,6 @@ def create_ref(*, repo, kind, name, commit):
 
 
 def delete_ref(*, repo, kind, name):
-    from .selectors import RevisionNotFound
 
     if kind == RefKind.BRANCH and name == "main":
         raise Forbidden("branch main cannot be deleted")
@@ -545,14 +565,12 @@ def delete_ref(*, repo, kind, name):
 
 
 def _record_lfs_object(repo, blob):
-    from .models import LfsObject
 
     LfsObject.objects.get_or_create(repo=repo, blob=blob)
 
 
 def store_lfs_object(*, repo, read, size, sha256):
     """Basic LFS transfer: the body streamed into storage, its sha256 and size verified."""
-    from .storage import store_stream
 
     blob = store_stream(read, size, expected_sha256=sha256)
     try:
@@ -566,9 +584,7 @@ def store_lfs_object(*, repo, read, size, sha256):
 
 def open_lfs_upload(*, repo, user, sha256, size):
     """The multipart upload of (repo, sha256, size): resumed where it exists, else started."""
-    import uuid
 
-    from .models import LfsUpload
 
     upload = LfsUpload.objects.filter(repo=repo, sha256=sha256, size=size).first()
     if upload is not None:
@@ -592,10 +608,7 @@ def store_lfs_part(*, upload, number, read):
     write (random): the completion must list the etag of the last write of every part, and
     the whole content is verified against its sha256 then, so parts are not hashed here (one
     hash pass per upload). A part sent again overwrites itself and gets a new etag."""
-    import os
 
-    from .models import LfsPart
-    from .storage import STREAM_CHUNK, local_root
 
     path = local_root() / upload.temp_name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -626,14 +639,10 @@ def complete_lfs_upload(*, repo, sha256, size, parts):
     """Check that every part is stored with the etag the client got, hash the whole file and
     verify its sha256 and size, then move it to its content-addressed name. A file that does
     not match is removed with its upload (nothing left behind)."""
-    import os
 
-    from .models import LfsUpload
-    from .storage import STREAM_CHUNK, adopt_local_file, local_root, lfs_pointer_oid
 
     upload = LfsUpload.objects.filter(repo=repo, sha256=sha256, size=size).first()
     if upload is None:
-        from .models import Blob
 
         blob = Blob.objects.filter(sha256=sha256, size=size).first()
         if blob is not None and blob.lfs_objects.filter(repo=repo).exists():

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 
 from core.errors import InvalidInput
 
-from .models import Blob
+from .models import Blob, TreeEntry
 
 CHUNK_SIZE = 1024 * 1024
 # Bodies streamed from a request or a temporary file are copied in chunks of this size.
@@ -257,8 +257,6 @@ def store_blob(fileobj, size):
 def delete_blobs_if_unused(blobs):
     """Remove blobs (rows and files) that no commit holds: the content of an upload whose
     commit failed."""
-    from .models import TreeEntry
-
     for blob in blobs:
         if blob is None or blob.pk is None:
             continue
