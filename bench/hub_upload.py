@@ -152,6 +152,7 @@ def cp_and_sync(source, target):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads (bin/up runs 4: the gthread worker)")
     args = parser.parse_args()
     size = args.size_mb * CHUNK
     data_dir = Path(tempfile.mkdtemp(prefix="crucible-bench-upload-"))
@@ -194,7 +195,8 @@ def main():
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--timeout", "1200"],
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--timeout", "1200"]
+        + (["--threads", str(args.threads)] if args.threads > 1 else []),
         cwd=ROOT,
         env=env,
     )
