@@ -6,12 +6,12 @@ import hashlib
 import os
 from pathlib import Path
 
-import requests
 import pytest
 import torch
 from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete, HfApi, snapshot_download
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.utils import get_session
 
 from accounts.models import StorageQuota
 from accounts.services import issue_tokens
@@ -161,7 +161,7 @@ def test_datasets_and_delete_repo(alice_api, tmp_path):
 
 
 def batch(api, repo_id, objects, transfers=("basic", "multipart")):
-    response = requests.post(
+    response = get_session().post(
         f"{api.endpoint}/{repo_id}.git/info/lfs/objects/batch",
         json={"operation": "upload", "transfers": list(transfers), "objects": objects, "hash_algo": "sha256"},
         headers={"Authorization": f"Bearer {api.token}", "Accept": "application/vnd.git-lfs+json"},
@@ -177,12 +177,12 @@ def test_wrong_sha256_or_size_is_refused_and_nothing_is_stored(alice_api):
     answer = batch(alice_api, "alice/checked", [{"oid": wrong, "size": len(content)}])
     assert answer.status_code == 200, answer.text
     href = answer.json()["objects"][0]["actions"]["upload"]["href"]
-    refused = requests.put(href, data=content)
+    refused = get_session().put(href, content=content)
     assert refused.status_code == 400 and "sha256" in refused.json()["error"]
     # A body of another size than announced is refused before it is read.
     right = hashlib.sha256(content).hexdigest()
     href = batch(alice_api, "alice/checked", [{"oid": right, "size": len(content)}]).json()["objects"][0]["actions"]["upload"]["href"]
-    assert requests.put(href, data=content[:-1]).status_code == 400
+    assert get_session().put(href, content=content[:-1]).status_code == 400
     assert Blob.objects.count() == 0 and stored_files() == before
     # A commit naming content that was never uploaded is refused.
     with pytest.raises(HfHubHTTPError):
@@ -230,7 +230,7 @@ def test_interrupted_multipart_upload_resumes_with_the_missing_parts(alice_api, 
     urls = [upload["header"][str(n)] for n in range(1, 7)]
     etags = {}
     for number in (1, 2, 3):  # ... and then the connection drops
-        response = requests.put(urls[number - 1], data=content[(number - 1) * part : number * part])
+        response = get_session().put(urls[number - 1], content=content[(number - 1) * part : number * part])
         assert response.status_code == 200
         etags[number] = response.headers["ETag"]
 
@@ -240,16 +240,16 @@ def test_interrupted_multipart_upload_resumes_with_the_missing_parts(alice_api, 
     sent = 0
     for number in (4, 5, 6):
         chunk = content[(number - 1) * part : number * part]
-        response = requests.put(again["actions"]["upload"]["header"][str(number)], data=chunk)
+        response = get_session().put(again["actions"]["upload"]["header"][str(number)], content=chunk)
         etags[number] = response.headers["ETag"]
         sent += len(chunk)
     assert sent == size - 3 * part
-    done = requests.post(
+    done = get_session().post(
         again["actions"]["upload"]["href"],
         json={"oid": oid, "parts": [{"partNumber": n, "etag": e} for n, e in sorted(etags.items())]},
     )
     assert done.status_code == 200, done.text
-    assert requests.post(again["actions"]["verify"]["href"], json={"oid": oid, "size": size}).status_code == 200
+    assert get_session().post(again["actions"]["verify"]["href"], json={"oid": oid, "size": size}).status_code == 200
     assert not LfsUpload.objects.exists()
     blob = Blob.objects.get(sha256=oid)
     assert (storage.local_root() / blob.storage_name).read_bytes() == content
