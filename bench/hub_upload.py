@@ -14,6 +14,9 @@ side in one run:
   first hashes the file (sha256), then batch, PUT, verify and commit; timed end to end;
 - the same through the multipart transfer (parts of HUB_LFS_PART_BYTES, 64 MiB): the server
   writes each part at its offset, then hashes the assembled file once on completion;
+- the page's upload: one multipart/form-data POST to the clean API; Django's parser spools
+  the file to FILE_UPLOAD_TEMP_DIR, which is then hashed where it lies and renamed into the
+  blob store (no second copy);
 - resume: a multipart upload whose connection is dropped in the middle of the part that
   crosses 50 %; the batch API is asked again, lists the parts already stored, and only the
   missing parts are sent;
@@ -140,6 +143,32 @@ def put_range(url, path, offset, length, cut_after=None):
     return response.getheader("ETag"), sent
 
 
+def multipart_post(port, url, token, file_path, name):
+    """The page's upload: one multipart/form-data POST to the clean API (Django's parser spools
+    the file, which is then hashed and renamed into the blob store)."""
+    boundary = "crucible-bench-boundary"
+    head = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nBenchmark upload\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    size = file_path.stat().st_size
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1200)
+    conn.putrequest("POST", url)
+    conn.putheader("Authorization", f"Bearer {token}")
+    conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+    conn.putheader("Content-Length", str(len(head) + size + len(tail)))
+    conn.endheaders()
+    conn.send(head)
+    with file_path.open("rb") as handle:
+        conn.sock.sendfile(handle)
+    conn.send(tail)
+    response = conn.getresponse()
+    body = response.read()
+    assert response.status == 201, body[:300]
+
+
 def cp_and_sync(source, target):
     started = time.perf_counter()
     subprocess.run(["cp", str(source), str(target)], check=True)
@@ -181,16 +210,16 @@ def main():
     user = UserFactory(username="bench-uploader")
     key, secret = create_api_key(user)
     token = f"{key.secret_id}:{secret}"
-    for name in ("raw", "hfapi", "multipart", "resume"):
+    for name in ("raw", "hfapi", "multipart", "resume", "page"):
         services.create_repository(owner=user, name=name, type="model")
 
     sources = {}
     started = time.perf_counter()
-    for seed, name in enumerate(("raw", "hfapi", "multipart", "resume")):
+    for seed, name in enumerate(("raw", "hfapi", "multipart", "resume", "page")):
         path = data_dir / f"{name}.bin"
         sources[name] = (path, make_file(path, size, seed))
     os.sync()
-    print(f"generated 4 x {size / CHUNK:.0f} MiB in {time.perf_counter() - started:.1f} s")
+    print(f"generated 5 x {size / CHUNK:.0f} MiB in {time.perf_counter() - started:.1f} s")
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -245,7 +274,14 @@ def main():
         results["raw multipart"] = time.perf_counter() - started
         cpu_used["raw multipart"] = cpu_seconds(worker) - cpu
 
-        # 4. Resume: the connection drops inside the part that crosses 50 %.
+        # 4. The page's upload (clean API, multipart/form-data).
+        path, oid = sources["page"]
+        started, cpu = time.perf_counter(), cpu_seconds(worker)
+        multipart_post(port, "/api/v1/hub/repos/model/bench-uploader/page/upload", token, path, "weights.bin")
+        results["page upload (clean API POST)"] = time.perf_counter() - started
+        cpu_used["page upload (clean API POST)"] = cpu_seconds(worker) - cpu
+
+        # 5. Resume: the connection drops inside the part that crosses 50 %.
         path, oid = sources["resume"]
         answer = batch(base, "bench-uploader/resume", token, oid, size, ["basic", "multipart"])
         header = answer["actions"]["upload"]["header"]

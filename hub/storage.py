@@ -250,8 +250,42 @@ def store_blob(fileobj, size):
     if hasattr(fileobj, "seek"):
         fileobj.seek(0)
     if local_root() is not None:
+        if hasattr(fileobj, "temporary_file_path"):
+            blob = _adopt_spooled_upload(fileobj, size)
+            if blob is not None:
+                return blob
         return store_stream(fileobj.read, size)
     return _store_with_storage_save(fileobj, size, size >= LFS_THRESHOLD)
+
+
+def _adopt_spooled_upload(upload, size):
+    """A file Django's upload handler already spooled to disk (TemporaryUploadedFile): hashed
+    where it lies, fsynced, and renamed into the blob store, instead of copied a second time.
+    None when it lies on another filesystem (the caller copies it then)."""
+    source = Path(upload.temporary_file_path())
+    if source.stat().st_size != size:
+        raise InvalidInput(f"file is {source.stat().st_size} bytes, not {size}")
+    lfs = size >= LFS_THRESHOLD
+    hasher = _HashThread(size, git=not lfs)
+    try:
+        with source.open("rb") as handle:
+            while data := handle.read(STREAM_CHUNK):
+                hasher.put(data)
+            os.fsync(handle.fileno())
+    finally:
+        hasher.finish()
+    tmp = temp_path(local_root())
+    try:
+        os.replace(source, tmp)
+    except OSError:
+        return None  # another filesystem: copy instead
+    try:
+        os.chmod(tmp, 0o644)
+        digest = hasher.sha256.hexdigest()
+        git_oid = lfs_pointer_oid(digest, size) if lfs else hasher.git.hexdigest()
+        return adopt_local_file(tmp, sha256=digest, size=size, git_oid=git_oid)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def delete_blobs_if_unused(blobs):
