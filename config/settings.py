@@ -240,6 +240,13 @@ Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=2 * 1024 * 1024)
 AVATAR_SIZE = 256
+# Downloads (hub resolve, file spaces) handed to a reverse proxy: none (Django streams them),
+# nginx (X-Accel-Redirect: DOWNLOAD_ACCEL_PREFIX + storage name; an internal location aliased
+# to MEDIA_ROOT) or apache (X-Sendfile with the file's path; mod_xsendfile). Local storage only.
+DOWNLOAD_ACCEL = env.str("DOWNLOAD_ACCEL", default="none")
+if DOWNLOAD_ACCEL not in ("none", "nginx", "apache"):
+    raise ValueError("DOWNLOAD_ACCEL must be none, nginx or apache")
+DOWNLOAD_ACCEL_PREFIX = env.str("DOWNLOAD_ACCEL_PREFIX", default="/protected-media/")
 # The largest file accepted by the file spaces (files app), in bytes.
 FILES_MAX_UPLOAD_BYTES = env.int("FILES_MAX_UPLOAD_BYTES", default=5 * 1024**3)
 
@@ -360,6 +367,8 @@ HUB_MAX_UPLOAD_BYTES = env.int("HUB_MAX_UPLOAD_BYTES", default=50 * 1024**3)
 HUB_MAX_UPLOAD_FILES = env.int("HUB_MAX_UPLOAD_FILES", default=1000)
 # Model cards larger than this are shown (and parsed for tags) only up to here.
 HUB_CARD_MAX_BYTES = env.int("HUB_CARD_MAX_BYTES", default=512 * 1024)
+# LFS objects larger than this are uploaded in parts of this size (multipart transfer, resumable).
+HUB_LFS_PART_BYTES = env.int("HUB_LFS_PART_BYTES", default=64 * 1024 * 1024)
 
 # Image imports (images app): where configs and layers are kept, and the archive limits.
 IMAGES_STORE_DIR = env.dir("IMAGES_STORE_DIR", default=str(DATA_DIR / "images"))

@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class HubConfig(AppConfig):
     name = "hub"
+
+    def ready(self):
+        from . import signals
+
+        signals.connect()

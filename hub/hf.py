@@ -11,9 +11,7 @@ exceptions (RepoNotFound, RevisionNotFound, EntryNotFound). A private repository
 answered 401 to anonymous callers and 404 to other users, as the Hub does.
 """
 
-import re
-
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -21,13 +19,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import DomainError
+from core.ranges import serve_stored_file
 
 from . import selectors, services
 from .models import RepoType
-from .storage import LFS_THRESHOLD, lfs_pointer, open_blob
-
-STREAM_CHUNK = 1024 * 1024
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+from .storage import LFS_THRESHOLD, lfs_pointer
 
 
 class HubCompatView(APIView):
@@ -114,6 +110,8 @@ class RepoInfoView(HubCompatView):
 class TreeView(HubCompatView):
     def get(self, request, owner, name, revision, subpath=""):
         repo = self.repository(owner, name)
+        if repo.head is None and revision in ("main", "refs/heads/main"):
+            return Response([])  # an empty repository lists no files, as on the Hub
         commit = selectors.resolve_revision(repo, revision)
         recursive = request.query_params.get("recursive", "").lower() in ("1", "true")
         listing = selectors.tree_listing(commit, subpath, recursive=recursive)
@@ -148,6 +146,10 @@ class ResolveView(HubCompatView):
 
     def answer(self, request, owner, name, revision, file_path, head):
         repo = self.repository(owner, name)
+        if repo.head is None and revision in ("main", "refs/heads/main"):
+            # On the Hub a new repository's main exists (with .gitattributes); here it is empty,
+            # so a file of it is missing, not the branch (ModelCard.load relies on this).
+            raise selectors.EntryNotFound(f"{file_path} not found: {repo.full_name} has no commits yet")
         commit = selectors.resolve_revision(repo, revision)
         self.resolved_commit = commit
         entry = selectors.entry_at(commit, file_path)
@@ -155,69 +157,23 @@ class ResolveView(HubCompatView):
         size = blob.size
         lfs = size >= LFS_THRESHOLD
         etag = f'"{blob.sha256 if lfs else blob.git_oid}"'
-        headers = {
-            "X-Repo-Commit": commit.oid,
-            "ETag": etag,
-            "Accept-Ranges": "bytes",
-            "Content-Type": "application/octet-stream",
-            "Content-Disposition": f'inline; filename="{file_path.rsplit("/", 1)[-1]}"',
-        }
+        headers = {"X-Repo-Commit": commit.oid}
         if lfs:
             headers["X-Linked-Etag"] = etag
             headers["X-Linked-Size"] = str(size)
-        start, end = 0, size - 1
-        status = 200
-        range_header = request.headers.get("Range")
-        if range_header and size > 0:
-            parsed = parse_range(range_header, size)
-            if parsed is None:
-                headers["Content-Range"] = f"bytes */{size}"
-                return HttpResponse(status=416, headers=headers)
-            start, end = parsed
-            status = 206
-            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        length = max(0, end - start + 1)
-        headers["Content-Length"] = str(length)
-        if head:
-            return HttpResponse(status=status, headers=headers)
-        if start == 0 and services.counts_as_download(commit, file_path):
-            services.record_download(repo)
-        response = StreamingHttpResponse(stream_blob(blob, start, length), status=status, headers=headers)
+        response, byte_range = serve_stored_file(
+            request,
+            storage_name=blob.storage_name,
+            size=size,
+            etag=etag,
+            content_type="application/octet-stream",
+            filename=file_path.rsplit("/", 1)[-1],
+            headers=headers,
+        )
+        if not head and response.status_code < 300 and (byte_range is None or byte_range[0] == 0):
+            if services.counts_as_download(commit, file_path):
+                services.record_download(repo)
         return response
-
-
-def parse_range(value, size):
-    """(start, end) of a single "bytes=a-b" range, or None when unsatisfiable or malformed."""
-    match = RANGE_RE.match(value.strip())
-    if not match or match.group(0) == "bytes=-":
-        return None
-    first, last = match.groups()
-    if first == "":
-        suffix = int(last)
-        if suffix == 0:
-            return None
-        return max(0, size - suffix), size - 1
-    start = int(first)
-    end = int(last) if last else size - 1
-    if start >= size or end < start:
-        return None
-    return start, min(end, size - 1)
-
-
-def stream_blob(blob, start, length):
-    handle = open_blob(blob)
-    try:
-        if start:
-            handle.seek(start)
-        remaining = length
-        while remaining > 0:
-            data = handle.read(min(STREAM_CHUNK, remaining))
-            if not data:
-                break
-            remaining -= len(data)
-            yield data
-    finally:
-        handle.close()
 
 
 class DatasetRepoInfoView(RepoInfoView):

@@ -43,6 +43,9 @@ def new_uid():
     return secrets.token_hex(12)
 
 
+LIST_INCLUDE = ["private", "type", "owner"]
+
+
 class Repository(models.Model):
     uid = models.CharField(max_length=24, unique=True, default=new_uid, editable=False)
     type = models.CharField(max_length=8, choices=RepoType.choices, default=RepoType.MODEL)
@@ -68,9 +71,17 @@ class Repository(models.Model):
             models.UniqueConstraint(fields=["type", "owner", "name"], name="hub_repo_unique_type_owner_name"),
         ]
         indexes = [
+            # One index per sort of the list (selectors.SORTS), in its exact order, so a page
+            # is read off the index without sorting; on PostgreSQL they also carry the
+            # visibility columns, so the ids of a deep page are found by an index-only scan
+            # (selectors.page_of).
             models.Index(fields=["type", "full_name"], name="hub_repo_type_full_name"),
-            models.Index(fields=["-downloads", "-last_modified"], name="hub_repo_downloads"),
-            models.Index(fields=["-last_modified"], name="hub_repo_last_modified"),
+            models.Index(fields=["full_name", "id"], name="hub_repo_full_name_id", include=LIST_INCLUDE),
+            models.Index(
+                fields=["-downloads", "-last_modified", "-id"], name="hub_repo_downloads_id", include=LIST_INCLUDE
+            ),
+            models.Index(fields=["-last_modified", "-id"], name="hub_repo_last_modified_id", include=LIST_INCLUDE),
+            models.Index(fields=["-created_at", "-id"], name="hub_repo_created_id", include=LIST_INCLUDE),
         ]
 
     def __str__(self):
@@ -130,3 +141,88 @@ class TreeEntry(models.Model):
 
     def __str__(self):
         return self.path
+
+
+class RefKind(models.TextChoices):
+    BRANCH = "branch", "Branch"
+    TAG = "tag", "Tag"
+
+
+class Ref(models.Model):
+    """A branch or tag other than main (main is `Repository.head`): a name pointing at a commit.
+
+    A commit to a branch moves it; a tag stays where it was made."""
+
+    repo = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="refs")
+    kind = models.CharField(max_length=8, choices=RefKind.choices)
+    name = models.CharField(max_length=200)
+    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="refs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["repo", "kind", "name"], name="hub_ref_unique_repo_kind_name")]
+
+    def __str__(self):
+        return f"{self.kind}:{self.name}"
+
+
+class LfsObject(models.Model):
+    """Content given to a repository through the LFS batch API, so a commit may name it by
+    sha256 before any commit holds it. Blobs no commit holds are orphans
+    (`manage.py hub_orphan_blobs`)."""
+
+    repo = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="lfs_objects")
+    blob = models.ForeignKey(Blob, on_delete=models.CASCADE, related_name="lfs_objects")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repo", "blob"], name="hub_lfsobject_unique_repo_blob")]
+
+
+class LfsUpload(models.Model):
+    """A multipart LFS upload in progress: parts land at their offset in one temporary file
+    (`temp_name`, under MEDIA_ROOT), so an interrupted upload resumes with the missing parts."""
+
+    repo = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="lfs_uploads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    part_size = models.PositiveBigIntegerField()
+    temp_name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repo", "sha256", "size"], name="hub_lfsupload_unique_repo_oid_size")
+        ]
+
+    @property
+    def part_count(self):
+        return max(1, -(-self.size // self.part_size))
+
+    def part_length(self, number):
+        if number < self.part_count:
+            return self.part_size
+        return self.size - self.part_size * (self.part_count - 1)
+
+
+class LfsPart(models.Model):
+    """One stored part of an LfsUpload; `etag` names the write that stored it (random)."""
+
+    upload = models.ForeignKey(LfsUpload, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveIntegerField()
+    etag = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [models.UniqueConstraint(fields=["upload", "number"], name="hub_lfspart_unique_upload_number")]
+
+
+class ListGeneration(models.Model):
+    """One row whose `value` grows whenever a change could alter which repositories a list
+    holds (a repository created or deleted, made private or public, renamed, retagged).
+    Cached list counts are keyed by it, so a count is never served after such a change,
+    in any process (hub.selectors.cached_count)."""
+
+    value = models.PositiveBigIntegerField(default=0)

@@ -1,16 +1,19 @@
 """Reads of the hub: visibility, listing with filters, revisions and trees, model cards."""
 
 import datetime
+import hashlib
 import re
 
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
 
 from .markdown import render_markdown
-from .models import Blob, Commit, Repository, RepoType, Tag, TagCategory, TreeEntry
+from .models import Blob, Commit, ListGeneration, Ref, RefKind, Repository, RepoType, Tag, TagCategory, TreeEntry
 
 PAGE_SIZE = 30
 # sortType values of /modelList and the browse page -> ordering. Hugging Face's names
@@ -121,11 +124,25 @@ def filtered_repositories(user, *, filters=None, name="", type=None, exclude_cat
         if len(name) > NAME_SEARCH_MAX:
             raise InvalidInput(f"name must be at most {NAME_SEARCH_MAX} characters")
         qs = qs.filter(full_name__icontains=name)
-    for category, names in (filters or {}).items():
-        if category == exclude_category:
-            continue
-        for tag_name in names:
-            qs = qs.filter(tags__in=Tag.objects.filter(category=category, name=tag_name))
+    wanted = [
+        (category, tag_name)
+        for category, names in (filters or {}).items()
+        if category != exclude_category
+        for tag_name in names
+    ]
+    if wanted:
+        condition = Q()
+        for category, tag_name in wanted:
+            condition |= Q(category=category, name=tag_name)
+        tag_ids = list(Tag.objects.filter(condition).values_list("id", flat=True))
+        if len(tag_ids) < len(set(wanted)):
+            return qs.none()  # a tag nobody uses yet matches nothing
+        # One semi-join for all tags: the repositories holding every one of them, found on the
+        # (tag_id, repository_id) index; no join per tag, no duplicates, no DISTINCT.
+        tagged = Repository.tags.through.objects.filter(tag_id__in=tag_ids)
+        if len(tag_ids) > 1:
+            tagged = tagged.values("repository_id").annotate(n=Count("id")).filter(n=len(tag_ids))
+        qs = qs.filter(pk__in=tagged.values("repository_id"))
     return qs
 
 
@@ -136,11 +153,49 @@ def order_repositories(qs, sort):
     return qs.order_by(*SORTS[sort])
 
 
+COUNT_CACHE_SECONDS = 300
+
+
+def cached_count(qs):
+    """qs.count(), cached per query (its SQL: filters, visibility, type) under the current
+    ListGeneration, which every change of a list's membership moves on (hub.signals): a
+    cached count is served only while it is still exact."""
+    generation = ListGeneration.objects.filter(pk=1).values_list("value", flat=True).first()
+    if generation is None:
+        return qs.count()
+    try:
+        sql, params = qs.order_by().query.sql_with_params()
+    except EmptyResultSet:
+        return 0
+    key = "hub:count:%d:%s" % (generation, hashlib.sha1(repr((sql, params)).encode()).hexdigest())
+    total = cache.get(key)
+    if total is None:
+        total = qs.count()
+        cache.set(key, total, COUNT_CACHE_SECONDS)
+    return total
+
+
 def page_of(qs, page_index, page_size=PAGE_SIZE):
     """(rows, total) of a 1-based page."""
-    total = qs.count()
+    total = cached_count(qs)
     start = (page_index - 1) * page_size
-    return list(qs.select_related("owner")[start : start + page_size]), total
+    if start == 0:
+        return list(qs.select_related("owner")[:page_size]), total
+    # A deferred join for later pages: the page's ids first (on PostgreSQL an index-only scan
+    # of the sort's covering index, skipping `start` entries without touching the table),
+    # then their rows, in the same order.
+    ids = list(qs.values_list("pk", flat=True)[start : start + page_size])
+    rows = qs.model.objects.filter(pk__in=ids).order_by(*qs.query.order_by).select_related("owner")
+    if isinstance(qs.query.select_related, dict):
+        rows = rows.select_related(*_select_related_paths(qs.query.select_related))
+    return list(rows.prefetch_related(*qs._prefetch_related_lookups)), total
+
+
+def _select_related_paths(tree, prefix=""):
+    for name, children in tree.items():
+        path = f"{prefix}{name}"
+        yield path
+        yield from _select_related_paths(children, prefix=f"{path}__")
 
 
 def parse_page_index(value):
@@ -194,17 +249,54 @@ def repo_tags_by_category(repo):
 
 
 def resolve_revision(repo, revision):
-    """The commit named by a branch ("main"), a full commit id or an unambiguous prefix (7+ hex)."""
+    """The commit named by a branch (main, or another; also as refs/heads/<name>), a tag
+    (also refs/tags/<name>), a full commit id or an unambiguous prefix (7+ hex)."""
     revision = revision or "main"
-    if revision == "main":
+    kinds = (RefKind.BRANCH, RefKind.TAG)
+    if revision.startswith("refs/heads/"):
+        revision, kinds = revision[len("refs/heads/") :], (RefKind.BRANCH,)
+    elif revision.startswith("refs/tags/"):
+        revision, kinds = revision[len("refs/tags/") :], (RefKind.TAG,)
+    if revision == "main" and RefKind.BRANCH in kinds:
         if repo.head is None:
             raise RevisionNotFound(f"{repo.full_name} has no commits yet")
         return repo.head
+    for kind in kinds:
+        ref = Ref.objects.select_related("commit").filter(repo=repo, kind=kind, name=revision).first()
+        if ref is not None:
+            return ref.commit
     if COMMIT_HEX_RE.match(revision):
         matches = list(Commit.objects.filter(repo=repo, oid__startswith=revision)[:2])
         if len(matches) == 1:
             return matches[0]
     raise RevisionNotFound(f"revision {revision!r} not found in {repo.full_name}")
+
+
+def refs_of(repo):
+    """{"branches": [(name, commit)], "tags": [(name, commit)]}; main first when it has a commit."""
+    refs = {"branches": [], "tags": []}
+    if repo.head is not None:
+        refs["branches"].append(("main", repo.head))
+    for ref in Ref.objects.filter(repo=repo).select_related("commit").order_by("name"):
+        refs["branches" if ref.kind == RefKind.BRANCH else "tags"].append((ref.name, ref.commit))
+    return refs
+
+
+def history(repo, commit):
+    """The commits reachable from `commit` through its parents, newest first."""
+    commits = {c.pk: c for c in Commit.objects.filter(repo=repo).select_related("author")}
+    chain = []
+    current = commits.get(commit.pk)
+    while current is not None:
+        chain.append(current)
+        current = commits.get(current.parent_id)
+    return chain
+
+
+def lfs_blob_available(repo, blob):
+    """Whether a commit to `repo` may name `blob` by sha256: it was given to the repository
+    through the LFS API, or one of the repository's commits already holds it."""
+    return blob.lfs_objects.filter(repo=repo).exists() or TreeEntry.objects.filter(blob=blob, commit__repo=repo).exists()
 
 
 def commits_of(repo, limit=100):

@@ -1,8 +1,11 @@
 """Writes of the hub: create repositories, commit uploaded files, count downloads."""
 
 import hashlib
+import os
 import re
+import secrets
 import unicodedata
+import uuid
 
 import yaml
 from django.conf import settings
@@ -13,8 +16,31 @@ from django.utils import timezone
 from core.errors import Conflict, Forbidden, InvalidInput, QuotaExceeded, TooLarge
 from core.validators import validate_name_characters
 
-from .models import Commit, Repository, RepoType, Tag, TagCategory, TreeEntry
-from .storage import store_blob, store_bytes
+from .models import (
+    Blob,
+    Commit,
+    LfsObject,
+    LfsPart,
+    LfsUpload,
+    Ref,
+    RefKind,
+    Repository,
+    RepoType,
+    Tag,
+    TagCategory,
+    TreeEntry,
+)
+from .selectors import EntryNotFound, RevisionNotFound
+from .storage import (
+    STREAM_CHUNK,
+    adopt_local_file,
+    delete_blobs_if_unused,
+    lfs_pointer_oid,
+    local_root,
+    store_blob,
+    store_bytes,
+    store_stream,
+)
 
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 LICENSE_RE = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
@@ -268,29 +294,65 @@ def _check_file_folder_clash(paths):
 
 
 @transaction.atomic
-def commit_blobs(*, repo, author, files, message, replace_tree=False):
-    """A new commit on main: the parent's snapshot with `files` [(path, Blob)] added or replaced.
+def commit_blobs(
+    *,
+    repo,
+    author,
+    files,
+    message,
+    replace_tree=False,
+    deletes=(),
+    deleted_folders=(),
+    branch="main",
+    expected_parent=None,
+    description="",
+):
+    """A new commit on `branch` (main, or a Ref branch): the parent's snapshot with `files`
+    [(path, Blob)] added or replaced, `deletes` (paths) and `deleted_folders` removed.
 
     With replace_tree the commit holds exactly `files` (a registry version is its own files,
-    nothing left over from earlier versions).
+    nothing left over from earlier versions). With expected_parent (a commit id or prefix)
+    the commit is refused (409) when the branch has moved on.
     """
+
     repo = Repository.objects.select_for_update().get(pk=repo.pk)
-    parent = repo.head
+    ref = None
+    if branch in (None, "", "main"):
+        parent = repo.head
+    else:
+        ref = Ref.objects.select_for_update().filter(repo=repo, kind=RefKind.BRANCH, name=branch).first()
+        if ref is None:
+            raise RevisionNotFound(f"branch {branch!r} not found in {repo.full_name}")
+        parent = ref.commit
+    if expected_parent and (parent is None or not parent.oid.startswith(expected_parent)):
+        raise Conflict(f"the branch has moved on: its head is {parent.oid if parent else 'empty'}")
     entries = {}
     if parent is not None:
         for entry in parent.entries.select_related("blob", "last_commit"):
             entries[entry.path] = (entry.blob, entry.last_commit)
+    if replace_tree:
+        snapshot = {}
+    else:
+        snapshot = {path: blob for path, (blob, _) in entries.items()}
+    for path in deletes:
+        if path not in snapshot:
+            raise EntryNotFound(f"A file with this name doesn't exist: {path}")
+        del snapshot[path]
+    for folder in deleted_folders:
+        inside = [p for p in snapshot if p.startswith(folder.rstrip("/") + "/")]
+        if not inside:
+            raise EntryNotFound(f"A folder with this name doesn't exist: {folder}")
+        for path in inside:
+            del snapshot[path]
     changed = {}
     for path, blob in files:
         previous = entries.get(path)
         if previous is None or previous[0].pk != blob.pk:
             changed[path] = blob
-    if replace_tree:
-        snapshot = dict(files)
-    else:
-        snapshot = {path: blob for path, (blob, _) in entries.items()}
-        snapshot.update(changed)
+        snapshot[path] = blob
     _check_file_folder_clash(set(snapshot))
+    if description:
+        message = f"{message}\n\n{description}"[:MESSAGE_MAX]
     now = timezone.now()
     commit = Commit.objects.create(
         repo=repo,
@@ -308,12 +370,16 @@ def commit_blobs(*, repo, author, files, message, replace_tree=False):
     )
     rows = []
     for path, blob in snapshot.items():
-        last = commit if path in changed else entries[path][1]
+        last = commit if (path in changed or path not in entries) else entries[path][1]
         rows.append(TreeEntry(commit=commit, path=path, blob=blob, last_commit=last))
     TreeEntry.objects.bulk_create(rows, batch_size=1000)
+    if ref is not None:
+        ref.commit = commit
+        ref.save(update_fields=["commit"])
+        return commit
     repo.head = commit
     repo.last_modified = now
-    repo.last_message = message
+    repo.last_message = message.split("\n", 1)[0]
     repo.save(update_fields=["head", "last_modified", "last_message"])
     if "README.md" in changed:
         from .storage import open_blob
@@ -321,6 +387,8 @@ def commit_blobs(*, repo, author, files, message, replace_tree=False):
         with open_blob(changed["README.md"]) as handle:
             text = handle.read(settings.HUB_CARD_MAX_BYTES).decode("utf-8", errors="replace")
         apply_card(repo, text)
+    elif "README.md" in entries and "README.md" not in snapshot:
+        apply_card(repo, "")
     return commit
 
 
@@ -371,8 +439,15 @@ def upload_files(*, repo, user, uploads, message="", prefix=""):
     check_quota(repo.owner, total, len(uploads))
     default = f"Upload {paths[0]}" if len(paths) == 1 else f"Upload {len(paths)} files"
     message = clean_message(message, default)
-    files = [(path, store_blob(upload, upload.size)) for path, (_, upload) in zip(paths, uploads)]
-    return commit_blobs(repo=repo, author=user, files=files, message=message)
+    files = []
+    try:
+        for path, (_, upload) in zip(paths, uploads):
+            files.append((path, store_blob(upload, upload.size)))
+        return commit_blobs(repo=repo, author=user, files=files, message=message)
+    except BaseException:
+        # Nothing left behind: content this upload stored and no commit holds goes away.
+        delete_blobs_if_unused([blob for _, blob in files if getattr(blob, "created", False)])
+        raise
 
 
 def commit_local_folder(*, repo, author, folder, message, exclude=(), replace_tree=False):
@@ -407,3 +482,196 @@ def counts_as_download(commit, path):
 
 def record_download(repo):
     Repository.objects.filter(pk=repo.pk).update(downloads=F("downloads") + 1)
+
+
+# --- the Hugging Face write API: commits of operations, refs, LFS transfers ---------------------
+
+
+def commit_operations(
+    *, repo, user, branch, inline, lfs, deletes, deleted_folders, message, description="", expected_parent=None
+):
+    """One commit from the operations of a Hugging Face commit: `inline` [(path, file, size)]
+    small files sent in the commit, `lfs` [(path, Blob)] content uploaded before through the
+    LFS API, `deletes` and `deleted_folders` paths.
+
+    Quota (every added byte and file) is checked before an inline file is stored. When the
+    commit fails, content it stored and LFS content uploaded for it that no commit holds are
+    removed (nothing is left behind).
+    """
+    check_can_write(repo, user)
+    total = sum(size for _, _, size in inline) + sum(blob.size for _, blob in lfs)
+    for path, blob in lfs:
+        if blob.size > settings.HUB_MAX_FILE_BYTES:
+            raise TooLarge(f"{path} is larger than {settings.HUB_MAX_FILE_BYTES} bytes")
+    stored = []
+    try:
+        check_quota(repo.owner, total, len(inline) + len(lfs))
+        files = list(lfs)
+        for path, handle, size in inline:
+            blob = store_blob(handle, size)
+            if getattr(blob, "created", False):
+                stored.append(blob)
+            files.append((path, blob))
+        return commit_blobs(
+            repo=repo,
+            author=user,
+            files=files,
+            message=message,
+            deletes=deletes,
+            deleted_folders=deleted_folders,
+            branch=branch,
+            expected_parent=expected_parent,
+            description=description,
+        )
+    except BaseException:
+
+        pending = [blob for _, blob in lfs if not LfsObject.objects.filter(blob=blob).exclude(repo=repo).exists()]
+        delete_blobs_if_unused(stored + pending)
+        raise
+
+
+def delete_repository(*, repo, user):
+    """Delete a repository with its commits and refs; content no other repository holds goes too."""
+
+    check_can_write(repo, user)
+    blob_ids = set(TreeEntry.objects.filter(commit__repo=repo).values_list("blob_id", flat=True))
+    blob_ids |= set(repo.lfs_objects.values_list("blob_id", flat=True))
+    root = local_root()
+    for upload in LfsUpload.objects.filter(repo=repo):
+        if root is not None:
+            (root / upload.temp_name).unlink(missing_ok=True)
+    with transaction.atomic():
+        Repository.objects.filter(pk=repo.pk).update(head=None)
+        Repository.objects.filter(pk=repo.pk).delete()
+    delete_blobs_if_unused(Blob.objects.filter(pk__in=blob_ids))
+
+
+def create_ref(*, repo, kind, name, commit):
+    if kind == RefKind.BRANCH and name == "main":
+        raise Conflict("branch main already exists")
+    try:
+        with transaction.atomic():
+            return Ref.objects.create(repo=repo, kind=kind, name=name, commit=commit)
+    except IntegrityError:
+        raise Conflict(f"{kind} {name!r} already exists") from None
+
+
+def delete_ref(*, repo, kind, name):
+
+    if kind == RefKind.BRANCH and name == "main":
+        raise Forbidden("branch main cannot be deleted")
+    deleted, _ = Ref.objects.filter(repo=repo, kind=kind, name=name).delete()
+    if not deleted:
+        raise RevisionNotFound(f"{kind} {name!r} not found in {repo.full_name}")
+
+
+def _record_lfs_object(repo, blob):
+
+    LfsObject.objects.get_or_create(repo=repo, blob=blob)
+
+
+def store_lfs_object(*, repo, read, size, sha256):
+    """Basic LFS transfer: the body streamed into storage, its sha256 and size verified."""
+
+    blob = store_stream(read, size, expected_sha256=sha256)
+    try:
+        _record_lfs_object(repo, blob)
+    except BaseException:
+        if getattr(blob, "created", False):
+            delete_blobs_if_unused([blob])
+        raise
+    return blob
+
+
+def open_lfs_upload(*, repo, user, sha256, size):
+    """The multipart upload of (repo, sha256, size): resumed where it exists, else started."""
+
+
+    upload = LfsUpload.objects.filter(repo=repo, sha256=sha256, size=size).first()
+    if upload is not None:
+        return upload
+    try:
+        with transaction.atomic():
+            return LfsUpload.objects.create(
+                repo=repo,
+                user=user,
+                sha256=sha256,
+                size=size,
+                part_size=settings.HUB_LFS_PART_BYTES,
+                temp_name=f"hub/tmp/lfs-{uuid.uuid4().hex}",
+            )
+    except IntegrityError:
+        return LfsUpload.objects.get(repo=repo, sha256=sha256, size=size)
+
+
+def store_lfs_part(*, upload, number, read):
+    """Write part `number` at its offset of the upload's temporary file. Its etag names this
+    write (random): the completion must list the etag of the last write of every part, and
+    the whole content is verified against its sha256 then, so parts are not hashed here (one
+    hash pass per upload). A part sent again overwrites itself and gets a new etag."""
+
+
+    path = local_root() / upload.temp_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    length = upload.part_length(number)
+    offset = (number - 1) * upload.part_size
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        written = 0
+        while written < length:
+            data = read(min(STREAM_CHUNK, length - written))
+            if not data:
+                break
+            done = 0
+            while done < len(data):
+                done += os.pwrite(fd, memoryview(data)[done:], offset + written + done)
+            written += len(data)
+        if written != length:
+            raise InvalidInput(f"part {number} ended after {written} of {length} bytes")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    etag = secrets.token_hex(16)
+    LfsPart.objects.update_or_create(upload=upload, number=number, defaults={"etag": etag})
+    return etag
+
+
+def complete_lfs_upload(*, repo, sha256, size, parts):
+    """Check that every part is stored with the etag the client got, hash the whole file and
+    verify its sha256 and size, then move it to its content-addressed name. A file that does
+    not match is removed with its upload (nothing left behind)."""
+
+
+    upload = LfsUpload.objects.filter(repo=repo, sha256=sha256, size=size).first()
+    if upload is None:
+
+        blob = Blob.objects.filter(sha256=sha256, size=size).first()
+        if blob is not None and blob.lfs_objects.filter(repo=repo).exists():
+            return blob  # completed already (a retried completion)
+        raise InvalidInput("no upload in progress for this object")
+    stored = {p.number: p.etag for p in upload.parts.all()}
+    given = {}
+    for part in parts:
+        if not isinstance(part, dict) or not isinstance(part.get("partNumber"), int):
+            raise InvalidInput("parts are [{partNumber, etag}]")
+        given[part["partNumber"]] = str(part.get("etag", "")).strip('"')
+    missing = [n for n in range(1, upload.part_count + 1) if n not in stored]
+    if missing:
+        raise InvalidInput(f"parts {missing[:20]} have not been uploaded")
+    wrong = [n for n, etag in given.items() if stored.get(n) != etag]
+    if wrong or set(given) != set(stored):
+        raise InvalidInput(f"the etags of parts {sorted(wrong)[:20] or sorted(set(given) ^ set(stored))[:20]} do not match")
+    path = local_root() / upload.temp_name
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while data := handle.read(STREAM_CHUNK):
+            digest.update(data)
+        actual_size = handle.tell()
+    if actual_size != size or digest.hexdigest() != sha256:
+        path.unlink(missing_ok=True)
+        upload.delete()
+        raise InvalidInput(f"the uploaded content does not match sha256 {sha256} and size {size}")
+    blob = adopt_local_file(path, sha256=sha256, size=size, git_oid=lfs_pointer_oid(sha256, size))
+    _record_lfs_object(repo, blob)
+    upload.delete()
+    return blob

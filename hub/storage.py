@@ -1,12 +1,20 @@
 """Content-addressed blob storage on top of Django's default storage.
 
 Content is copied to storage in chunks and hashed on the way (sha256, and the git blob
-id), so a file is never held whole in memory. Blobs are found by sha256 in the database;
-the storage name is a random one, so that any storage backend works (no rename needed).
+id), so a file is never held whole in memory. Blobs are found by sha256 in the database.
+
+On local storage (FileSystemStorage) a body is written once: into a temporary file under
+MEDIA_ROOT/hub/tmp (the same filesystem as the blobs) while it is hashed, fsynced, then
+renamed to its content-addressed name hub/blobs/sha256/<2>/<sha256>. On other backends (S3)
+it goes through storage.save() under a random name, hashed on the way.
 """
 
 import hashlib
+import os
+import queue
+import threading
 import uuid
+from pathlib import Path
 
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -14,9 +22,11 @@ from django.db import IntegrityError, transaction
 
 from core.errors import InvalidInput
 
-from .models import Blob
+from .models import Blob, TreeEntry
 
 CHUNK_SIZE = 1024 * 1024
+# Bodies streamed from a request or a temporary file are copied in chunks of this size.
+STREAM_CHUNK = 4 * 1024 * 1024
 # Files at least this large are LFS files in Hugging Face terms: their ETag is the sha256,
 # and their git id is the id of the LFS pointer file, not of the content.
 LFS_THRESHOLD = 10 * 1024 * 1024
@@ -78,29 +88,217 @@ class HashingFile(File):
         return True
 
 
-def store_blob(fileobj, size):
-    """Copy `fileobj` (readable, `size` bytes) into storage and return its Blob."""
-    if hasattr(fileobj, "seek"):
-        fileobj.seek(0)
+def local_root():
+    """The directory of default_storage when it is a local filesystem, else None (S3)."""
+    try:
+        return Path(default_storage.path(""))
+    except NotImplementedError:
+        return None
+
+
+def content_name(sha256):
+    return f"hub/blobs/sha256/{sha256[:2]}/{sha256}"
+
+
+def temp_path(root, prefix="up"):
+    folder = root / "hub" / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{prefix}-{uuid.uuid4().hex}"
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _new_blob(sha256, size, git_oid, storage_name):
+    """The Blob row for freshly stored content, or the existing one (whose file then wins:
+    the fresh copy is removed unless it is that very file). `blob.created` says which."""
+    existing = Blob.objects.filter(sha256=sha256).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                blob = Blob.objects.create(sha256=sha256, git_oid=git_oid, size=size, storage_name=storage_name)
+            blob.created = True
+            return blob
+        except IntegrityError:
+            # The same content arrived at the same time through another request.
+            existing = Blob.objects.get(sha256=sha256)
+    if existing.storage_name != storage_name:
+        default_storage.delete(storage_name)
+    existing.created = False
+    return existing
+
+
+def adopt_local_file(path, *, sha256, size, git_oid):
+    """Move a verified, fsynced temporary file under MEDIA_ROOT to its content-addressed name."""
+    existing = Blob.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        path.unlink(missing_ok=True)
+        existing.created = False
+        return existing
+    name = content_name(sha256)
+    final = local_root() / name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, final)
+    _fsync_dir(final.parent)
+    return _new_blob(sha256, size, git_oid, name)
+
+
+def store_stream(read, size, *, expected_sha256=None):
+    """Store exactly `size` bytes from `read(n)` and return the Blob (`blob.created` is True
+    when this call stored new content). One pass: hashed while written, memory flat.
+
+    With `expected_sha256`, content that does not match is refused (InvalidInput) and nothing
+    is kept; so is a stream that ends early.
+    """
     lfs = size >= LFS_THRESHOLD
+    root = local_root()
+    if root is None:
+        reader = _Reader(read, size)
+        blob = _store_with_storage_save(reader, size, lfs, expected_sha256)
+        return blob
+    tmp = temp_path(root)
+    hasher = _HashThread(size, git=not lfs)
+    written = 0
+    try:
+        with tmp.open("wb") as out:
+            try:
+                while written < size:
+                    data = read(min(STREAM_CHUNK, size - written))
+                    if not data:
+                        break
+                    hasher.put(data)
+                    out.write(data)
+                    written += len(data)
+            finally:
+                hasher.finish()
+            if written != size:
+                raise InvalidInput(f"the body ended after {written} of {size} bytes")
+            os.fsync(out.fileno())
+        digest = hasher.sha256.hexdigest()
+        if expected_sha256 is not None and digest != expected_sha256:
+            raise InvalidInput(f"content sha256 is {digest}, not {expected_sha256}")
+        git_oid = lfs_pointer_oid(digest, size) if lfs else hasher.git.hexdigest()
+        return adopt_local_file(tmp, sha256=digest, size=size, git_oid=git_oid)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class _HashThread:
+    """sha256 (and the git blob id) of chunks, computed on a second thread while the caller
+    receives and writes the next ones (hashlib and file writes release the GIL), with at most
+    four chunks in flight: memory stays flat."""
+
+    def __init__(self, size, git):
+        self.sha256 = hashlib.sha256()
+        self.git = hashlib.sha1(f"blob {size}\0".encode()) if git else None
+        self._queue = queue.Queue(maxsize=4)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while (data := self._queue.get()) is not None:
+            self.sha256.update(data)
+            if self.git is not None:
+                self.git.update(data)
+
+    def put(self, data):
+        self._queue.put(data)
+
+    def finish(self):
+        self._queue.put(None)
+        self._thread.join()
+
+
+class _Reader:
+    """A file-like view of read(n) for storage.save() (S3 reads it with read())."""
+
+    def __init__(self, read, size):
+        self._read = read
+        self.size = size
+
+    def read(self, n=-1):
+        return self._read(STREAM_CHUNK if n is None or n < 0 else n)
+
+
+def _store_with_storage_save(fileobj, size, lfs, expected_sha256=None):
     hashing = HashingFile(fileobj, size, git=not lfs)
     name = default_storage.save(f"hub/blobs/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex}", hashing)
     if hashing.bytes_read != size:
         default_storage.delete(name)
         raise InvalidInput(f"file ended after {hashing.bytes_read} of {size} bytes")
     sha256 = hashing.sha256.hexdigest()
-    existing = Blob.objects.filter(sha256=sha256).first()
-    if existing is not None:
+    if expected_sha256 is not None and sha256 != expected_sha256:
         default_storage.delete(name)
-        return existing
+        raise InvalidInput(f"content sha256 is {sha256}, not {expected_sha256}")
+    git_oid = lfs_pointer_oid(sha256, size) if lfs else hashing.git.hexdigest()
+    return _new_blob(sha256, size, git_oid, name)
+
+
+def store_blob(fileobj, size):
+    """Copy `fileobj` (readable, `size` bytes) into storage and return its Blob
+    (`blob.created`: whether this call stored new content)."""
+    if hasattr(fileobj, "seek"):
+        fileobj.seek(0)
+    if local_root() is not None:
+        if hasattr(fileobj, "temporary_file_path"):
+            blob = _adopt_spooled_upload(fileobj, size)
+            if blob is not None:
+                return blob
+        return store_stream(fileobj.read, size)
+    return _store_with_storage_save(fileobj, size, size >= LFS_THRESHOLD)
+
+
+def _adopt_spooled_upload(upload, size):
+    """A file Django's upload handler already spooled to disk (TemporaryUploadedFile): hashed
+    where it lies, fsynced, and renamed into the blob store, instead of copied a second time.
+    None when it lies on another filesystem (the caller copies it then)."""
+    source = Path(upload.temporary_file_path())
+    if source.stat().st_size != size:
+        raise InvalidInput(f"file is {source.stat().st_size} bytes, not {size}")
+    lfs = size >= LFS_THRESHOLD
+    hasher = _HashThread(size, git=not lfs)
     try:
-        with transaction.atomic():
-            git_oid = lfs_pointer_oid(sha256, size) if lfs else hashing.git.hexdigest()
-            return Blob.objects.create(sha256=sha256, git_oid=git_oid, size=size, storage_name=name)
-    except IntegrityError:
-        # The same content arrived at the same time through another request.
-        default_storage.delete(name)
-        return Blob.objects.get(sha256=sha256)
+        with source.open("rb") as handle:
+            while data := handle.read(STREAM_CHUNK):
+                hasher.put(data)
+            os.fsync(handle.fileno())
+    finally:
+        hasher.finish()
+    tmp = temp_path(local_root())
+    try:
+        os.replace(source, tmp)
+    except OSError:
+        return None  # another filesystem: copy instead
+    try:
+        os.chmod(tmp, 0o644)
+        digest = hasher.sha256.hexdigest()
+        git_oid = lfs_pointer_oid(digest, size) if lfs else hasher.git.hexdigest()
+        return adopt_local_file(tmp, sha256=digest, size=size, git_oid=git_oid)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def delete_blobs_if_unused(blobs):
+    """Remove blobs (rows and files) that no commit holds: the content of an upload whose
+    commit failed."""
+    for blob in blobs:
+        if blob is None or blob.pk is None:
+            continue
+        if TreeEntry.objects.filter(blob=blob).exists():
+            continue
+        name = blob.storage_name
+        if Blob.objects.filter(pk=blob.pk).delete()[0]:
+            default_storage.delete(name)
 
 
 def store_bytes(data):

@@ -163,3 +163,20 @@ def test_a_replacing_commit_holds_exactly_its_files(user):
     assert sorted(commit.entries.values_list("path", flat=True)) == ["model.bin"]
     # The earlier revision is untouched.
     assert sorted(first.entries.values_list("path", flat=True)) == ["adapter_config.json", "model.bin"]
+
+
+def test_a_large_upload_is_renamed_into_the_blob_store_not_copied(auth_client, user, settings):
+    from pathlib import Path
+
+    make_repo(user)
+    content = bytes(range(256)) * (12 * 1024)  # 3 MiB: Django spools it to a temporary file
+    spool = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    before = set(spool.iterdir())
+    response = post_files(auth_client, {"weights.bin": content})
+    assert response.status_code == 201
+    blob = Blob.objects.get(size=len(content))
+    assert blob.sha256 == hashlib.sha256(content).hexdigest()
+    assert blob.storage_name == f"hub/blobs/sha256/{blob.sha256[:2]}/{blob.sha256}"
+    with default_storage.open(blob.storage_name, "rb") as handle:
+        assert handle.read() == content
+    assert set(spool.iterdir()) == before  # the spooled file became the blob
