@@ -103,7 +103,9 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         if kind is None:
             return Response({"detail": exc.message, "type": exc.exception}, status=exc.status_code)
-        return fail(kind, exc.message, exc.status_code, exc.exception)
+        retry_after = getattr(exc, "retry_after", None)
+        return fail(kind, exc.message, exc.status_code, exc.exception,
+                    headers={"Retry-After": str(retry_after)} if retry_after else None)
     if kind is None:
         return drf_exception_handler(exc, context)
     if isinstance(exc, Http404):

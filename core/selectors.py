@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.models import Count
 from django.utils import timezone
 
 from .models import Job, JobStatus, WorkerHeartbeat
@@ -81,10 +82,29 @@ def health_report(*, include_hosts=False):
             entry = {"hostname": w.hostname, "pid": w.pid, "started_at": w.started_at.isoformat(), **entry}
         alive.append(entry)
     every_queue_served = all(queues[name]["ok"] for name in settings.JOB_QUEUES)
+    try:
+        replicas = replica_report(include_hosts) if db_ok else {}
+    except DatabaseError:
+        replicas = {}
     return {
         "status": "ok" if (db_ok and broker_ok and every_queue_served) else "degraded",
         "database": {"ok": db_ok, "detail": db_detail},
         "broker": {"ok": broker_ok, "detail": broker_detail},
         "queues": queues,
         "workers": {"ok": bool(workers), "alive": alive},
+        "replicas": replicas,
     }
+
+
+def replica_report(include_hosts):
+    """Model replicas by status, and (admins) by serving host: {"running": 2, "hosts": {...}}."""
+    Replica = apps.get_model("serving", "Replica")  # core sits below the apps: no import of serving
+    live = Replica.objects.filter(status__in=("starting", "running"))
+    report = {row["status"]: row["n"] for row in live.values("status").annotate(n=Count("id"))}
+    if include_hosts:
+        hosts = {}
+        for row in live.values("host", "address", "status").annotate(n=Count("id")).order_by("host"):
+            entry = hosts.setdefault(row["host"], {"address": row["address"]})
+            entry[row["status"]] = row["n"]
+        report["hosts"] = hosts
+    return report

@@ -16,7 +16,7 @@ from core import metrics
 from core.errors import DomainError, InvalidInput
 
 from . import conf, processes, selectors
-from .models import Replica, ServiceVersion
+from .models import Replica, ReplicaStatus, ServiceVersion
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +31,35 @@ class ModelError(InvalidInput):
 
 
 class Unavailable(DomainError):
+    """503. `retry_after` (seconds) only while a replica really is being started: then a client
+    should retry (the answer carries Retry-After); without it, waiting will not help."""
+
     status_code = 503
     exception = "UnavailableException"
 
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def starting(service):
+    """Whether a replica of the service is being started or restarted right now."""
+    return Replica.objects.filter(version__service=service, status=ReplicaStatus.STARTING).exists()
+
 
 def route(service):
+    """(version, replica) for one request. The replica carries `fallbacks`: the version's other
+    running replicas, tried in turn when it does not answer."""
     picked = selectors.pick_route(service)
     if picked is None:
+        if starting(service):
+            raise Unavailable(f"the model `{service.name}` is starting; retry shortly", retry_after=RETRY_AFTER_SECONDS)
         raise Unavailable(f"the model `{service.name}` has no running replica; start the service and retry")
     version, replica = picked
+    replica.fallbacks = [r for r in version.live_replicas if r.pk != replica.pk]
     # Counted when routed, in the database, so every gateway process adds to the same totals
     # (one write per request; a service's count is the sum over its versions).
     ServiceVersion.objects.filter(pk=version.pk).update(request_count=F("request_count") + 1)
@@ -60,15 +80,29 @@ def _raise_for(status, raw):
 
 
 def _connect(replica, path, payload):
-    connection = http.client.HTTPConnection(replica.address, replica.port, timeout=conf.REQUEST_TIMEOUT_S)
-    try:
-        headers = {"Content-Type": "application/json", **processes.auth_headers(replica)}
-        connection.request("POST", path, body=json.dumps(payload), headers=headers)
-        return connection, connection.getresponse()
-    except OSError as exc:
-        connection.close()
-        Replica.objects.filter(pk=replica.pk).update(failed_checks=F("failed_checks") + 1)
-        raise Unavailable(f"the model server did not answer ({exc}); it is being restarted, retry shortly") from None
+    """Send the request to the replica, or, when it does not answer, to the next of its version's
+    other running replicas (on any host). A replica that does not answer gets a failed check, so
+    the supervisor of its host replaces it."""
+    body = json.dumps(payload)
+    problems = []
+    for candidate in [replica, *getattr(replica, "fallbacks", [])]:
+        connection = http.client.HTTPConnection(candidate.address, candidate.port, timeout=conf.REQUEST_TIMEOUT_S)
+        try:
+            headers = {"Content-Type": "application/json", **processes.auth_headers(candidate)}
+            connection.request("POST", path, body=body, headers=headers)
+            return connection, connection.getresponse()
+        except OSError as exc:
+            connection.close()
+            Replica.objects.filter(pk=candidate.pk).update(failed_checks=F("failed_checks") + 1)
+            problems.append(f"replica {candidate.pk} on {candidate.host}: {exc}")
+            logger.warning("gateway: %s did not answer (%s); %d more to try", candidate, exc,
+                           len(getattr(replica, "fallbacks", [])) + 1 - len(problems))
+    service = replica.version.service
+    detail = "; ".join(problems)
+    if starting(service):
+        raise Unavailable(f"no replica answered ({detail}); one is being started, retry shortly",
+                          retry_after=RETRY_AFTER_SECONDS)
+    raise Unavailable(f"no replica answered ({detail}); the host's supervisor restarts failed replicas")
 
 
 def _service_name(replica):

@@ -51,8 +51,9 @@ def openai_exception_handler(exc, context):
         code = getattr(exc, "code", None)
         if code is None and exc.status_code == 404:
             code = "model_not_found"
+        retry_after = getattr(exc, "retry_after", None)
         return Response(error_body(exc.message, exc.status_code, getattr(exc, "param", None), code),
-                        status=exc.status_code)
+                        status=exc.status_code, headers={"Retry-After": str(retry_after)} if retry_after else None)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         return Response(error_body(f"{exc.detail}. Send your API key as 'Authorization: Bearer "
                                    "<secret_id>:<secret_key>'.", 401, code="invalid_api_key"), status=401,
