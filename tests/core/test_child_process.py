@@ -1,7 +1,6 @@
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -11,20 +10,9 @@ from core.child_process import child_env, parse_env_variables, read_log_tail, ru
 from core.errors import InvalidInput
 from core.jobs import JobHandle
 from core.models import DiagnosticJob, JobStatus
+from tests.worker import processes_running
 
 MARKER = "@@crucible "
-
-
-def processes_running(marker):
-    """Pids whose command line contains `marker` (NUL-separated arguments)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
 
 
 def _job():

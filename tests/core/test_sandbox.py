@@ -23,7 +23,7 @@ from core.services import reap_stale_jobs
 from files.models import FileNode
 from files.selectors import open_file
 from tests.factories import upload_tree
-from tests.worker import start_worker, stop_worker, wait_for_worker, wait_until
+from tests.worker import processes_running, start_worker, stop_worker, wait_for_worker, wait_until
 from training import services as training
 from training.models import CodeTask
 from training.selectors import task_dir
@@ -104,17 +104,6 @@ def listener():
     threading.Thread(target=serve, daemon=True).start()
     yield server.getsockname()[1], accepted
     server.close()
-
-
-def processes_running(marker):
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
 
 
 @pytest.mark.worker
