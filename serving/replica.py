@@ -245,15 +245,27 @@ class Generator:
                "completion_tokens": len(tokens)}
 
     def _deltas(self, req, tokens_out, tokens, outcome):
-        sent, reason = "", None
-        while True:
-            token = tokens_out.get(timeout=600)
-            if isinstance(token, Exception):
-                raise token
-            if isinstance(token, tuple) and token[0] is END:
-                reason = token[1] if token[1] != "cancelled" else reason
-                break
-            tokens.append(token)
+        sent, reason, ended = "", None, False
+        while not ended:
+            # Every token made so far: one when the reader keeps up, several when it is behind (a busy
+            # host, a slow client); they then go out as one delta, so a stream never falls further back.
+            items = [tokens_out.get(timeout=600)]
+            while True:
+                try:
+                    items.append(tokens_out.get_nowait())
+                except queue.Empty:
+                    break
+            made = len(tokens)
+            for item in items:
+                if isinstance(item, Exception):
+                    raise item
+                if isinstance(item, tuple) and item[0] is END:
+                    reason = item[1] if item[1] != "cancelled" else reason
+                    ended = True
+                    break
+                tokens.append(item)
+            if len(tokens) == made:
+                continue
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             if text.endswith("\ufffd"):
                 continue  # half of a multi-byte character: wait for the rest
