@@ -181,7 +181,7 @@ def training_arguments(config, hyper, schedule):
         output_dir=config["output_dir"],
         learning_rate=float(hyper.get("learning_rate", 1e-4)),
         per_device_train_batch_size=int(hyper.get("per_device_train_batch_size", 1)),
-        per_device_eval_batch_size=int(hyper.get("per_device_eval_batch_size", 1)),
+        per_device_eval_batch_size=schedule["per_device_eval_batch_size"],
         num_train_epochs=float(hyper.get("num_train_epochs", 1)),
         max_steps=int(hyper.get("max_steps", -1)),
         gradient_accumulation_steps=int(hyper.get("gradient_accumulation_steps", 1)),

@@ -8,11 +8,14 @@ from training.schedule import plan, sample_indices, total_steps
 
 
 def test_a_short_run_logs_every_step_and_evaluates_at_most_ten_times_on_a_sample():
-    chosen = plan(steps=107, hyper={}, eval_blocks=856)
+    # The run: 856 training blocks, batch 8, 1 epoch = 107 steps; 856 validation blocks.
+    chosen = plan(steps=107, hyper={"per_device_train_batch_size": 8}, eval_blocks=856)
 
     assert chosen["logging_steps"] == 1 and chosen["log_points"] == 107
-    assert chosen["eval_strategy"] == "steps" and chosen["evaluations"] <= 10 and chosen["evaluations"] >= 9
-    assert chosen["eval_sample"] == 256
+    assert chosen["eval_strategy"] == "steps" and chosen["eval_steps"] == 11 and chosen["evaluations"] == 9
+    # All evaluations together look at about a quarter of the blocks trained on (~8 % of the loop).
+    assert chosen["eval_sample"] == 21 and chosen["evaluations"] * chosen["eval_sample"] <= 0.25 * 856
+    assert chosen["per_device_eval_batch_size"] == 8
     # No intermediate checkpoint in a run shorter than the minimum cadence.
     assert chosen["save_steps"] == 200 and chosen["checkpoints"] == 0
     assert "every step" in chosen["reasons"]["logging_steps"]
@@ -25,15 +28,24 @@ def test_a_long_run_keeps_every_count_bounded():
         assert 100 <= chosen["log_points"] <= 200
         assert 1 <= chosen["evaluations"] <= 10
         assert chosen["checkpoints"] <= 10
-        assert chosen["eval_sample"] == 256
+        assert 16 <= chosen["eval_sample"] <= 256
+        assert chosen["evaluations"] * chosen["eval_sample"] <= 0.25 * steps
+    assert plan(steps=1_000_000, hyper={}, eval_blocks=50_000)["eval_sample"] == 256
+
+
+def test_a_very_short_run_gets_fewer_evaluations_rather_than_a_tiny_sample():
+    chosen = plan(steps=20, hyper={"per_device_train_batch_size": 4}, eval_blocks=500)
+
+    assert chosen["eval_sample"] == 16 and chosen["evaluations"] == 1 and chosen["eval_steps"] == 20
 
 
 def test_explicit_hyper_parameters_win_over_the_defaults():
-    hyper = {"logging_steps": 1, "eval_steps": 5, "save_steps": 50, "eval_sample_size": 0}
+    hyper = {"logging_steps": 1, "eval_steps": 5, "save_steps": 50, "eval_sample_size": 0, "per_device_eval_batch_size": 2}
 
     chosen = plan(steps=20_000, hyper=hyper, eval_blocks=1000)
 
     assert chosen["logging_steps"] == 1 and chosen["eval_steps"] == 5 and chosen["save_steps"] == 50
+    assert chosen["per_device_eval_batch_size"] == 2
     assert chosen["eval_sample"] == 0  # the whole split
     assert chosen["reasons"]["eval_steps"] == "set by the request"
     assert plan(steps=100, hyper={"eval_strategy": "no"}, eval_blocks=10)["evaluations"] == 0
@@ -41,7 +53,7 @@ def test_explicit_hyper_parameters_win_over_the_defaults():
 
 def test_without_validation_data_nothing_is_evaluated_and_a_small_split_is_not_sampled():
     assert plan(steps=500, hyper={}, eval_blocks=0)["eval_strategy"] == "no"
-    assert plan(steps=500, hyper={}, eval_blocks=40)["eval_sample"] == 0  # 40 blocks < 256: all of them
+    assert plan(steps=500, hyper={}, eval_blocks=10)["eval_sample"] == 0  # 10 blocks < the sample: all of them
 
 
 def test_total_steps_and_the_sample_match_the_trainer():
@@ -67,13 +79,16 @@ def test_the_runner_follows_the_plan_and_evaluates_the_whole_split_at_the_end(tm
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     seen = events(done.stdout)
     chosen = next(e for e in seen if e["event"] == "plan")
-    assert chosen["total_steps"] == 30 and chosen["logging_steps"] == 1 and chosen["eval_steps"] == 3
+    # 60 blocks trained on: a quarter is 15 blocks, five evaluations of the 3-block sample.
+    assert chosen["total_steps"] == 30 and chosen["logging_steps"] == 1 and chosen["eval_steps"] == 6
     assert chosen["eval_sample"] == 3 and chosen["eval_blocks"] > 3
     metrics = [e for e in seen if e["event"] == "metric"]
     assert [e["step"] for e in metrics if "loss" in e] == list(range(1, 31))
     evals = [e for e in metrics if "eval_loss" in e]
-    assert [e["eval_blocks"] for e in evals] == [3] * 10 + [chosen["eval_blocks"]]
+    assert [(e["step"], e["eval_blocks"]) for e in evals] == [(s, 3) for s in (6, 12, 18, 24, 30)] + [
+        (30, chosen["eval_blocks"])
+    ]
     timing = next(e for e in seen if e["event"] == "timing")
-    assert timing["evaluations"] == 10 and 0 <= timing["eval_share"] < 1
+    assert timing["evaluations"] == 5 and 0 <= timing["eval_share"] < 1
     # 30 steps < 200: no intermediate checkpoint, only the Trainer's own at the last step.
     assert [e["path"] for e in seen if e["event"] == "checkpoint"] == ["checkpoint-30"]
