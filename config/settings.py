@@ -234,8 +234,9 @@ IMAGES_MAX_MEMBERS = env.int("IMAGES_MAX_MEMBERS", default=10000)
 IMAGES_MAX_MEMBER_BYTES = env.int("IMAGES_MAX_MEMBER_BYTES", default=10 * 1024**3)
 IMAGES_MAX_TOTAL_BYTES = env.int("IMAGES_MAX_TOTAL_BYTES", default=40 * 1024**3)
 
-# Training: validation blocks evaluated at each intermediate evaluation (0: the whole split); the end
-# of a run always evaluates the whole split. A request's eval_sample_size wins.
+# Training: the most validation blocks evaluated at each intermediate evaluation (the sample is sized
+# from the run's length, training.schedule; 0: no cap); the end of a run evaluates the whole split.
+# A request's eval_sample_size wins.
 TRAINING_EVAL_SAMPLE_BLOCKS = env.int("TRAINING_EVAL_SAMPLE_BLOCKS", default=256)
 
 # --- Celery ---------------------------------------------------------------
