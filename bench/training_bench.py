@@ -73,7 +73,8 @@ import json, sys
 from pathlib import Path
 import torch
 from peft import LoraConfig, TaskType, get_peft_model
-from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments, default_data_collator
+from transformers import (AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback, TrainingArguments,
+                          default_data_collator)
 
 config = json.loads(sys.argv[1])
 h, a = config["hyper"], config["args"]
@@ -107,8 +108,13 @@ args = TrainingArguments(output_dir=config["output_dir"], learning_rate=h["learn
                          eval_strategy=a["eval_strategy"], eval_steps=a["eval_steps"], save_strategy=a["save_strategy"],
                          save_steps=a["save_steps"], report_to=[], disable_tqdm=True, use_cpu=not torch.cuda.is_available(),
                          seed=42, dataloader_num_workers=0)
+class NoSampleAtTheEnd(TrainerCallback):  # the whole split is evaluated right after training
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_evaluate = False
+
 trainer = Trainer(model=model, args=args, train_dataset=Blocks(train), eval_dataset=Blocks(sample),
-                  data_collator=default_data_collator)
+                  data_collator=default_data_collator, callbacks=[NoSampleAtTheEnd()])
 trainer.train()
 trainer.evaluate(Blocks(validate))
 model.save_pretrained(Path(config["output_dir"]) / "final")

@@ -82,6 +82,7 @@ def llm_task(request, pk):
         "common": hyper.as_config_lists(task.hyper_parameters)[0] + hyper.as_config_lists(task.hyper_parameters)[1],
         "metrics_url": reverse("training:api-llm-task-metrics", args=[task.pk]),
         "schedule": schedule_rows(task.schedule),
+        "eval_share_percent": round(100 * task.schedule["eval_share"], 1) if task.schedule.get("eval_share") is not None else None,
     })
 
 

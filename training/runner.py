@@ -243,6 +243,9 @@ def metrics_callback(tokens_per_step, parent_check, trainer_ref):
 
         def on_step_end(self, args, state, control, **kwargs):
             parent_check()
+            if state.global_step >= state.max_steps:
+                # The Trainer evaluates the sample at the last step; the whole split follows at once.
+                control.should_evaluate = False
             now = time.monotonic()
             if now - self.last_progress >= PROGRESS_SECONDS or state.global_step == state.max_steps:
                 self.last_progress = now
@@ -264,6 +267,10 @@ def metrics_callback(tokens_per_step, parent_check, trainer_ref):
                 self.last_step, self.last_time = state.global_step, now
             if "loss" in row or "eval_loss" in row:
                 emit("metric", **row)
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            if state.global_step >= state.max_steps:
+                control.should_evaluate = False
 
         def on_save(self, args, state, control, **kwargs):
             emit("checkpoint", step=state.global_step, path=f"checkpoint-{state.global_step}")

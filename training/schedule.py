@@ -98,7 +98,8 @@ def plan(*, steps, hyper, eval_blocks, eval_sample_blocks=DEFAULT_EVAL_SAMPLE_BL
                 reasons["eval_steps"] = "set by the request"
             else:
                 evaluations = int(max(1, min(MAX_EVALUATIONS, budget // size)))
-                eval_steps = max(math.ceil(steps / evaluations), 1)
+                # Strictly inside the run: the last step gets the full evaluation instead.
+                eval_steps = max(math.ceil(steps / (evaluations + 1)), 1)
                 reasons["eval_steps"] = (
                     f"at most {MAX_EVALUATIONS} evaluations in {steps} steps" if evaluations == MAX_EVALUATIONS
                     else f"{evaluations} evaluation(s) of {size} blocks fit {EVAL_BUDGET:.0%} of the {trained} blocks trained on"
@@ -130,7 +131,9 @@ def plan(*, steps, hyper, eval_blocks, eval_sample_blocks=DEFAULT_EVAL_SAMPLE_BL
         "save_strategy": save_strategy,
         "save_steps": save_steps,
         "log_points": math.ceil(steps / logging_steps),
-        "evaluations": steps // eval_steps if eval_strategy == "steps" and eval_steps else 0,
+        # The sampled evaluation the Trainer would run at the last step is skipped (training.runner):
+        # the whole split is evaluated right after.
+        "evaluations": (steps - 1) // eval_steps if eval_strategy == "steps" and eval_steps else 0,
         "checkpoints": steps // save_steps if save_strategy == "steps" else 0,
         "reasons": reasons,
     }

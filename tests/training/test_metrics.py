@@ -67,7 +67,7 @@ def test_the_run_page_shows_the_cadences_chosen_and_the_evaluation_share(browser
 
     chosen = plan(steps=1000, hyper={"per_device_train_batch_size": 8}, eval_blocks=856)
     LlmTask.objects.filter(pk=run.pk).update(schedule={
-        **chosen, "train_seconds": 100.0, "eval_seconds": 4.0, "evaluations": 10, "eval_share": 0.04,
+        **chosen, "train_seconds": 100.0, "eval_seconds": 4.0, "evaluations": 10, "eval_share": 0.0412,
         "final_eval_seconds": 4.5,
     })
 
@@ -75,5 +75,5 @@ def test_the_run_page_shows_the_cadences_chosen_and_the_evaluation_share(browser
 
     assert "logging_steps" in page and "1000 steps / at most 200 points per chart" in page
     assert "200 of 856 blocks" in page and "at most 10 evaluations in 1000 steps" in page
-    assert 'data-testid="eval-share"' in page and "4 % of the training loop" in page
-    assert browser_client.get(f"/api/v1/training/llm-tasks/{run.pk}/").json()["schedule"]["eval_steps"] == 100
+    assert 'data-testid="eval-share"' in page and "4.1 % of the training loop" in page
+    assert browser_client.get(f"/api/v1/training/llm-tasks/{run.pk}/").json()["schedule"]["eval_steps"] == 91

@@ -12,7 +12,7 @@ def test_a_short_run_logs_every_step_and_evaluates_at_most_ten_times_on_a_sample
     chosen = plan(steps=107, hyper={"per_device_train_batch_size": 8}, eval_blocks=856)
 
     assert chosen["logging_steps"] == 1 and chosen["log_points"] == 107
-    assert chosen["eval_strategy"] == "steps" and chosen["eval_steps"] == 11 and chosen["evaluations"] == 9
+    assert chosen["eval_strategy"] == "steps" and chosen["eval_steps"] == 10 and chosen["evaluations"] == 10
     # All evaluations together look at about a quarter of the blocks trained on (~8 % of the loop).
     assert chosen["eval_sample"] == 21 and chosen["evaluations"] * chosen["eval_sample"] <= 0.25 * 856
     assert chosen["per_device_eval_batch_size"] == 8
@@ -36,7 +36,7 @@ def test_a_long_run_keeps_every_count_bounded():
 def test_a_very_short_run_gets_fewer_evaluations_rather_than_a_tiny_sample():
     chosen = plan(steps=20, hyper={"per_device_train_batch_size": 4}, eval_blocks=500)
 
-    assert chosen["eval_sample"] == 16 and chosen["evaluations"] == 1 and chosen["eval_steps"] == 20
+    assert chosen["eval_sample"] == 16 and chosen["evaluations"] == 1 and chosen["eval_steps"] == 10
 
 
 def test_explicit_hyper_parameters_win_over_the_defaults():
@@ -79,13 +79,14 @@ def test_the_runner_follows_the_plan_and_evaluates_the_whole_split_at_the_end(tm
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     seen = events(done.stdout)
     chosen = next(e for e in seen if e["event"] == "plan")
-    # 60 blocks trained on: a quarter is 15 blocks, five evaluations of the 3-block sample.
-    assert chosen["total_steps"] == 30 and chosen["logging_steps"] == 1 and chosen["eval_steps"] == 6
+    # 60 blocks trained on: a quarter is 15 blocks, five evaluations of the 3-block sample, inside the run.
+    assert chosen["total_steps"] == 30 and chosen["logging_steps"] == 1 and chosen["eval_steps"] == 5
     assert chosen["eval_sample"] == 3 and chosen["eval_blocks"] > 3
     metrics = [e for e in seen if e["event"] == "metric"]
     assert [e["step"] for e in metrics if "loss" in e] == list(range(1, 31))
     evals = [e for e in metrics if "eval_loss" in e]
-    assert [(e["step"], e["eval_blocks"]) for e in evals] == [(s, 3) for s in (6, 12, 18, 24, 30)] + [
+    # The sampled evaluation at the last step is skipped: the whole split is evaluated there.
+    assert [(e["step"], e["eval_blocks"]) for e in evals] == [(s, 3) for s in (5, 10, 15, 20, 25)] + [
         (30, chosen["eval_blocks"])
     ]
     timing = next(e for e in seen if e["event"] == "timing")
