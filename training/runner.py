@@ -13,8 +13,8 @@ job log and reads the lines that start with METRIC_MARKER:
 
 config.json keys: model_dir, data_dir, output_dir (checkpoints), final_dir, merged_dir,
 is_pretrain, strategy ("LoRA" | "FineTune"), merge (bool), hyper (name -> typed value),
-eval_sample_blocks (validation blocks of each intermediate evaluation; training.schedule chooses the
-cadences the hyper-parameters leave open).
+eval_sample_blocks (the most validation blocks of an intermediate evaluation); training.schedule
+chooses the cadences the hyper-parameters leave open.
 
 `python -m training.runner --merge <base_dir> <adapter_dir> <out_dir>` merges a LoRA
 adapter into its base model and saves the full model.
@@ -172,7 +172,7 @@ def apply_lora(model, hyper):
 # --- training -----------------------------------------------------------------------------
 
 
-def training_arguments(config, hyper, schedule):
+def training_arguments(config, hyper, chosen):
     """TrainingArguments from the typed hyper-parameters and the cadences chosen by training.schedule."""
     import torch
     from transformers import TrainingArguments
@@ -181,20 +181,20 @@ def training_arguments(config, hyper, schedule):
         output_dir=config["output_dir"],
         learning_rate=float(hyper.get("learning_rate", 1e-4)),
         per_device_train_batch_size=int(hyper.get("per_device_train_batch_size", 1)),
-        per_device_eval_batch_size=schedule["per_device_eval_batch_size"],
+        per_device_eval_batch_size=chosen["per_device_eval_batch_size"],
         num_train_epochs=float(hyper.get("num_train_epochs", 1)),
         max_steps=int(hyper.get("max_steps", -1)),
         gradient_accumulation_steps=int(hyper.get("gradient_accumulation_steps", 1)),
         warmup_steps=int(hyper.get("warmup_steps", 0)),
         weight_decay=float(hyper.get("weight_decay", 0.0)),
         lr_scheduler_type=hyper.get("lr_scheduler_type", "linear"),
-        save_strategy=schedule["save_strategy"],
-        save_steps=schedule["save_steps"],
+        save_strategy=chosen["save_strategy"],
+        save_steps=chosen["save_steps"],
         save_total_limit=int(hyper["save_total_limit"]) if hyper.get("save_total_limit") else None,
-        eval_strategy=schedule["eval_strategy"],
-        eval_steps=schedule["eval_steps"],
+        eval_strategy=chosen["eval_strategy"],
+        eval_steps=chosen["eval_steps"],
         logging_strategy="steps",
-        logging_steps=schedule["logging_steps"],
+        logging_steps=chosen["logging_steps"],
         seed=int(hyper.get("seed", 42)),
         report_to=[],
         disable_tqdm=True,
