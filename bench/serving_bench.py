@@ -101,6 +101,40 @@ def serve():
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+GATEWAY_CHILD = r"""
+import os, sys, threading
+sys.path.insert(0, sys.argv[1])
+import django
+django.setup()
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet, allow_reuse_address=False)
+server.set_app(WSGIHandler())
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+class ChildGateway:
+    """The gateway in a process of its own (as a deployment runs it: not in the clients' process)."""
+
+    def __init__(self):
+        import subprocess
+
+        self.process = subprocess.Popen([sys.executable, "-c", GATEWAY_CHILD, str(ROOT)], stdout=subprocess.PIPE,
+                                        env=dict(os.environ), text=True)
+        self.port = int(self.process.stdout.readline())
+
+    def shutdown(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
 def request(base, api_key, prompt, tokens):
     body = json.dumps({"model": "bench", "prompt": prompt, "max_tokens": tokens, "temperature": 0}).encode()
     req = urllib.request.Request(f"{base}/v1/completions", data=body, method="POST", headers={
@@ -231,12 +265,18 @@ def main():
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--streams-only", action="store_true", help="only the streamed-chat comparison")
+    parser.add_argument("--separate-gateway", action="store_true",
+                        help="run the gateway in a process of its own instead of a thread of this one")
     args = parser.parse_args()
     model_dir = Path(os.environ["CRUCIBLE_DATA_DIR"]) / "bench-model"
     api_key, version = setup(model_dir)
     from serving import conf
 
-    server, base = serve()
+    if args.separate_gateway:
+        server = ChildGateway()
+        base = f"http://127.0.0.1:{server.port}"
+    else:
+        server, base = serve()
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(args.requests)]
     try:
         streamed = streams(base, api_key, model_dir, args.tokens, conf.REPLICA_THREADS, args.clients)
