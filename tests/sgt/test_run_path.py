@@ -11,12 +11,21 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.services import revoke_api_key
-from sgt import services
+from sgt import inference, services
 from sgt.models import SgtModel
 
 from .conftest import linear_model
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_network_cache():
+    """These tests roll back, so the next test may get the same model id and weights version: leave no
+    network behind in the process-wide cache (ids are never reused outside tests)."""
+    inference.cache.clear()
+    yield
+    inference.cache.clear()
 
 
 def trained_line(alice, user):
