@@ -156,9 +156,10 @@ class DecodeEngine:
         """One token per sequence, each with its own settings; streamed at once; finished ones marked."""
         torch = self.torch
         logits = logits.float()
-        for row, sequence in zip(logits, sequences):
+        greedy = logits.argmax(dim=-1).tolist()  # one call for every row; used by the greedy ones
+        for row, best, sequence in zip(logits, greedy, sequences):
             if sequence.temperature <= 0:
-                token = int(row.argmax())
+                token = best
             else:
                 probs = torch.softmax(row / sequence.temperature, dim=-1)
                 if sequence.top_p < 1.0:
