@@ -379,6 +379,11 @@ IMAGES_MAX_TOTAL_BYTES = env.int("IMAGES_MAX_TOTAL_BYTES", default=40 * 1024**3)
 # A tarball may unpack to at most this many times its size (at least 1 MiB); checked as it streams.
 IMAGES_MAX_EXPANSION_RATIO = env.float("IMAGES_MAX_EXPANSION_RATIO", default=20.0)
 
+# Training: the most validation blocks evaluated at each intermediate evaluation (the sample is sized
+# from the run's length, training.schedule; 0: no cap); the end of a run evaluates the whole split.
+# A request's eval_sample_size wins.
+TRAINING_EVAL_SAMPLE_BLOCKS = env.int("TRAINING_EVAL_SAMPLE_BLOCKS", default=256)
+
 # --- Celery ---------------------------------------------------------------
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -388,6 +393,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
         "control_folder": str(DATA_DIR / "broker-control"),
+        # Seconds between two looks at the folder when it is empty: kombu's default of 1 s made
+        # POST -> running take about 0.9 s; a look is one listdir, so 0.1 s costs little when idle.
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.1),
     }
 else:
     # Redis: unacknowledged messages of a dead worker come back after this many seconds.

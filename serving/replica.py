@@ -19,11 +19,12 @@ Routes:
 - POST /embed    {"input": [texts]} -> {"data": [[floats]], "prompt_tokens"}
 Errors: 4xx with {"error": {"message", "type", "param", "code"}} (the OpenAI shape).
 
-Batching: non-streamed generations and embeddings go through one batcher thread per
-replica. It takes what is queued, and while other requests are still being read it waits
-up to --batch-window-ms for them, then runs them as one padded batch (generations are
-grouped by sampling settings: temperature and top_p). Streamed generations run one per
-request thread, unbatched, so their tokens flow as soon as they are made.
+Batching: every generation, streamed or not, goes through the replica's decoding loop
+(serving.engine.DecodeEngine): one thread runs the model a decoding step at a time for all
+running requests together (at most --max-batch); requests join between steps and leave when
+they finish, each streaming its own tokens and sampling with its own settings and seed.
+Embeddings go through one batcher thread: it takes what is queued, and while other requests
+are still being read it waits up to --batch-window-ms for them, then runs them as one batch.
 """
 
 import argparse
@@ -38,6 +39,8 @@ import time
 from concurrent.futures import Future
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from serving.engine import END, DecodeEngine
 
 MAX_BODY = 4 * 1024 * 1024
 MAX_BATCH_TEXTS = 256
@@ -219,79 +222,56 @@ class Generator:
             results.append({"text": text, "prompt_tokens": len(req["ids"]), "completion_tokens": n, "finish_reason": reason})
         return results
 
+    def start_engine(self, max_batch):
+        """The replica's decoding loop (serving.engine): every generation goes through it."""
+        self.engine = DecodeEngine(self.model, eos_token_id=self.tokenizer.eos_token_id,
+                                   pad_token_id=self.tokenizer.pad_token_id, max_batch=max_batch)
+        return self
+
+    def submit(self, req):
+        """A whole (non-streamed) generation: {"text", "prompt_tokens", "completion_tokens", "finish_reason"}."""
+        parts, done = [], {}
+        for event in self.stream(req):
+            if event.get("done"):
+                done = event
+            else:
+                parts.append(event["text"])
+        return {"text": "".join(parts), "prompt_tokens": done["prompt_tokens"],
+                "completion_tokens": done["completion_tokens"], "finish_reason": done["finish_reason"]}
+
     def stream(self, req):
-        """Yields {"text": delta} dicts as tokens are made, then a {"done": true, ...} summary."""
-        from transformers.generation.streamers import BaseStreamer
-
-        torch = self.torch
-        tokens_out = queue.Queue()
-        END = object()
-
-        class Tokens(BaseStreamer):
-            def __init__(self):
-                self.prompt_seen = False
-
-            def put(self, value):
-                if not self.prompt_seen:  # generate() first hands over the prompt
-                    self.prompt_seen = True
-                    return
-                for token in value.reshape(-1).tolist():
-                    tokens_out.put(token)
-
-            def end(self):
-                tokens_out.put(END)
-
-        failure = []
-        cancelled = threading.Event()
-
-        from transformers import StoppingCriteria, StoppingCriteriaList
-
-        class Cancelled(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return cancelled.is_set()
-
-        def run():
-            try:
-                with torch.inference_mode():
-                    self.model.generate(
-                        input_ids=torch.tensor([req["ids"]]),
-                        attention_mask=torch.ones(1, len(req["ids"]), dtype=torch.long),
-                        max_new_tokens=req["max_tokens"],
-                        pad_token_id=self.tokenizer.pad_token_id,
-                        streamer=Tokens(),
-                        stopping_criteria=StoppingCriteriaList([Cancelled()]),
-                        **self._sampling(req),
-                    )
-            except Exception as exc:
-                failure.append(exc)
-                tokens_out.put(END)
-
-        if req.get("seed") is not None:
-            torch.manual_seed(int(req["seed"]))
-        worker = threading.Thread(target=run, daemon=True, name="stream-generate")
-        worker.start()
+        """Yields {"text": delta} dicts as the engine makes tokens, then a {"done": true, ...} summary."""
+        sequence = self.engine.submit(req)
         tokens, outcome = [], {}
         try:
-            yield from self._deltas(req, tokens_out, END, tokens, outcome)
+            yield from self._deltas(req, sequence.out, tokens, outcome)
         finally:
-            cancelled.set()  # a stop string, or the client went away: end generate() early
-        worker.join()
-        if failure:
-            raise failure[0]
+            sequence.cancel()  # a stop string, or the client went away: the engine drops it before its next step
         yield {"done": True, "finish_reason": outcome.get("reason", "length"), "prompt_tokens": len(req["ids"]),
                "completion_tokens": len(tokens)}
 
-    def _deltas(self, req, tokens_out, END, tokens, outcome):
-        eos = self.tokenizer.eos_token_id
-        sent, reason = "", None
-        while True:
-            token = tokens_out.get(timeout=600)
-            if token is END:
-                break
-            if token == eos:
-                reason = "stop"
-                break
-            tokens.append(token)
+    def _deltas(self, req, tokens_out, tokens, outcome):
+        sent, reason, ended = "", None, False
+        while not ended:
+            # Every token made so far: one when the reader keeps up, several when it is behind (a busy
+            # host, a slow client); they then go out as one delta, so a stream never falls further back.
+            items = [tokens_out.get(timeout=600)]
+            while True:
+                try:
+                    items.append(tokens_out.get_nowait())
+                except queue.Empty:
+                    break
+            made = len(tokens)
+            for item in items:
+                if isinstance(item, Exception):
+                    raise item
+                if isinstance(item, tuple) and item[0] is END:
+                    reason = item[1] if item[1] != "cancelled" else reason
+                    ended = True
+                    break
+                tokens.append(item)
+            if len(tokens) == made:
+                continue
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             if text.endswith("\ufffd"):
                 continue  # half of a multi-byte character: wait for the rest
@@ -515,9 +495,11 @@ def main(argv=None):
         torch.set_num_threads(max(1, args.threads))
         engine_class = Generator if args.kind == "generate" else Embedder
         engine = engine_class(args.model_dir, args.base_dir or None)
-        run = engine.generate_batch if args.kind == "generate" else engine.embed_batch
-        state.batcher = Batcher(run, engine.batch_key, args.batch_window_ms / 1000, args.max_batch,
-                                busy=lambda: state.in_flight)
+        if args.kind == "generate":
+            state.batcher = engine.start_engine(args.max_batch)  # continuous batching (serving.engine)
+        else:
+            state.batcher = Batcher(engine.embed_batch, engine.batch_key, args.batch_window_ms / 1000,
+                                    args.max_batch, busy=lambda: state.in_flight)
         state.engine = engine
     except BaseException as exc:
         state.error = f"{type(exc).__name__}: {exc}"

@@ -13,7 +13,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.services import authenticate_api_key
+from accounts.models import ApiKey
+from accounts.services import LAST_USED_PRECISION, authenticate_api_key, secret_key_matches
 from core.errors import AuthError, Conflict, InvalidInput, NotFound, TooLarge
 from core.jobs import JobCancelled, JobHandle, finish, worker_name
 from core.models import JobStatus
@@ -23,7 +24,7 @@ from . import model_types
 from .errors import NotTrained
 from .inference import run_network
 from .models import SgtModel, SgtTrainingJob, TrainChunk, TrainState
-from .selectors import find_clone_source, get_own_model, read_weights, training_rows
+from .selectors import find_clone_source, get_own_model, read_weights, run_target, training_rows
 
 logger = logging.getLogger(__name__)
 
@@ -447,6 +448,30 @@ def train_now(model):
 
 def run_model(user, app_name, name, data):
     return predict_rows(get_own_model(user, app_name, name), data)
+
+
+def run_model_with_key(*, secret_id, secret_key, app_name, name, data):
+    """run_sgt_model's path: the key check and the model lookup in one fresh read (selectors.run_target),
+    the network from the in-process cache (sgt.inference, keyed by model id and weights version), and
+    no write unless the key's last use is over a minute old (as accounts.services.authenticate_api_key)."""
+    if not isinstance(secret_id, str) or not isinstance(secret_key, str) or not secret_id or not secret_key:
+        raise AuthError("secret_id and secret_key are required strings")
+    now = timezone.now()
+    target = run_target(secret_id=secret_id, app_name=str(app_name), name=str(name), now=now,
+                        last_used_precision=LAST_USED_PRECISION)
+    if target is None or not secret_key_matches(secret_key, target["key_hash"]):
+        raise AuthError("invalid, revoked or expired secret_id / secret_key")
+    if target["key_stale"]:
+        ApiKey.objects.filter(pk=target["key_id"]).update(last_used_at=now)
+    if target["model_id"] is None:
+        raise NotFound(f"you have no model {name!r} in app {app_name!r}")
+    model = SgtModel(
+        pk=target["model_id"], owner_id=target["owner_id"], **{
+            field: target[field] for field in ("name", "app_name", "model_type", "in_size", "out_size",
+                                               "weights_version", "weights_path", "train_state")
+        },
+    )
+    return predict_rows(model, data)
 
 
 def predict_rows(model, data):

@@ -31,15 +31,32 @@ class LlmTaskListView(APIView):
 class LlmTaskDetailView(APIView):
     @extend_schema(tags=TAGS, summary="A task with metrics, checkpoints and log tail", responses=dict)
     def get(self, request, pk):
-        return Response(selectors.llm_task_json(selectors.get_llm_task(request.user, pk), detail=True))
+        task = selectors.get_llm_task(request.user, pk)
+        data = selectors.llm_task_json(task, detail=True)
+        data["schedule"] = task.schedule
+        return Response(data)
 
 
 class LlmTaskMetricsView(APIView):
-    @extend_schema(tags=TAGS, summary="Status, progress, metric rows and log tail (for live charts)", responses=dict)
+    @extend_schema(
+        tags=TAGS, responses=dict,
+        summary="Status, progress, metric rows and log tail (for live charts): the whole run downsampled to "
+                "200 points, or with ?since=<step> only the rows logged after that step",
+    )
     def get(self, request, pk):
         task = selectors.get_llm_task(request.user, pk)
+        since = selectors.parse_since(request.query_params.get("since"))
+        rows = selectors.metric_rows(task, since=since)
         data = selectors.llm_task_json(task)
-        data["metrics"] = [selectors.metric_json(row) for row in task.metrics.all()]
+        data["metrics"] = [selectors.metric_json(row) for row in rows]
+        data["since"] = since
+        # The step to send as the next `since`. While the run is active, rows of its last step may still
+        # come (the evaluation is logged after the training loss of the same step; the final full
+        # evaluation after the last step): the next poll then starts one step earlier, and the reader
+        # replaces rows it already has by (step, kind).
+        last = rows[-1].step if rows else since
+        data["lastStep"] = max(last - 1, 0) if last and task.is_active else last
+        data["schedule"] = task.schedule
         data["log"] = selectors.log_tail(task, 6000)
         return Response(data)
 

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from django.conf import settings
+
 from accounts.selectors import storage_left
 from core import sandbox
 from core.child_process import append_job_log, child_env, run_child, run_quiet
@@ -111,6 +113,7 @@ class MetricSink:
                 epoch=event.get("epoch"),
                 loss=event.get("loss"),
                 eval_loss=event.get("eval_loss"),
+                eval_blocks=event.get("eval_blocks"),
                 learning_rate=event.get("learning_rate"),
                 tokens_per_second=event.get("tokens_per_second"),
                 time=event.get("time"),
@@ -121,6 +124,13 @@ class MetricSink:
             if total:
                 # Training is 95 % of the work; saving and registering the rest.
                 self.handle.progress(0.95 * step / total)
+        elif kind in ("plan", "timing"):
+            # The cadences chosen (with reasons) and, at the end, the evaluation timing: the page shows them.
+            task = LlmTask.objects.only("schedule").get(pk=self.task.pk)
+            fields = {k: v for k, v in event.items() if k != "event"}
+            LlmTask.objects.filter(pk=self.task.pk).update(
+                schedule={**task.schedule, **fields} if kind == "timing" else fields
+            )
         elif kind == "checkpoint":
             task = LlmTask.objects.get(pk=self.task.pk)
             if event.get("path") not in task.checkpoints:
@@ -157,6 +167,7 @@ def prepare_llm_run(task, handle):
         "strategy": task.strategy,
         "merge": task.merge,
         "hyper": task.hyper_parameters,
+        "eval_sample_blocks": settings.TRAINING_EVAL_SAMPLE_BLOCKS,
     }
     (root / "config.json").write_text(json.dumps(config, indent=2))
     return root

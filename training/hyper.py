@@ -71,6 +71,7 @@ COMMON = {
     "save_total_limit": _number(int, 1, 1000),
     "eval_strategy": _choice("no", "steps", "epoch"),
     "eval_steps": _number(int, 1, 10_000_000),
+    "eval_sample_size": _number(int, 0, 10_000_000),
     "logging_steps": _number(int, 1, 10_000_000),
     "gradient_accumulation_steps": _number(int, 1, 1024),
     "warmup_steps": _number(int, 0, 10_000_000),

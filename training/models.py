@@ -50,6 +50,10 @@ class LlmTask(Job):
     merged_version_id = models.PositiveIntegerField(null=True, blank=True)
     merge_status = models.CharField(max_length=16, blank=True, default="", help_text="'', running, done, failed")
     merge_error = models.TextField(blank=True, default="")
+    schedule = models.JSONField(
+        default=dict, blank=True,
+        help_text="cadences the run chose (training.schedule.plan, with reasons) and its evaluation timing",
+    )
     queue = models.CharField(max_length=32, default="training")
 
     class Meta(Job.Meta):
@@ -61,13 +65,15 @@ class LlmTask(Job):
 
 
 class MetricRow(models.Model):
-    """One logging step of a run: training loss and/or evaluation loss."""
+    """One logging step of a run: training loss and/or evaluation loss (one row per logged step, a few
+    float columns; readers downsample or page them by step)."""
 
     task = models.ForeignKey(LlmTask, on_delete=models.CASCADE, related_name="metrics")
     step = models.PositiveIntegerField()
     epoch = models.FloatField(null=True, blank=True)
     loss = models.FloatField(null=True, blank=True)
     eval_loss = models.FloatField(null=True, blank=True)
+    eval_blocks = models.PositiveIntegerField(null=True, blank=True, help_text="validation blocks behind eval_loss")
     learning_rate = models.FloatField(null=True, blank=True)
     tokens_per_second = models.FloatField(null=True, blank=True)
     time = models.FloatField(null=True, blank=True, help_text="seconds since the run (attempt) started")

@@ -81,7 +81,31 @@ def llm_task(request, pk):
         "task": task, "version": selectors.produced_version(task), "merged": _version(task.merged_version_id),
         "common": hyper.as_config_lists(task.hyper_parameters)[0] + hyper.as_config_lists(task.hyper_parameters)[1],
         "metrics_url": reverse("training:api-llm-task-metrics", args=[task.pk]),
+        "schedule": schedule_rows(task.schedule),
+        "eval_share_percent": round(100 * task.schedule["eval_share"], 1) if task.schedule.get("eval_share") is not None else None,
     })
+
+
+SCHEDULE_FIELDS = (("logging_steps", "log_points", "points"), ("eval_steps", "evaluations", "evaluations"),
+                   ("eval_sample", None, ""), ("save_steps", "checkpoints", "checkpoints"))
+
+
+def schedule_rows(schedule):
+    """The cadences a run chose, with the reason of each, for the run page."""
+    reasons = (schedule or {}).get("reasons") or {}
+    rows = []
+    for name, count, unit in SCHEDULE_FIELDS:
+        if name not in schedule or (name == "eval_steps" and schedule.get("eval_strategy") != "steps"):
+            continue
+        value = schedule[name]
+        if name == "eval_sample":
+            value = f"{value} of {schedule.get('eval_blocks')} blocks" if value else f"all {schedule.get('eval_blocks')} blocks"
+        elif count:
+            value = f"{value} ({schedule.get(count)} {unit} in {schedule.get('total_steps')} steps)"
+        rows.append({"name": name, "value": value, "why": reasons.get(name, "")})
+    if schedule.get("eval_strategy") and schedule["eval_strategy"] != "steps":
+        rows.append({"name": "eval_strategy", "value": schedule["eval_strategy"], "why": reasons.get("eval_strategy", "")})
+    return rows
 
 
 def _version(version_id):

@@ -7,10 +7,14 @@ job log and reads the lines that start with METRIC_MARKER:
     @@crucible {"event": "metric", "step": 10, "loss": 3.2, ...}
     @@crucible {"event": "progress", "step": 10, "max_steps": 40}
     @@crucible {"event": "checkpoint", "step": 10, "path": "checkpoint-10"}
+    @@crucible {"event": "plan", "logging_steps": 1, "eval_steps": 11, "reasons": {...}, ...}
+    @@crucible {"event": "timing", "train_seconds": 9.1, "eval_seconds": 0.4, "eval_share": 0.044, ...}
     @@crucible {"event": "done", "final_dir": "...", "merged_dir": "..."}
 
 config.json keys: model_dir, data_dir, output_dir (checkpoints), final_dir, merged_dir,
-is_pretrain, strategy ("LoRA" | "FineTune"), merge (bool), hyper (name -> typed value).
+is_pretrain, strategy ("LoRA" | "FineTune"), merge (bool), hyper (name -> typed value),
+eval_sample_blocks (the most validation blocks of an intermediate evaluation); training.schedule
+chooses the cadences the hyper-parameters leave open.
 
 `python -m training.runner --merge <base_dir> <adapter_dir> <out_dir>` merges a LoRA
 adapter into its base model and saves the full model.
@@ -22,6 +26,8 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+from training import schedule
 
 STARTED = time.monotonic()  # this module is imported before torch and transformers
 METRIC_MARKER = "@@crucible "
@@ -166,31 +172,29 @@ def apply_lora(model, hyper):
 # --- training -----------------------------------------------------------------------------
 
 
-def training_arguments(config, hyper, has_eval):
+def training_arguments(config, hyper, chosen):
+    """TrainingArguments from the typed hyper-parameters and the cadences chosen by training.schedule."""
     import torch
     from transformers import TrainingArguments
 
-    save_strategy = hyper.get("save_strategy", "steps")
-    eval_strategy = hyper.get("eval_strategy", "steps" if has_eval else "no") if has_eval else "no"
-    logging_steps = int(hyper.get("logging_steps", 1))
     return TrainingArguments(
         output_dir=config["output_dir"],
         learning_rate=float(hyper.get("learning_rate", 1e-4)),
         per_device_train_batch_size=int(hyper.get("per_device_train_batch_size", 1)),
-        per_device_eval_batch_size=int(hyper.get("per_device_eval_batch_size", 1)),
+        per_device_eval_batch_size=chosen["per_device_eval_batch_size"],
         num_train_epochs=float(hyper.get("num_train_epochs", 1)),
         max_steps=int(hyper.get("max_steps", -1)),
         gradient_accumulation_steps=int(hyper.get("gradient_accumulation_steps", 1)),
         warmup_steps=int(hyper.get("warmup_steps", 0)),
         weight_decay=float(hyper.get("weight_decay", 0.0)),
         lr_scheduler_type=hyper.get("lr_scheduler_type", "linear"),
-        save_strategy=save_strategy,
-        save_steps=int(hyper.get("save_steps", 200)),
+        save_strategy=chosen["save_strategy"],
+        save_steps=chosen["save_steps"],
         save_total_limit=int(hyper["save_total_limit"]) if hyper.get("save_total_limit") else None,
-        eval_strategy=eval_strategy,
-        eval_steps=int(hyper.get("eval_steps", logging_steps)),
+        eval_strategy=chosen["eval_strategy"],
+        eval_steps=chosen["eval_steps"],
         logging_strategy="steps",
-        logging_steps=logging_steps,
+        logging_steps=chosen["logging_steps"],
         seed=int(hyper.get("seed", 42)),
         report_to=[],
         disable_tqdm=True,
@@ -199,7 +203,29 @@ def training_arguments(config, hyper, has_eval):
     )
 
 
-def metrics_callback(tokens_per_step, parent_check):
+def timed_trainer(eval_sample_count):
+    """A Trainer that times its evaluations (the page's "evaluation share") and tells the metric lines
+    how many validation blocks each eval_loss was computed on."""
+    from transformers import Trainer
+
+    class TimedTrainer(Trainer):
+        eval_seconds = 0.0
+        evaluations = 0
+        eval_blocks = eval_sample_count
+
+        def evaluate(self, eval_dataset=None, *args, **kwargs):
+            started = time.monotonic()
+            self.eval_blocks = len(eval_dataset) if eval_dataset is not None else eval_sample_count
+            try:
+                return super().evaluate(eval_dataset, *args, **kwargs)
+            finally:
+                self.eval_seconds += time.monotonic() - started
+                self.evaluations += 1
+
+    return TimedTrainer
+
+
+def metrics_callback(tokens_per_step, parent_check, trainer_ref):
     from transformers import TrainerCallback
 
     class MetricLines(TrainerCallback):
@@ -217,6 +243,9 @@ def metrics_callback(tokens_per_step, parent_check):
 
         def on_step_end(self, args, state, control, **kwargs):
             parent_check()
+            if state.global_step >= state.max_steps:
+                # The Trainer evaluates the sample at the last step; the whole split follows at once.
+                control.should_evaluate = False
             now = time.monotonic()
             if now - self.last_progress >= PROGRESS_SECONDS or state.global_step == state.max_steps:
                 self.last_progress = now
@@ -231,11 +260,17 @@ def metrics_callback(tokens_per_step, parent_check):
             for key in ("loss", "eval_loss", "learning_rate", "grad_norm"):
                 if key in logs:
                     row[key] = float(logs[key])
+            if "eval_loss" in logs and trainer_ref:
+                row["eval_blocks"] = trainer_ref[0].eval_blocks
             if "loss" in logs and steps > 0 and elapsed > 0:
                 row["tokens_per_second"] = round(steps * tokens_per_step / elapsed, 1)
                 self.last_step, self.last_time = state.global_step, now
             if "loss" in row or "eval_loss" in row:
                 emit("metric", **row)
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            if state.global_step >= state.max_steps:
+                control.should_evaluate = False
 
         def on_save(self, args, state, control, **kwargs):
             emit("checkpoint", step=state.global_step, path=f"checkpoint-{state.global_step}")
@@ -244,7 +279,7 @@ def metrics_callback(tokens_per_step, parent_check):
 
 
 def train(config):
-    from transformers import AutoTokenizer, Trainer, default_data_collator
+    from transformers import AutoTokenizer, default_data_collator
     from transformers.trainer_utils import get_last_checkpoint
 
     parent_check = die_with_parent()
@@ -267,22 +302,46 @@ def train(config):
 
     if strategy == "LoRA" and not config.get("is_pretrain"):
         model = apply_lora(model, hyper)
-    args = training_arguments(config, hyper, bool(eval_rows))
+    steps = schedule.total_steps(
+        train_blocks=len(train_rows), batch_size=int(hyper.get("per_device_train_batch_size", 1)),
+        accumulation=int(hyper.get("gradient_accumulation_steps", 1)),
+        epochs=float(hyper.get("num_train_epochs", 1)), max_steps=int(hyper.get("max_steps", -1)),
+    )
+    chosen = schedule.plan(steps=steps, hyper=hyper, eval_blocks=len(eval_rows),
+                           eval_sample_blocks=int(config.get("eval_sample_blocks", schedule.DEFAULT_EVAL_SAMPLE_BLOCKS)))
+    emit("plan", **chosen)
+    print("cadences: " + "; ".join(f"{name} {chosen.get(name)} ({why})" for name, why in chosen["reasons"].items()),
+          flush=True)
+    sample_rows = [eval_rows[i] for i in schedule.sample_indices(len(eval_rows), chosen["eval_sample"])]
+    args = training_arguments(config, hyper, chosen)
     tokens_per_step = block_size * args.per_device_train_batch_size * args.gradient_accumulation_steps
-    trainer = Trainer(
+    trainer_ref = []
+    trainer = timed_trainer(len(sample_rows))(
         model=model,
         args=args,
         train_dataset=BlockDataset(train_rows),
-        eval_dataset=BlockDataset(eval_rows) if eval_rows else None,
+        eval_dataset=BlockDataset(sample_rows) if eval_rows else None,
         data_collator=default_data_collator,
-        callbacks=[metrics_callback(tokens_per_step, parent_check)],
+        callbacks=[metrics_callback(tokens_per_step, parent_check, trainer_ref)],
     )
+    trainer_ref.append(trainer)
     last = get_last_checkpoint(config["output_dir"]) if Path(config["output_dir"]).is_dir() else None
     if last:
         print(f"resuming from {Path(last).name}", flush=True)
+    loop_started = time.monotonic()
     trainer.train(resume_from_checkpoint=last)
-    if eval_rows and args.eval_strategy == "no":
-        trainer.evaluate()  # its eval_loss reaches the metric lines through on_log
+    loop_seconds = time.monotonic() - loop_started
+    timing = {"train_seconds": round(loop_seconds, 3), "eval_seconds": round(trainer.eval_seconds, 3),
+              "evaluations": trainer.evaluations}
+    if eval_rows:
+        # The whole validation split once, at the end (its eval_loss reaches the metric lines through on_log).
+        started = time.monotonic()
+        trainer.evaluate(BlockDataset(eval_rows))
+        timing["final_eval_seconds"] = round(time.monotonic() - started, 3)
+    if loop_seconds > 0:
+        # Evaluation during the training loop as a share of the loop's time (the page shows it).
+        timing["eval_share"] = round(timing["eval_seconds"] / loop_seconds, 4)
+    emit("timing", **timing)
 
     final_dir = Path(config["final_dir"])
     final_dir.mkdir(parents=True, exist_ok=True)

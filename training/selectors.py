@@ -15,6 +15,8 @@ from .models import CodeTask, LlmTask
 
 MAX_PAGE_SIZE = 100
 LOG_TAIL_CHARS = 20_000
+MAX_METRIC_POINTS = 200  # rows of a detail answer or a first chart load: downsampled beyond this
+MAX_METRIC_PAGE = 1000  # rows of one `since` poll; the rest come with the next poll
 
 
 def task_dir(task):
@@ -187,6 +189,43 @@ def metric_json(row):
     }
 
 
+def parse_since(value):
+    """The `since` of a metrics poll: a step number, or None when absent."""
+    if value in (None, ""):
+        return None
+    value = str(value).strip()
+    if not value.isdigit() or len(value) > 12:
+        raise InvalidInput("since: must be a step number (>= 0)")
+    return int(value)
+
+
+def _evenly(pks, limit):
+    """At most `limit` of the ordered pks, evenly spaced, always keeping the last."""
+    if len(pks) <= limit:
+        return pks
+    stride = -(-len(pks) // limit)
+    kept = pks[::stride]
+    if kept[-1] != pks[-1]:
+        kept[-1] = pks[-1]
+    return kept
+
+
+def metric_rows(task, *, since=None, limit=MAX_METRIC_POINTS):
+    """The metric rows a reader gets.
+
+    since=None: the whole run downsampled to at most `limit` training-loss rows and `limit` evaluation
+    rows (evenly spaced, the first and last kept), for detail answers and a chart's first load.
+    since=N: only the rows logged after step N, in order, at most MAX_METRIC_PAGE (a poll).
+    """
+    rows = task.metrics.all()
+    if since is not None:
+        return list(rows.filter(step__gt=since).order_by("step", "pk")[:MAX_METRIC_PAGE])
+    keep = []
+    for part in (rows.filter(eval_loss__isnull=True), rows.filter(eval_loss__isnull=False)):
+        keep += _evenly(list(part.order_by("step", "pk").values_list("pk", flat=True)), limit)
+    return list(task.metrics.filter(pk__in=keep).order_by("step", "pk"))
+
+
 def llm_task_json(task, detail=False):
     common, tuning = as_config_lists(task.hyper_parameters)
     data = job_json(task)
@@ -214,7 +253,7 @@ def llm_task_json(task, detail=False):
             configSource=task.config_source,
             checkPointDir=task.checkpoint_dir,
             checkpoints=task.checkpoints,
-            metrics=[metric_json(row) for row in task.metrics.all()],
+            metrics=[metric_json(row) for row in metric_rows(task)],
             log=log_tail(task),
             mergeError=task.merge_error,
         )
