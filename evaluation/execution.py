@@ -29,6 +29,10 @@ MAX_METRICS_JSON_BYTES = 1024 * 1024
 MAX_OUTPUT_FILES = 200
 
 
+# The platform's files the evaluation child imports (bound read-only into its sandbox).
+RUNNER_MODULES = ["evaluation/runner.py", "evaluation/metrics.py"]
+
+
 class EvaluationFailed(Exception):
     pass
 
@@ -200,7 +204,7 @@ def execute_builtin(task, handle, root):
     handle.log(f"starting the evaluation process ({', '.join(task.metrics)})")
     box = sandbox.Spec(
         label=sandbox.label_for(task), readable=[root], writable=[root / "output"], cwd=str(root),
-        modules=["evaluation/runner.py", "evaluation/metrics.py"], env=child_env(), limits=sandbox.Limits.for_job(),
+        modules=RUNNER_MODULES, env=child_env(), limits=sandbox.Limits.for_job(),
         cpus=task.cpu or None,
     )
     result = run_child(cmd, job=task, handle=handle, log_file=selectors.log_path(task), box=box,

@@ -31,6 +31,8 @@ from core.child_process import child_env
 from . import conf
 
 ROOT = Path(__file__).resolve().parent.parent
+# The platform's files a replica imports (bound read-only into its sandbox).
+REPLICA_MODULES = ["serving/replica.py", "serving/engine.py"]
 
 
 def host_name():
@@ -140,7 +142,7 @@ def spawn(version, replica):
     os.close(write)
     box = sandbox.Spec(
         label=f"serving.replica:{replica.pk}", readable=[version.model_dir, version.base_dir],
-        writable=[replica_dir(replica)], modules=["serving/replica.py"], cwd=str(replica_dir(replica)),
+        writable=[replica_dir(replica)], modules=REPLICA_MODULES, cwd=str(replica_dir(replica)),
         env=replica_env(), keep_fds=[sock.fileno(), read], limits=sandbox.Limits.for_job(),
     )
     try:

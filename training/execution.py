@@ -22,6 +22,10 @@ from .models import CodeTask, LlmTask, MetricRow
 from .runner import METRIC_MARKER
 
 
+# The platform's files the training child imports (bound read-only into its sandbox).
+RUNNER_MODULES = ["training/runner.py", "training/schedule.py"]
+
+
 class TaskFailed(Exception):
     pass
 
@@ -209,7 +213,7 @@ def execute_llm_task(task, handle):
     cmd = [sys.executable, "-m", "training.runner", str(root / "config.json")]
     handle.log("starting the training process: " + " ".join(cmd[1:]))
     box = sandbox.Spec(
-        label=sandbox.label_for(task), writable=[root], modules=["training/runner.py"], cwd=str(root),
+        label=sandbox.label_for(task), writable=[root], modules=RUNNER_MODULES, cwd=str(root),
         env=child_env({"HOME": str(root)}), limits=sandbox.Limits.for_job(), cpus=task.cpu or None,
     )
     result = run_child(
@@ -252,7 +256,7 @@ def merge_adapter(task_id):
             materialize_model(task, base)
         shutil.rmtree(out, ignore_errors=True)
         cmd = [sys.executable, "-m", "training.runner", "--merge", str(base), str(adapter), str(out)]
-        box = sandbox.Spec(label=sandbox.label_for(task), writable=[root], modules=["training/runner.py"],
+        box = sandbox.Spec(label=sandbox.label_for(task), writable=[root], modules=RUNNER_MODULES,
                            cwd=str(root), env=child_env({"HOME": str(root)}), limits=sandbox.Limits.for_job())
         returncode, output = run_quiet(cmd, box=box, timeout=3600)
         sandbox.scrub(root)

@@ -264,3 +264,27 @@ def test_healthz_shows_which_sandbox_the_workers_use(api_client, celery_worker):
     wait_until(lambda: api_client.get("/healthz").json()["workers"]["alive"], timeout=30, message="a live worker")
     workers = api_client.get("/healthz").json()["workers"]["alive"]
     assert {w["sandbox"] for w in workers} == {"bubblewrap"}
+
+
+def test_each_runner_box_holds_every_platform_module_its_runner_imports():
+    """A runner imports only the project files bound into its box: anything else would fail in
+    the sandbox with ModuleNotFoundError (and only there)."""
+    import ast
+
+    from evaluation.execution import RUNNER_MODULES as EVALUATION
+    from serving.processes import REPLICA_MODULES
+    from training.execution import RUNNER_MODULES as TRAINING
+
+    project = {path.name for path in ROOT.iterdir() if (path / "__init__.py").exists()}
+    for modules in (TRAINING, EVALUATION, REPLICA_MODULES):
+        for module in modules:
+            tree = ast.parse((ROOT / module).read_text())
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                for name in names:
+                    if name.split(".")[0] in project and (ROOT / (name.replace(".", "/") + ".py")).exists():
+                        assert name.replace(".", "/") + ".py" in modules, f"{module} imports {name}"
