@@ -4,6 +4,8 @@ Errors are DRF's usual `{"detail": ...}` (field errors as `{"field": [...]}`); d
 errors add `"type"` (core.envelopes.exception_handler).
 """
 
+from collections.abc import Mapping
+
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -69,7 +71,7 @@ class MeView(APIView):
         responses=MeSerializer,
     )
     def patch(self, request):
-        if "team" in request.data:
+        if isinstance(request.data, Mapping) and "team" in request.data:
             raise Forbidden("team: teams are managed by administrators; ask one to add you to a team")
         serializer = ProfileUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -11,6 +11,7 @@ and the non-standard NaN, Infinity and -Infinity literals unless a caller allows
 import json
 
 from django.conf import settings
+from django.http import JsonResponse
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -40,6 +41,8 @@ def _check_tree(value, limit, what):
         if isinstance(item, str):
             if not _is_text(item):
                 raise InvalidInput(f"{what}: a string holds a lone surrogate (\\ud800-\\udfff), which is not text")
+            if "\x00" in item:
+                raise InvalidInput(f"{what}: a string holds a NUL character (\\u0000), which no text field stores")
             continue
         if isinstance(item, dict):
             children = [*item.keys(), *item.values()]
@@ -55,7 +58,7 @@ def _check_tree(value, limit, what):
 def parse_json(raw, *, max_depth=None, allow_nan=False, what="request body"):
     """The value of the JSON text `raw` (bytes or str); InvalidInput (400) when it is not
     UTF-8, not JSON, nested deeper than `max_depth` (default settings.JSON_MAX_DEPTH), has
-    a lone surrogate in a string or holds NaN/Infinity (unless `allow_nan`)."""
+    a lone surrogate or a NUL in a string or holds NaN/Infinity (unless `allow_nan`)."""
     limit = settings.JSON_MAX_DEPTH if max_depth is None else max_depth
     if isinstance(raw, (bytes, bytearray, memoryview)):
         try:
@@ -89,3 +92,17 @@ class JSONParser(parsers.JSONParser):
             return parse_json(raw)
         except InvalidInput as exc:
             raise ParseError(f"JSON parse error - {exc.message}") from None
+
+
+class RejectNulMiddleware:
+    """400 for a query string that holds a NUL character (%00): no text field can store one
+    (PostgreSQL refuses it), so it can only be an attack or a broken client, and it must never
+    reach a query as a 500. Bodies are checked by `parse_json` and the form validators."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "%00" in request.META.get("QUERY_STRING", "") or any("\x00" in v for v in request.GET.values()):
+            return JsonResponse({"detail": "the query string holds a NUL character (%00)", "code": 400}, status=400)
+        return self.get_response(request)

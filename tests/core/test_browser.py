@@ -65,7 +65,8 @@ def test_swagger_ui_and_admin_run_under_the_policy(page, live_server, password):
     response = page.goto(live_server.url + "/api/docs/")
     assert_strict_policy(response)
     page.wait_for_selector(".swagger-ui .information-container", timeout=20_000)
-    assert page.locator(".opblock").count() > 20
+    # Swagger UI renders the operations tag by tag after the document loads.
+    page.wait_for_function("() => document.querySelectorAll('.opblock').length > 20", timeout=20_000)
     response = page.goto(live_server.url + "/admin/login/")
     assert_strict_policy(response)
     page.fill("#id_username", "root")

@@ -31,7 +31,10 @@ def test_trivial_job_runs_on_a_real_worker(celery_worker):
     assert job.attempts == 1
     # The worker's node name, as its heartbeat row and /healthz name it (not host:pid).
     assert job.worker == f"session@{socket.gethostname()}"
-    assert WorkerHeartbeat.objects.filter(hostname=job.worker).exists()
+    # (A transactional test before this one may have emptied the table; the worker writes its
+    # row again within WORKER_HEARTBEAT_SECONDS.)
+    wait_until(lambda: WorkerHeartbeat.objects.filter(hostname=job.worker).exists(), timeout=15,
+               message="the worker's heartbeat row")
     assert "done" in job.log
     assert job.started_at <= job.finished_at
 

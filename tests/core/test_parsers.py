@@ -88,3 +88,12 @@ def test_a_non_ascii_system_key_is_a_400_not_a_500(api_client, key):
     response = api_client.post("/sgt/private/update_auth_token", body, format="json")
     assert response.status_code == 400, response.content[:300]
     assert "key" in str(response.json())
+
+
+def test_a_nul_character_is_a_400_in_a_body_or_a_query_string_never_a_500(auth_client):
+    """PostgreSQL cannot store NUL in text: it is refused at the edge, in bodies and in queries."""
+    body = auth_client.patch("/api/v1/me/", data='{"note": "a\\u0000b"}', content_type="application/json")
+    assert body.status_code == 400 and "NUL" in str(body.json())
+    query = auth_client.get("/api/v1/hub/repos?search=a%00b")
+    assert query.status_code == 400 and "NUL" in query.json()["detail"]
+    assert auth_client.patch("/api/v1/me/", data="null", content_type="application/json").status_code == 400

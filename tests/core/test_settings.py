@@ -13,6 +13,7 @@ JWT_KEY = "jwt-" + "y" * 60
 SETTINGS_ENV = [
     "DJANGO_ENV", "SECRET_KEY", "DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "ALLOWED_HOSTS", "CRUCIBLE_ENV_FILE",
     "JWT_SIGNING_KEY", "IMAGES_STORE_DIR", "CODE_SANDBOX",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests' live server; never in a deployment
 ]
 PRINT_SETTINGS = """
 import json
