@@ -92,12 +92,22 @@ def work_allowance(task, folder):
 
 
 def checkpoint_steps(folder):
+    """Steps of the complete checkpoints in `folder` (the Trainer writes trainer_state.json last)."""
     steps = []
     for path in Path(folder).glob("checkpoint-*"):
         suffix = path.name.split("-", 1)[1]
-        if suffix.isdigit() and path.is_dir():
+        if suffix.isdigit() and path.is_dir() and (path / "trainer_state.json").is_file():
             steps.append(int(suffix))
     return sorted(steps)
+
+
+def drop_incomplete_checkpoints(folder, handle):
+    """A run killed while saving leaves a checkpoint folder half written: resuming from it would
+    fail, so it goes and the run resumes from the last complete one."""
+    for path in Path(folder).glob("checkpoint-*"):
+        if path.is_dir() and not (path / "trainer_state.json").is_file():
+            shutil.rmtree(path, ignore_errors=True)
+            handle.log(f"removed {path.name}: it was not completely saved")
 
 
 class MetricSink:
@@ -152,6 +162,7 @@ def prepare_llm_run(task, handle):
     materialize_model(task, root / "base_model")
     handle.log(f"data from {task.data_source} {task.data_ref}")
     materialize_data(task, root / "data")
+    drop_incomplete_checkpoints(checkpoints, handle)
     steps = checkpoint_steps(checkpoints)
     if steps:
         last = steps[-1]
