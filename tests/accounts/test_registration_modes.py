@@ -183,3 +183,10 @@ def test_a_user_changes_their_own_password_from_the_profile(client, user, passwo
 def test_the_password_page_needs_a_login(client):
     response = client.get("/accounts/password/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_navigation_offers_register_only_while_registration_is_not_closed(client):
+    register = 'href="/accounts/register/"'
+    assert register in client.get("/accounts/login/").content.decode()
+    with override_settings(REGISTRATION="closed"):
+        assert register not in client.get("/accounts/login/").content.decode()
