@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from core import kube
 from core.errors import InvalidInput
 
 from .models import ACTIVE_VERSION_STATUSES, Metric, ServiceKind, ServiceVersion, VersionStatus
@@ -134,20 +135,7 @@ def render_inference_service(version):
 
 
 def kubernetes_client():
-    from kubernetes import client, config
-
-    path = settings.SERVING_KUBECONFIG or None
-    if not path:
-        configuration = client.Configuration()
-        try:
-            config.load_incluster_config(client_configuration=configuration)
-            return client.ApiClient(configuration)
-        except config.ConfigException:
-            pass
-    try:
-        return config.new_client_from_config(config_file=path, persist_config=False)
-    except (config.ConfigException, OSError) as exc:
-        raise ClusterError(f"no usable kubeconfig ({path or '~/.kube/config'}) and not inside a cluster: {exc}") from None
+    return kube.api_client(settings.SERVING_KUBECONFIG or None, error=ClusterError)
 
 
 def _call(action, manifest, request, missing_ok=False):

@@ -15,6 +15,7 @@ import shutil
 
 from django.conf import settings
 
+from core import kube
 from core.errors import InvalidInput
 
 KUBEFLOW_GROUP = "kubeflow.org"
@@ -130,21 +131,10 @@ def kubernetes_client():
     KUBECONFIG when set, else the in-cluster service account, else ~/.kube/config.
     The client's global default configuration is left alone."""
     try:
-        from kubernetes import client, config
+        import kubernetes  # noqa: F401
     except ImportError:
         raise ClusterError("TRAINING_BACKEND=kubeflow needs the kubernetes package (pip install kubernetes)") from None
-    path = kubeconfig_path()
-    if not path:
-        configuration = client.Configuration()
-        try:
-            config.load_incluster_config(client_configuration=configuration)
-            return client.ApiClient(configuration)
-        except config.ConfigException:
-            pass
-    try:
-        return config.new_client_from_config(config_file=path, persist_config=False)
-    except (config.ConfigException, OSError) as exc:
-        raise ClusterError(f"no usable kubeconfig ({path or '~/.kube/config'}) and not inside a cluster: {exc}") from None
+    return kube.api_client(kubeconfig_path(), error=ClusterError)
 
 
 def resource_address(manifest):
