@@ -9,7 +9,9 @@ WSGI (no server). FUZZ_EXAMPLES raises the random examples; FUZZ_PATH=/api/login
 exact path) fuzzes that path only, e.g. FUZZ_EXAMPLES=200 while fixing one.
 """
 
+import importlib
 import os
+import pkgutil
 import sys
 
 import hypothesis
@@ -28,6 +30,27 @@ from experiments.models import SIMULATOR_DRIVER, Furnace, Precursor
 from tests.factories import UserFactory
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+
+
+def import_all(package, skip=()):
+    """Import every module of `package` now. pytest rewrites the asserts of every module of a
+    plugin's distribution (Hypothesis and schemathesis are pytest plugins) by parsing its source
+    with `ast` on first import; a module that Hypothesis imports lazily deep inside a draw (for
+    example `hypothesis.strategies._internal.random`) is then parsed near the recursion limit,
+    where CPython 3.11 fails with "SystemError: AST constructor recursion depth mismatch"."""
+    for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        if any(module.name.startswith(prefix) for prefix in skip):
+            continue
+        try:
+            imported = importlib.import_module(module.name)
+        except Exception:  # optional extras (numpy, pandas, ...) that this project does not use
+            continue
+        if module.ispkg:
+            import_all(imported, skip)
+
+
+import_all(hypothesis, skip=("hypothesis.extra",))
+import_all(schemathesis, skip=("schemathesis.cli", "schemathesis.pytest"))
 
 # Hypothesis describes lambdas by parsing their module's source with `ast`; done deep inside a
 # draw, CPython 3.11 can fail that with "SystemError: AST constructor recursion depth mismatch".
