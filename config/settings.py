@@ -328,6 +328,12 @@ KSERVE_BACKEND = env.str("KSERVE_BACKEND", default="vllm")
 if KSERVE_BACKEND not in ("vllm", "huggingface"):
     raise ImproperlyConfigured(f"KSERVE_BACKEND={KSERVE_BACKEND!r}: use vllm or huggingface.")
 KSERVE_STORAGE_URI = env.str("KSERVE_STORAGE_URI", default="pvc://crucible-data")
+# Where the gateway sends /v1 requests for an InferenceService: its own URL (status.url, resolved
+# by the cluster's DNS) or, when KSERVE_INGRESS is set (http://<ingress host>:<port>), that ingress
+# with the InferenceService's host name in the Host header, as KServe's docs call it from outside.
+KSERVE_INGRESS = env.str("KSERVE_INGRESS", default="")
+# Seconds a deploy job waits for the InferenceService to become Ready before the version fails.
+KSERVE_READY_TIMEOUT = env.float("KSERVE_READY_TIMEOUT", default=900.0)
 
 # /metrics (Prometheus): a bearer token, or direct connections from these networks (CIDRs).
 METRICS_TOKEN = env.secret("METRICS_TOKEN", default="")

@@ -11,18 +11,30 @@ name, and KServe splits traffic between the newest revision and the previous one
 `apply`, `remote_status` and `delete` talk to the cluster with the official `kubernetes` client
 (the kubeconfig named by SERVING_KUBECONFIG or KUBECONFIG, else the in-cluster service account,
 else ~/.kube/config), as training's Kubeflow backend does. `sync_version_status` reads the
-InferenceService's conditions back into the version's status.
+InferenceService's conditions back into the version's status and records its URL.
+
+The gateway side (`openai_call`): a `/v1` request for a service on the cluster goes to its
+InferenceService's OpenAI-compatible endpoint (`<url>/openai/v1/chat/completions`, `completions`,
+`embeddings`, as KServe's Hugging Face runtime serves them under `--model_name`), directly or
+through KSERVE_INGRESS with the InferenceService's host name in the Host header. KServe splits the
+traffic between the two revisions itself, so every request of a service goes to the one URL.
 """
 
+import http.client
 import json
 import re
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import F
 
 from core import kube
-from core.errors import InvalidInput
+from core.errors import DomainError, InvalidInput
 
+from . import conf
+from .gateway import RETRY_AFTER_SECONDS, ModelError, Unavailable
 from .models import ACTIVE_VERSION_STATUSES, Metric, ServiceKind, ServiceVersion, VersionStatus
 
 GROUP, VERSION, PLURAL, KIND = "serving.kserve.io", "v1beta1", "inferenceservices", "InferenceService"
@@ -30,8 +42,11 @@ SCHEMA_PATH = Path(__file__).with_name("kserve_schema") / "inferenceservice.sche
 SCALE_METRICS = {Metric.RPS: "rps", Metric.CONCURRENCY: "concurrency", Metric.GPU: "cpu"}
 
 
-class ClusterError(RuntimeError):
+class ClusterError(DomainError):
     """The cluster could not be reached or refused a request; the message says which and why."""
+
+    status_code = 503
+    exception = "UnavailableException"
 
 
 def resource_name(service):
@@ -177,12 +192,18 @@ def remote_status(manifest):
     """("running" | "deploying" | "failed", message, url) from the InferenceService's status."""
     meta = manifest["metadata"]
     found = _call("read", manifest, lambda api: api.get_namespaced_custom_object(
-        GROUP, VERSION, meta["namespace"], PLURAL, meta["name"]))
+        GROUP, VERSION, meta["namespace"], PLURAL, meta["name"]), missing_ok=True)
+    if found is None:
+        return "failed", f"the {KIND} {meta['namespace']}/{meta['name']} is not on the cluster (deleted there?)", ""
     status = found.get("status") or {}
     url = status.get("url") or (status.get("address") or {}).get("url") or ""
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     ready = conditions.get("Ready")
+    predictor = (status.get("components") or {}).get("predictor") or {}
+    created, ready_revision = predictor.get("latestCreatedRevision"), predictor.get("latestReadyRevision")
     if ready and ready.get("status") == "True":
+        if created and ready_revision and created != ready_revision:  # the newest revision still rolls out
+            return "deploying", f"revision {created} is not ready yet ({ready_revision} serves)", url
         return "running", "", url
     failed = [c for c in conditions.values() if c.get("status") == "False" and "fail" in (c.get("reason") or "").lower()]
     if failed:
@@ -196,10 +217,145 @@ def delete(manifest):
         GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], propagation_policy="Background"), missing_ok=True)
 
 
+def service_manifest(service):
+    """Enough of a service's InferenceService to read or delete it (its name and namespace)."""
+    return {"metadata": {"name": resource_name(service), "namespace": settings.SERVING_NAMESPACE}}
+
+
+def delete_service(service):
+    delete(service_manifest(service))
+
+
 def sync_version_status(version):
-    """Read the InferenceService of `version` and record its state on the version; returns the URL."""
-    state, message, url = remote_status(render_inference_service(version))
+    """Read the InferenceService of `version` and record its state and URL on the version (only
+    while the version is deploying or running: a stop in between wins). Returns the URL."""
+    state, message, url = remote_status(service_manifest(version.service))
     status = {"running": VersionStatus.RUNNING, "failed": VersionStatus.FAILED}.get(state, VersionStatus.DEPLOYING)
-    ServiceVersion.objects.filter(pk=version.pk).update(status=status, error=message if state == "failed" else "")
-    version.status = status
+    if version.status == VersionStatus.RUNNING and state == "deploying":
+        status = VersionStatus.RUNNING  # a newer revision rolling out: this one still serves
+    ServiceVersion.objects.filter(pk=version.pk, status__in=ACTIVE_VERSION_STATUSES).update(
+        status=status, error=message if state == "failed" else "", endpoint_url=url[:500],
+    )
+    version.status, version.endpoint_url = status, url
     return url
+
+
+def deploy(version, handle, *, timeout=None):
+    """Apply the version's InferenceService and wait until the cluster says Ready (running) or
+    failed, or `timeout` (KSERVE_READY_TIMEOUT) passes (failed). Returns the final status."""
+    manifest = render_inference_service(version)
+    apply(manifest)
+    handle.log(f"applied {KIND} {manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
+               + (f" (canaryTrafficPercent {manifest['spec']['predictor']['canaryTrafficPercent']})"
+                  if "canaryTrafficPercent" in manifest["spec"]["predictor"] else ""))
+    deadline = time.monotonic() + (settings.KSERVE_READY_TIMEOUT if timeout is None else timeout)
+    pause = 1.0
+    while True:
+        version.refresh_from_db(fields=["status"])
+        if version.status not in ACTIVE_VERSION_STATUSES:
+            handle.log(f"the version is {version.status}; no longer waiting for the cluster")
+            return version.status
+        version.status = VersionStatus.DEPLOYING
+        url = sync_version_status(version)
+        if version.status == VersionStatus.RUNNING:
+            handle.log(f"ready at {url}")
+            return version.status
+        if version.status == VersionStatus.FAILED:
+            raise ClusterError(f"the cluster failed the {KIND}: {version.error or 'no reason given'}")
+        if time.monotonic() > deadline:
+            raise ClusterError(f"the {KIND} did not become Ready within {settings.KSERVE_READY_TIMEOUT:g} s")
+        time.sleep(pause)
+        pause = min(pause * 1.5, 10.0)
+
+
+# --- the gateway side: /v1 to the InferenceService ---------------------------------------------
+
+
+def route(service):
+    """The version whose InferenceService takes the service's requests: the newest running one
+    with a URL (KServe splits between revisions behind that URL). Counts the request on it."""
+    version = (service.versions.filter(status=VersionStatus.RUNNING).exclude(endpoint_url="")
+               .order_by("-number").first())
+    if version is None:
+        if service.versions.filter(status=VersionStatus.DEPLOYING).exists():
+            raise Unavailable(f"the model `{service.name}` is being deployed on the cluster; retry shortly",
+                              retry_after=RETRY_AFTER_SECONDS)
+        raise Unavailable(f"the model `{service.name}` is not running on the cluster; start the service and retry")
+    ServiceVersion.objects.filter(pk=version.pk).update(request_count=F("request_count") + 1)
+    return version
+
+
+def _open(url, path, body):
+    """POST `body` to `url` + `path`, through KSERVE_INGRESS when set. Returns (connection, response)."""
+    target = urlsplit(url)
+    via = urlsplit(settings.KSERVE_INGRESS) if settings.KSERVE_INGRESS else target
+    factory = http.client.HTTPSConnection if via.scheme == "https" else http.client.HTTPConnection
+    connection = factory(via.hostname, via.port, timeout=conf.REQUEST_TIMEOUT_S)
+    headers = {"Content-Type": "application/json", "Host": target.netloc}
+    try:
+        connection.request("POST", f"{target.path.rstrip('/')}{path}", body=json.dumps(body), headers=headers)
+        return connection, connection.getresponse()
+    except OSError as exc:
+        connection.close()
+        raise Unavailable(f"the InferenceService at {url} did not answer: {exc}") from None
+
+
+def _refusal(status, raw):
+    try:
+        error = json.loads(raw)
+        error = error.get("error") or error if isinstance(error, dict) else {}
+    except ValueError:
+        error = {}
+    message = (error.get("message") or error.get("detail") if isinstance(error, dict) else None) or \
+        f"the InferenceService answered {status}"
+    if 400 <= status < 500 and status not in (404, 408, 429):
+        return ModelError(str(message), status_code=status, param=error.get("param"), code=error.get("code"))
+    return Unavailable(f"the InferenceService failed: {message}")
+
+
+OPENAI_PATHS = {"chat": "/openai/v1/chat/completions", "completion": "/openai/v1/completions",
+                "embedding": "/openai/v1/embeddings"}
+
+
+def openai_call(service, kind, payload, *, stream=False):
+    """Send one OpenAI request (`kind` chat, completion or embedding; `payload` already checked by
+    the gateway) to the service's InferenceService. Returns the answer's dict, or (stream=True) an
+    iterator of its chunk dicts. The `model` the cluster sees is the service name (the runtime's
+    --model_name); the answer names the service as the local backend's answers do."""
+    version = route(service)
+    body = {**{k: v for k, v in payload.items() if v not in (None, [])}, "model": service.name}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    connection, response = _open(version.endpoint_url, OPENAI_PATHS[kind], body)
+    if response.status != 200:
+        raw = response.read()
+        connection.close()
+        raise _refusal(response.status, raw)
+    if not stream:
+        try:
+            answer = json.loads(response.read())
+        finally:
+            connection.close()
+        answer["model"] = service.name
+        return answer
+    return _server_sent_events(connection, response, service.name)
+
+
+def _server_sent_events(connection, response, model):
+    try:
+        while True:
+            line = response.readline()
+            if not line:
+                return
+            line = line.strip()
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                return
+            chunk = json.loads(data)
+            chunk["model"] = model
+            yield chunk
+    finally:
+        connection.close()

@@ -100,6 +100,10 @@ class ServiceVersion(models.Model):
     model_dir = models.CharField(max_length=1024, blank=True, default="")
     base_dir = models.CharField(max_length=1024, blank=True, default="", help_text="base model of a LoRA adapter")
     max_context = models.PositiveIntegerField(null=True, blank=True)
+    endpoint_url = models.CharField(
+        max_length=500, blank=True, default="",
+        help_text="SERVING_BACKEND=kserve: the InferenceService's URL, read back from the cluster",
+    )
     request_count = models.PositiveBigIntegerField(default=0)
     scaled_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

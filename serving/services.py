@@ -10,6 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -17,7 +18,7 @@ from django.utils import timezone
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.services import enqueue_job
 
-from . import conf, gateway, processes, selectors
+from . import conf, gateway, kserve, processes, selectors
 from .models import (
     ACTIVE_VERSION_STATUSES,
     LIVE_REPLICA_STATUSES,
@@ -193,6 +194,11 @@ def clean_version(actor, data, index):
 # --- services and versions ---------------------------------------------------------------
 
 
+def on_cluster():
+    """SERVING_BACKEND=kserve: versions run as InferenceServices, not as replicas of this host."""
+    return settings.SERVING_BACKEND == "kserve"
+
+
 def log_event(service, message, version=None):
     ServiceEvent.objects.create(service=service, version=version, message=message[:1000])
     logger.info("service %s: %s", service.pk, message)
@@ -310,6 +316,10 @@ def update_rate(*, actor, version, rate):
     ServiceVersion.objects.filter(pk=version.pk).update(rate=rate)
     log_event(version.service, f"version {version.number} rate set to {rate} by {actor.username}", version)
     version.refresh_from_db()
+    if on_cluster() and version.status in ACTIVE_VERSION_STATUSES:
+        # KServe splits traffic by canaryTrafficPercent of the newest revision: apply it again.
+        newest = version.service.versions.filter(status__in=ACTIVE_VERSION_STATUSES).order_by("-number").first()
+        kserve.apply(kserve.render_inference_service(newest))
     return version
 
 
@@ -446,6 +456,8 @@ def deploy(job, handle):
     if version.status != VersionStatus.DEPLOYING:
         handle.log(f"version {version.number} is {version.status}, not deploying; nothing to do")
         return None
+    if on_cluster():
+        return deploy_on_cluster(version, handle)
     try:
         prepare_model(version, handle)
         count = max(1, version.predict_min_replicas)
@@ -489,6 +501,25 @@ def deploy(job, handle):
     return healthy
 
 
+def deploy_on_cluster(version, handle):
+    """SERVING_BACKEND=kserve: the model folder in the data folder (which the cluster mounts), then
+    the version's InferenceService applied and watched until Ready."""
+    try:
+        prepare_model(version, handle)
+        status = kserve.deploy(version, handle)
+    except Exception as exc:
+        ServiceVersion.objects.filter(pk=version.pk, status=VersionStatus.DEPLOYING).update(
+            status=VersionStatus.FAILED, error=str(exc)[:2000]
+        )
+        log_event(version.service, f"version {version.number} failed to deploy on the cluster: {exc}", version)
+        raise
+    if status == VersionStatus.RUNNING:
+        ServiceVersion.objects.filter(pk=version.pk).update(scaled_at=timezone.now())
+        log_event(version.service, f"version {version.number} running on the cluster at {version.endpoint_url}",
+                  version)
+    return status
+
+
 def stop(job, handle):
     """Stop every replica of the service on this host, then mark its versions stopped."""
     service = ModelService.objects.filter(uid=job.service_uid).first()
@@ -498,6 +529,10 @@ def stop(job, handle):
     ServiceVersion.objects.filter(service=service, status__in=ACTIVE_VERSION_STATUSES).update(
         status=VersionStatus.STOPPING
     )
+    if on_cluster():
+        kserve.delete_service(service)
+        handle.log(f"deleted the InferenceService {kserve.resource_name(service)}")
+        ServiceVersion.objects.filter(service=service).update(endpoint_url="")
     deadline = time.monotonic() + 60
     while True:
         live = list(Replica.objects.filter(version__service=service, status__in=LIVE_REPLICA_STATUSES))
@@ -607,9 +642,11 @@ def chat_completion(*, user, model, messages, max_tokens=128, temperature=0.7, s
     _clean_sampling(max_tokens, temperature, top_p)
     stop = clean_stop(stop)
     service = _generation_service(user, model)
-    version, replica = gateway.route(service)
     payload = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
                "stop": stop, "seed": seed}
+    if on_cluster():
+        return kserve.openai_call(service, "chat", payload, stream=stream)
+    version, replica = gateway.route(service)
     created = int(time.time())
     fingerprint = f"{service.name}-v{version.number}"
     if not stream:
@@ -658,9 +695,11 @@ def completion(*, user, model, prompt, max_tokens=16, temperature=1.0, stream=Fa
     _clean_sampling(max_tokens, temperature, top_p)
     stop = clean_stop(stop)
     service = _generation_service(user, model)
-    version, replica = gateway.route(service)
     payload = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "stop": stop,
                "seed": seed}
+    if on_cluster():
+        return kserve.openai_call(service, "completion", payload, stream=stream)
+    version, replica = gateway.route(service)
     created, fingerprint = int(time.time()), f"{service.name}-v{version.number}"
     if not stream:
         result = gateway.call(replica, "/generate", payload)
@@ -701,6 +740,8 @@ def embeddings(*, user, model, input, encoding_format="float"):
     service = selectors.get_callable_service(user, model)
     if service.kind != ServiceKind.EMBEDDING:
         raise gateway.ModelError(f"`{model}` is not an embedding model", param="model")
+    if on_cluster():
+        return kserve.openai_call(service, "embedding", {"input": input, "encoding_format": encoding_format})
     version, replica = gateway.route(service)
     result = gateway.call(replica, "/embed", {"input": input})
     data = []

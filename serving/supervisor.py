@@ -21,7 +21,7 @@ from django.db import close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
 
-from . import conf, processes, selectors
+from . import conf, kserve, processes, selectors
 from .models import (
     ACTIVE_VERSION_STATUSES,
     LIVE_REPLICA_STATUSES,
@@ -33,6 +33,7 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
+CLUSTER_SYNC_SECONDS = 15
 _stop = threading.Event()
 
 
@@ -43,11 +44,15 @@ class Supervisor:
         self.samples = defaultdict(deque)  # version pk -> (time, cumulative requests, in flight)
         self.totals = defaultdict(int)
         self.below_since = {}  # version pk -> when its load first fell below its replica count
+        self.synced_at = float("-inf")
 
     def sweep(self):
         from . import services
 
         now = time.monotonic()
+        if services.on_cluster():
+            self.sync_cluster(now)
+            return
         for replica in selectors.live_replicas_on(self.host):
             version = replica.version
             if version.status not in ACTIVE_VERSION_STATUSES or version.service.deleting:
@@ -60,6 +65,20 @@ class Supervisor:
                 status__in=LIVE_REPLICA_STATUSES
             ).exists():
                 self.scale(version, now)
+
+    def sync_cluster(self, now):
+        """SERVING_BACKEND=kserve: no replicas here; read each running version's InferenceService
+        back (at most every CLUSTER_SYNC_SECONDS), so a revision the cluster lost shows as failed
+        or deploying and one that recovered as running again. Deploy jobs watch their own."""
+        if now - self.synced_at < CLUSTER_SYNC_SECONDS:
+            return
+        self.synced_at = now
+        for version in ServiceVersion.objects.filter(status=VersionStatus.RUNNING).select_related("service"):
+            try:
+                kserve.sync_version_status(version)
+            except kserve.ClusterError as exc:
+                logger.warning("serving supervisor: %s", exc)
+                return
 
     def check(self, replica, now):
         from . import services
