@@ -35,6 +35,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotAuthenticated
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -287,8 +288,21 @@ def visible_elsewhere(user, blob):
     return TreeEntry.objects.filter(blob=blob, commit__repo__in=selectors.visible_repositories(user)).exists()
 
 
+class StreamedBodyParser(BaseParser):
+    """Leaves the body unread: the view reads it as a stream, line by line (parse_commit). Needed
+    because a session-authenticated request (the site's upload page) has its CSRF token checked
+    through `request.POST`, which makes DRF parse the body first."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return {}
+
+
 @extend_schema(exclude=True)
 class CommitView(HubCompatView):
+    parser_classes = [StreamedBodyParser]
+
     def post(self, request, owner, name, revision):
         repo = writable_repository(request, self.repo_type, owner, name)
         if request.query_params.get("create_pr") in ("1", "true"):

@@ -1,7 +1,7 @@
 """Hub pages: browse (facets, search, sort, pages; htmx partial updates), a repository
 (card, tags, files, revisions, usage snippet), create a repository, upload with progress."""
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django import forms
 from django.contrib import messages
@@ -203,7 +203,9 @@ def upload(request, type, owner, name):
         raise PermissionDenied("only the owner can upload")
     context = {
         "repo": repo,
-        "api_url": reverse("hub:api-repo-upload", kwargs={"type": repo.type, "owner": owner, "name": name}),
+        # The Hugging Face write API (hub/hf_write.py): LFS batch for large files, then one commit.
+        "batch_url": f"/{'' if repo.type == RepoType.MODEL else 'datasets/'}{quote(owner)}/{quote(name)}.git/info/lfs/objects/batch",
+        "commit_url": f"/api/{repo.type}s/{quote(owner)}/{quote(name)}/commit/main",
         "repo_url": reverse("hub:repository", kwargs={"type": repo.type, "owner": owner, "name": name}),
         "folder": request.GET.get("path", "").strip("/")[:500],
     }

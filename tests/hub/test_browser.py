@@ -1,9 +1,12 @@
 """The hub in a real browser: filter the browse page, open a repository, upload a file
 that then appears in its tree."""
 
+import hashlib
+import os
+
 import pytest
 
-from hub.models import Repository
+from hub.models import Repository, TreeEntry
 
 from .factories import make_repo
 
@@ -60,6 +63,50 @@ def test_filter_open_and_upload(page, live_server, user, other_user, password, t
     assert "Add notes from the browser" in page.locator("#revisions").inner_text()
     page.screenshot(path=str(tmp_path / "repository.png"), full_page=True)
     assert Repository.objects.get(full_name="alice/tiny-gpt2").last_message == "Add notes from the browser"
+    assert page.js_errors == []
+
+
+def test_a_large_upload_goes_on_after_the_connection_drops(page, live_server, user, password, tmp_path, settings):
+    """A 12 MB file is hashed in the page and sent in 1 MiB parts through the LFS batch API; the
+    third part's connection is cut once: the page asks the server again, sends only the parts it
+    lacks, and the commit holds the exact bytes (with a small file inline beside it)."""
+    settings.HUB_LFS_PART_BYTES = 1024 * 1024
+    url = live_server.url
+    make_repo(user, "big-model", files={"config.json": b"{}"})
+    weights = tmp_path / "model.safetensors"
+    content = os.urandom(12 * 1024 * 1024 + 12345)
+    weights.write_bytes(content)
+    readme = tmp_path / "README.md"
+    readme.write_text("# Big model\n")
+    log_in(page, url, user, password)
+
+    sent, cut = [], []
+
+    def cut_part_three_once(route):
+        if not cut:
+            cut.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.on("request", lambda request: sent.append(request.url) if request.method == "PUT" else None)
+    page.route("**/api/hub/lfs/*/part/3", cut_part_three_once)
+    page.goto(url + "/hub/model/alice/big-model/upload/")
+    page.set_input_files("#upload-files", [str(weights), str(readme)])
+    page.fill("#upload-message", "Add weights")
+    page.click("#upload-submit")
+    page.wait_for_function("() => document.getElementById('upload-note').textContent.includes('resuming')")
+    page.wait_for_url(url + "/hub/model/alice/big-model/", timeout=60_000)
+
+    repo = Repository.objects.get(full_name="alice/big-model")
+    assert repo.last_message == "Add weights"
+    entry = TreeEntry.objects.get(commit=repo.head, path="model.safetensors")
+    assert entry.blob.sha256 == hashlib.sha256(content).hexdigest() and entry.blob.size == len(content)
+    assert TreeEntry.objects.get(commit=repo.head, path="README.md").blob.size == len("# Big model\n")
+    parts = [u.rsplit("/", 1)[1] for u in sent if "/part/" in u]
+    assert len(cut) == 1 and parts.count("3") == 2  # cut, then sent again
+    assert parts.count("1") == parts.count("2") == 1  # stored before the cut: not sent again
+    assert sorted(set(parts), key=int) == [str(n) for n in range(1, 14)]
     assert page.js_errors == []
 
 

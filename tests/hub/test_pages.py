@@ -97,4 +97,5 @@ def test_create_and_upload_pages_need_login_and_ownership(client, logged_in, oth
 def test_upload_page_renders_for_the_owner(logged_in, user):
     make_repo(user, "mine")
     html = logged_in.get("/hub/model/alice/mine/upload/").content.decode()
-    assert "/api/v1/hub/repos/model/alice/mine/upload" in html and 'id="upload-bar"' in html
+    assert 'data-batch-url="/alice/mine.git/info/lfs/objects/batch"' in html and 'id="upload-bar"' in html
+    assert 'data-commit-url="/api/models/alice/mine/commit/main"' in html
