@@ -272,7 +272,7 @@ def revoke_key(request, secret_id):
 
 # --- avatar files ---------------------------------------------------------------
 
-AVATAR_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}$")
+AVATAR_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,199}\Z")
 AVATAR_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 
 

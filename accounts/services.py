@@ -23,7 +23,7 @@ from .tokens import VersionedRefreshToken
 
 User = get_user_model()
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@+-]{3,64}\Z")
 TEAM_MAX = 100
 SYSTEM_USER_PREFIX = "sgt-"
 
@@ -210,7 +210,7 @@ def sign_out_everywhere(*, user):
 # --- API keys ----------------------------------------------------------------
 
 LAST_USED_PRECISION = timedelta(minutes=1)
-SECRET_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{3,128}$")
+SECRET_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{3,128}\Z")
 MIN_SECRET_KEY = 16
 
 

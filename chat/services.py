@@ -17,7 +17,7 @@ TYPE_RECORD_REPLY = 1  # an assistant ("chatcar") message the client already has
 TYPE_RECORD_USER = 2  # a user message stored without asking the model
 CHAT_TYPES = (TYPE_ASK, TYPE_RECORD_REPLY, TYPE_RECORD_USER)
 
-CHAT_ID_RE = re.compile(r"^[\w.:-]{1,64}$")
+CHAT_ID_RE = re.compile(r"^[\w.:-]{1,64}\Z")
 MAX_TITLE = 200
 MAX_CONTENT = 32000
 MAX_REPLY_CHARS = 200_000

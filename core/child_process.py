@@ -35,7 +35,7 @@ POLL_SECONDS = 1.0
 DB_LOG_LIMIT = 200_000  # characters of the job log kept in the database; the file keeps all
 TAIL_LINES = 40
 MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "OutOfMemory")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 RESERVED_ENV = {"PATH", "HOME", "LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME"}
 
 

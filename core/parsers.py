@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
+from rest_framework.versioning import BaseVersioning
 
 from core.errors import InvalidInput
 
@@ -94,15 +95,41 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(f"JSON parse error - {exc.message}") from None
 
 
+NUL_MESSAGE = "the query string holds a NUL character (%00)"
+
+
+def query_has_nul(request):
+    return "%00" in request.META.get("QUERY_STRING", "") or any("\x00" in v for v in request.GET.values())
+
+
+class RejectNulQuery(BaseVersioning):
+    """DRF's versioning hook, which DRF calls first in every API view (before authentication):
+    used here, not for versions (`request.version` stays None), to refuse a query string with a
+    NUL character as a ParseError, so that each view answers it in its own envelope (the spec
+    facades', OpenAI's, the Hugging Face API's)."""
+
+    def determine_version(self, request, *args, **kwargs):
+        if query_has_nul(request):
+            raise ParseError(NUL_MESSAGE)
+        return None
+
+
 class RejectNulMiddleware:
     """400 for a query string that holds a NUL character (%00): no text field can store one
     (PostgreSQL refuses it), so it can only be an attack or a broken client, and it must never
-    reach a query as a 500. Bodies are checked by `parse_json` and the form validators."""
+    reach a query as a 500. API views (DRF) refuse it themselves, in their envelope
+    (RejectNulQuery); this covers the rest (pages, file transfers). Bodies are checked by
+    `parse_json` and the form validators."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if "%00" in request.META.get("QUERY_STRING", "") or any("\x00" in v for v in request.GET.values()):
-            return JsonResponse({"detail": "the query string holds a NUL character (%00)", "code": 400}, status=400)
         return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "cls", None) is not None:  # a DRF view: RejectNulQuery answers
+            return None
+        if query_has_nul(request):
+            return JsonResponse({"detail": NUL_MESSAGE, "code": 400}, status=400)
+        return None

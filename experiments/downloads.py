@@ -5,7 +5,7 @@ import re
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 
-RANGE_PATTERN = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_PATTERN = re.compile(r"^bytes=(\d*)-(\d*)\Z")
 CHUNK = 64 * 1024
 
 

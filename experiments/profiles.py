@@ -18,7 +18,7 @@ PROFILE_KEYS = {
 }
 KNOWN_FIELDS = {"Order", "A", "B", "mass_A", "mass_B", "Substrate", "time_unit", *PROFILE_KEYS}
 TIME_UNITS = {"min": 60.0, "s": 1.0}
-ORDER_PATTERN = re.compile(r"^[\w.\-]{1,64}$")
+ORDER_PATTERN = re.compile(r"^[\w.\-]{1,64}\Z")
 
 
 class ParameterErrors(InvalidInput):

@@ -47,7 +47,12 @@ class HubCompatView(APIView):
             if self.request.method == "HEAD":
                 return HttpResponse(status=status, headers=headers)
             return Response({"error": exc.message}, status=status, headers=headers)
-        return super().handle_exception(exc)
+        response = super().handle_exception(exc)
+        detail = response.data.get("detail") if isinstance(response.data, dict) else None
+        if detail is not None:  # DRF's own errors (authentication, parsing) in the Hub's shape too
+            response.data = {"error": str(detail)}
+            response["X-Error-Message"] = str(detail)
+        return response
 
     def repository(self, owner, name):
         return selectors.get_repository(self.request.user, self.repo_type, owner, name)

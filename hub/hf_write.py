@@ -45,8 +45,8 @@ from . import selectors, services, storage
 from .hf import HubCompatView, tree_item
 from .models import Blob, LfsUpload, RefKind, Repository, RepoType, TreeEntry
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-REF_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
+REF_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\Z")
 LINE_MAX = 64 * 1024 * 1024
 COMMITS_PAGE = 50
 TOKEN_SALT = "hub.lfs"
@@ -92,7 +92,7 @@ def clean_ref_name(name):
     return name
 
 
-COMMIT_LIKE = re.compile(r"^[0-9a-f]{40}$")
+COMMIT_LIKE = re.compile(r"^[0-9a-f]{40}\Z")
 
 
 # --- repositories ------------------------------------------------------------------
@@ -318,7 +318,7 @@ class CommitView(HubCompatView):
             if not isinstance(description, str):
                 raise InvalidInput("description must be a string")
             parent = header.get("parentCommit")
-            if parent is not None and (not isinstance(parent, str) or not re.match(r"^[0-9a-f]{7,40}$", parent)):
+            if parent is not None and (not isinstance(parent, str) or not re.match(r"^[0-9a-f]{7,40}\Z", parent)):
                 raise InvalidInput("parentCommit must be a commit id")
             commit = services.commit_operations(
                 repo=repo,

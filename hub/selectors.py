@@ -33,7 +33,7 @@ SORTS = {
 }
 DEFAULT_SORT = "trending"
 NAME_SEARCH_MAX = 200
-COMMIT_HEX_RE = re.compile(r"^[0-9a-f]{7,40}$")
+COMMIT_HEX_RE = re.compile(r"^[0-9a-f]{7,40}\Z")
 
 
 class RepoNotFound(NotFound):

@@ -42,8 +42,8 @@ from .storage import (
     store_stream,
 )
 
-REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-LICENSE_RE = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
+REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\Z")
+LICENSE_RE = re.compile(r"^[A-Za-z0-9._+-]{1,64}\Z")
 TAG_MAX = 100
 TAGS_PER_CATEGORY_MAX = 50
 MESSAGE_MAX = 500

@@ -9,7 +9,7 @@ from core.errors import InvalidInput, NotFound
 
 from .models import Image, ImageStatus, ImageTag
 
-UID_RE = re.compile(r"^[0-9a-f]{32}$")
+UID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 PAGE_SIZE_DEFAULT = 10
 PAGE_SIZE_MAX = 100
 

@@ -14,8 +14,8 @@ from .models import Image, ImageImportJob, ImageLayer, ImageStatus, ImageTag
 
 # A docker repository name: lowercase components separated by "/", each made of
 # letters and digits joined by ".", "_", "__" or "-" runs ("dzq/45", "zjm/a", "my-org/base.cuda").
-NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z")
+TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 NAME_MAX = 128
 LABELS_MAX = 20
 LABEL_MAX = 50

@@ -40,8 +40,8 @@ CHUNK = 1024 * 1024
 JSON_MAX_BYTES = 8 * 1024 * 1024
 LINK_HOPS_MAX = 16
 TAIL_BYTES = 64 * 1024
-DIGEST_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
-HEX_NAME_RE = re.compile(r"^(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json)?$")
+DIGEST_RE = re.compile(r"^sha256:([0-9a-f]{64})\Z")
+HEX_NAME_RE = re.compile(r"^(?:blobs/sha256/)?([0-9a-f]{64})(?:\.json)?\Z")
 INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -357,7 +357,7 @@ def parse_docker(archive, limit):
         if not isinstance(name, str):
             raise ArchiveError("manifest.json: Layers must be member names")
         staged = _member(archive, name, "layer")
-        named = re.match(r"^blobs/sha256/([0-9a-f]{64})$", safe_name(name))
+        named = re.match(r"^blobs/sha256/([0-9a-f]{64})\Z", safe_name(name))
         if named and named.group(1) != staged.sha256:
             raise ArchiveError(f"layer {name} has sha256 {staged.sha256}, not the digest in its name")
         layers.append({"staged": staged, "media_type": "application/vnd.docker.image.rootfs.diff.tar"})

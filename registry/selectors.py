@@ -10,7 +10,7 @@ from core.errors import InvalidInput, NotFound
 
 from .models import AiApplication, AiApplicationVersion, VersionStatus
 
-UID_RE = re.compile(r"^[0-9a-f]{32}$")
+UID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 COPY_CHUNK = 1024 * 1024
 
 

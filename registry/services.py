@@ -32,7 +32,7 @@ from .models import (
 NAME_MAX = 96
 TEXT_MAX = 5000
 SHORT_MAX = 100
-VERSION_RE = re.compile(r"^\d{1,6}(\.\d{1,6}){0,3}$")
+VERSION_RE = re.compile(r"^\d{1,6}(\.\d{1,6}){0,3}\Z")
 HYPER_PARAMETERS_MAX = 200
 IMAGE_MANIFEST_PATH = "crucible-image.json"
 

@@ -17,7 +17,7 @@ from .models import (
     VersionStatus,
 )
 
-UID_RE = re.compile(r"^[0-9a-f]{32}$")
+UID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 
 
 def visible_services(user):

@@ -44,7 +44,7 @@ MAX_RUN_VALUES = _limit("SGT_MAX_RUN_VALUES", 1_000_000)
 MAX_TRAIN_SECONDS = _limit("SGT_MAX_TRAIN_SECONDS", 300.0)
 LOSS_HISTORY_POINTS = 500
 
-NAME_RE = re.compile(r"^\w[\w.\-]{0,63}$")
+NAME_RE = re.compile(r"^\w[\w.\-]{0,63}\Z")
 
 
 # --- authentication and field checks -----------------------------------------

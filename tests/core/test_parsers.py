@@ -96,4 +96,13 @@ def test_a_nul_character_is_a_400_in_a_body_or_a_query_string_never_a_500(auth_c
     assert body.status_code == 400 and "NUL" in str(body.json())
     query = auth_client.get("/api/v1/hub/repos?search=a%00b")
     assert query.status_code == 400 and "NUL" in query.json()["detail"]
+    # Each API answers it in its own envelope: the hub spec's, SGT's, OpenAI's, the HF API's.
+    hub = auth_client.get("/modelList?name=a%00b")
+    assert hub.status_code == 400 and hub.json()["code"] == 400 and "NUL" in hub.json()["msg"]
+    openai = auth_client.get("/v1/models?x=%00")
+    assert openai.status_code == 400 and "NUL" in openai.json()["error"]["message"]
+    hf = auth_client.get("/api/models/alice/anything?x=%00")
+    assert hf.status_code == 400 and "NUL" in hf.json()["error"]
+    page = auth_client.get("/hub/?q=%00")
+    assert page.status_code == 400 and "NUL" in page.json()["detail"]
     assert auth_client.patch("/api/v1/me/", data="null", content_type="application/json").status_code == 400
