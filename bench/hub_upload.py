@@ -14,9 +14,10 @@ side in one run:
   first hashes the file (sha256), then batch, PUT, verify and commit; timed end to end;
 - the same through the multipart transfer (parts of HUB_LFS_PART_BYTES, 64 MiB): the server
   writes each part at its offset, then hashes the assembled file once on completion;
-- the page's upload: one multipart/form-data POST to the clean API; Django's parser spools
+- the clean API's one-request upload: one multipart/form-data POST; Django's parser spools
   the file to FILE_UPLOAD_TEMP_DIR, which is then hashed where it lies and renamed into the
-  blob store (no second copy);
+  blob store (no second copy). (The site's upload page no longer uses it: it takes the
+  multipart LFS path measured above, after hashing the file in the browser);
 - resume: a multipart upload whose connection is dropped in the middle of the part that
   crosses 50 %; the batch API is asked again, lists the parts already stored, and only the
   missing parts are sent;
@@ -144,7 +145,7 @@ def put_range(url, path, offset, length, cut_after=None):
 
 
 def multipart_post(port, url, token, file_path, name):
-    """The page's upload: one multipart/form-data POST to the clean API (Django's parser spools
+    """The clean API's one-request upload: one multipart/form-data POST to the clean API (Django's parser spools
     the file, which is then hashed and renamed into the blob store)."""
     boundary = "crucible-bench-boundary"
     head = (
@@ -274,12 +275,12 @@ def main():
         results["raw multipart"] = time.perf_counter() - started
         cpu_used["raw multipart"] = cpu_seconds(worker) - cpu
 
-        # 4. The page's upload (clean API, multipart/form-data).
+        # 4. The clean API's one-request upload (multipart/form-data).
         path, oid = sources["page"]
         started, cpu = time.perf_counter(), cpu_seconds(worker)
         multipart_post(port, "/api/v1/hub/repos/model/bench-uploader/page/upload", token, path, "weights.bin")
-        results["page upload (clean API POST)"] = time.perf_counter() - started
-        cpu_used["page upload (clean API POST)"] = cpu_seconds(worker) - cpu
+        results["clean API POST (one request)"] = time.perf_counter() - started
+        cpu_used["clean API POST (one request)"] = cpu_seconds(worker) - cpu
 
         # 5. Resume: the connection drops inside the part that crosses 50 %.
         path, oid = sources["resume"]
