@@ -273,8 +273,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "core.envelopes.exception_handler",
     # JSON through core.parsers.parse_json: nesting limit, no NaN/Infinity, 400 on bad input.
-    # Not API versions: the hook every API view calls first, used to refuse NUL in query strings.
-    "DEFAULT_VERSIONING_CLASS": "core.parsers.RejectNulQuery",
+    # Content negotiation that also refuses a NUL in the query string (in each API's envelope).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.parsers.RejectNulQuery",
     "DEFAULT_PARSER_CLASSES": [
         "core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",

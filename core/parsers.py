@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
-from rest_framework.versioning import BaseVersioning
+from rest_framework.negotiation import DefaultContentNegotiation
 
 from core.errors import InvalidInput
 
@@ -102,16 +102,15 @@ def query_has_nul(request):
     return "%00" in request.META.get("QUERY_STRING", "") or any("\x00" in v for v in request.GET.values())
 
 
-class RejectNulQuery(BaseVersioning):
-    """DRF's versioning hook, which DRF calls first in every API view (before authentication):
-    used here, not for versions (`request.version` stays None), to refuse a query string with a
-    NUL character as a ParseError, so that each view answers it in its own envelope (the spec
-    facades', OpenAI's, the Hugging Face API's)."""
+class RejectNulQuery(DefaultContentNegotiation):
+    """DRF's content negotiation (the first step of every API view, before authentication),
+    which also refuses a query string with a NUL character as a ParseError, so that each view
+    answers it in its own envelope (the spec facades', OpenAI's, the Hugging Face API's)."""
 
-    def determine_version(self, request, *args, **kwargs):
+    def select_renderer(self, request, renderers, format_suffix=None):
         if query_has_nul(request):
             raise ParseError(NUL_MESSAGE)
-        return None
+        return super().select_renderer(request, renderers, format_suffix)
 
 
 class RejectNulMiddleware:

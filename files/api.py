@@ -9,12 +9,13 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.parsers import JSONParser
+from core.parsers import NUL_MESSAGE, JSONParser, query_has_nul
 
 from . import selectors, services
 from .downloads import file_response
@@ -97,12 +98,14 @@ class ListView(APIView):
 
 
 class AnyContentNegotiation(BaseContentNegotiation):
-    """A download answers bytes whatever the Accept header says."""
+    """A download answers bytes whatever the Accept header says (a NUL in the query is still a 400)."""
 
     def select_parser(self, request, parsers):
         return parsers[0]
 
     def select_renderer(self, request, renderers, format_suffix=None):
+        if query_has_nul(request):
+            raise ParseError(NUL_MESSAGE)
         return renderers[0], renderers[0].media_type
 
 
