@@ -64,7 +64,8 @@ def refuse_inline_comments(env_file):
 
 
 env = CrucibleEnv()
-# CRUCIBLE_ENV_FILE: another `.env` (the systemd units use EnvironmentFile instead).
+# CRUCIBLE_ENV_FILE: another `.env` (the systemd units and deploy/bin/crucible-manage name
+# /etc/crucible/crucible.env).
 ENV_FILE = Path(os.environ.get("CRUCIBLE_ENV_FILE", BASE_DIR / ".env"))
 refuse_inline_comments(ENV_FILE)
 environ.Env.read_env(ENV_FILE, overwrite=False)
