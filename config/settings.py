@@ -64,7 +64,8 @@ def refuse_inline_comments(env_file):
 
 
 env = CrucibleEnv()
-# CRUCIBLE_ENV_FILE: another `.env` (the systemd units use EnvironmentFile instead).
+# CRUCIBLE_ENV_FILE: another `.env` (the systemd units and deploy/bin/crucible-manage name
+# /etc/crucible/crucible.env).
 ENV_FILE = Path(os.environ.get("CRUCIBLE_ENV_FILE", BASE_DIR / ".env"))
 refuse_inline_comments(ENV_FILE)
 environ.Env.read_env(ENV_FILE, overwrite=False)
@@ -482,8 +483,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 _PROXY_SSL_HEADER = env.str("SECURE_PROXY_SSL_HEADER", default="")
 SECURE_PROXY_SSL_HEADER = (_PROXY_SSL_HEADER, "https") if _PROXY_SSL_HEADER else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
-# Health probes reach the web process over plain HTTP: never redirect them.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Health probes and a Prometheus on the web machine (METRICS_ALLOWED_NETWORKS, 127.0.0.1:8000)
+# reach the web process over plain HTTP: never redirect them. /metrics still needs the token or
+# a direct connection from an allowed network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)

@@ -195,7 +195,7 @@ def test_the_deploy_env_example_loads_without_inline_comments(tmp_path):
     assert values["debug"] is False
     assert values["engine"] == "django.db.backends.postgresql"
     assert values["broker"].startswith("redis://")
-    assert values["allowed_hosts"] == ["crucible.lab.example"]
+    assert values["allowed_hosts"] == ["crucible.lab.example", "127.0.0.1"]
 
 
 def test_the_systemd_units_escape_celerys_host_name():
@@ -252,6 +252,8 @@ print(json.dumps({"proxy": s.SECURE_PROXY_SSL_HEADER, "redirect": s.SECURE_SSL_R
     assert values["proxy"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert values["redirect"] is True and values["hsts"] == [31536000, True, True]
     assert any(re.match(pattern, "healthz") for pattern in values["exempt"])
+    assert any(re.match(pattern, "metrics") for pattern in values["exempt"])
+    assert not any(re.match(pattern, "metricsx") or re.match(pattern, "v1/models") for pattern in values["exempt"])
     development = loaded(subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**clean, "CRUCIBLE_DATA_DIR": str(tmp_path)},
                                         capture_output=True, text=True, timeout=60))
     assert development["proxy"] is None and development["redirect"] is False and development["hsts"][0] == 0
@@ -267,3 +269,21 @@ def test_ssl_redirect_spares_the_health_probe_and_trusts_the_proxy_header(db, se
     assert login.status_code == 301 and login["Location"].startswith("https://")
     assert client.get("/healthz").status_code in (200, 503)
     assert client.get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https").status_code == 200
+
+
+def test_a_prometheus_on_the_web_machine_scrapes_gunicorn_over_plain_http(db, settings):
+    """What deploy/env.example allows: 127.0.0.1:8000/metrics from the machine itself, not
+    redirected to HTTPS; a proxied request (X-Forwarded-For) still needs the token."""
+    from django.test import Client
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["crucible.lab.example", "127.0.0.1"]
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    client = Client()
+    scraped = client.get("/metrics", HTTP_HOST="127.0.0.1:8000", REMOTE_ADDR="127.0.0.1")
+    assert scraped.status_code == 200 and b"crucible_" in scraped.content
+    proxied = client.get("/metrics", HTTP_HOST="crucible.lab.example", REMOTE_ADDR="127.0.0.1",
+                         HTTP_X_FORWARDED_FOR="10.77.0.2", HTTP_X_FORWARDED_PROTO="https")
+    assert proxied.status_code == 403
+    assert client.get("/accounts/login/", HTTP_HOST="127.0.0.1:8000").status_code == 301
