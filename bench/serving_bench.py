@@ -164,12 +164,13 @@ def stream_chat(base, api_key, prompt, tokens):
     return time.perf_counter() - started, usage["completion_tokens"], first or 0.0
 
 
-def stream_direct(replica_url, prompt, tokens):
-    """One streamed chat straight to the replica's /generate (no gateway): (seconds, tokens)."""
+def stream_direct(replica_url, headers, prompt, tokens):
+    """One streamed chat straight to the replica's /generate (no gateway; `headers` carry the replica's
+    token, as the gateway sends it): (seconds, tokens)."""
     body = json.dumps({"messages": [{"role": "user", "content": prompt}], "max_tokens": tokens, "temperature": 0,
                        "stream": True}).encode()
     req = urllib.request.Request(f"{replica_url}/generate", data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **headers})
     started, done = time.perf_counter(), {}
     with urllib.request.urlopen(req, timeout=300) as response:
         for line in response:
@@ -209,9 +210,11 @@ def streams(base, api_key, model_dir, tokens, threads, count=8, rounds=3):
     prompts = PROMPTS[:count]
     stream_chat(base, api_key, prompts[0], 4)  # warm
     seq, conc, batched, seq_first, conc_first, direct = [], [], [], [], [], []
+    from serving import processes
     from serving.models import Replica
 
     replica = Replica.objects.filter(port__isnull=False).first()
+    replica_headers = processes.auth_headers(replica) if replica else {}
     for _ in range(rounds):
         started = time.perf_counter()
         sequential = [stream_chat(base, api_key, p, tokens) for p in prompts]
@@ -221,10 +224,10 @@ def streams(base, api_key, model_dir, tokens, threads, count=8, rounds=3):
             together = list(pool.map(lambda p: stream_chat(base, api_key, p, tokens), prompts))
         conc.append(sum(n for _, n, _ in together) / (time.perf_counter() - started))
         batched.append(in_process_batched(model_dir, prompts, tokens, threads))
-        try:  # the replica alone, without the gateway (skipped when the replica wants credentials)
+        try:  # the replica alone, without the gateway (with the replica's token)
             started = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(count) as pool:
-                straight = list(pool.map(lambda p: stream_direct(replica.url, p, tokens), prompts))
+                straight = list(pool.map(lambda p: stream_direct(replica.url, replica_headers, p, tokens), prompts))
             direct.append(sum(n for _, n in straight) / (time.perf_counter() - started))
         except (OSError, AttributeError) as exc:
             print(f"  (the replica alone: skipped, {exc})")
