@@ -268,8 +268,11 @@ def _connect(replica, path, payload):
                 return connection, response
         except OSError as exc:
             connection.close()
-            if not getattr(candidate, "cached", False):  # a cached row may name a process gone since
-                Replica.objects.filter(pk=candidate.pk).update(failed_checks=F("failed_checks") + 1)
+            # A failed check, unless the row names another process by now (a cached row may be stale).
+            Replica.objects.filter(pk=candidate.pk, address=candidate.address, port=candidate.port,
+                                   token_salt=candidate.token_salt).update(failed_checks=F("failed_checks") + 1)
+            if getattr(candidate, "cached", False) and hasattr(replica, "service"):
+                _routes.forget(lambda key, _: key == replica.service.pk)  # the next request reads it again
             problems.append(f"replica {candidate.pk} on {candidate.host}: {exc}")
             logger.warning("gateway: %s did not answer (%s); %d more to try", candidate, exc, len(candidates))
         if not candidates and not rerouted and getattr(replica, "cached", False) and hasattr(replica, "service"):
