@@ -3,7 +3,8 @@ throughput at 8 concurrent clients against sequential requests, with p50/p95 lat
 8 streamed chats at once against the same 8 one after another and against in-process
 batched `generate` of the same 8 prompts.
 
-    .venv/bin/python bench/serving_bench.py [--requests 16] [--tokens 64] [--clients 8] [--streams-only]
+    .venv/bin/python bench/serving_bench.py [--requests 16] [--tokens 64] [--clients 8] [--streams-only] [--rounds 3]
+        [--separate-gateway]
 
 Self-contained: a temporary data folder and SQLite database, a GPT-2 built locally
 (4 layers, n_embd 128, untrained so that greedy decoding rarely stops early), registered
@@ -268,6 +269,7 @@ def main():
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--streams-only", action="store_true", help="only the streamed-chat comparison")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the streamed-chat comparison (medians)")
     parser.add_argument("--separate-gateway", action="store_true",
                         help="run the gateway in a process of its own instead of a thread of this one")
     args = parser.parse_args()
@@ -282,7 +284,7 @@ def main():
         server, base = serve()
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(args.requests)]
     try:
-        streamed = streams(base, api_key, model_dir, args.tokens, conf.REPLICA_THREADS, args.clients)
+        streamed = streams(base, api_key, model_dir, args.tokens, conf.REPLICA_THREADS, args.clients, args.rounds)
         if args.streams_only:
             return report_streams(streamed, args)
         for prompt in PROMPTS[:2]:  # warm both paths
