@@ -2,6 +2,7 @@
 
     python -m serving.replica --model-dir DIR --kind generate|embedding --port 0 \\
         [--base-dir DIR] [--port-file FILE] [--threads 1] [--batch-window-ms 5] [--max-batch 8]
+        [--stream-interval-ms 0]
 
 It binds first (port 0 picks a free port), writes {"port", "pid"} to --port-file, then
 loads the model; /health answers 503 "loading" until the model is ready. No Django here:
