@@ -169,6 +169,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Deactivate (revoke) selected keys")
     def deactivate(self, request, queryset):
         count = queryset.filter(is_active=True).update(is_active=False)
+        services.forget_cached_keys()
         self.message_user(request, f"{count} key{'s' if count != 1 else ''} deactivated.", messages.SUCCESS)
 
 

@@ -48,6 +48,9 @@ class BearerJWTAuthentication(JWTAuthentication):
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
+    # How old (seconds) a cached row of the key may be (accounts.services.api_key_for); 0: read per request.
+    max_age = 0
+
     def authenticate(self, request):
         secret_id = request.META.get("HTTP_X_SECRET_ID", "")
         secret_key = request.META.get("HTTP_X_SECRET_KEY", "")
@@ -56,7 +59,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             if ":" not in token:
                 return None
             secret_id, _, secret_key = token.partition(":")
-        key = api_key_for(secret_id, secret_key)
+        key = api_key_for(secret_id, secret_key, max_age=self.max_age)
         if key is None:
             raise exceptions.AuthenticationFailed("invalid or expired API key")
         if not key.works_at(request.path_info):

@@ -1,8 +1,11 @@
+import copy
 import hashlib
 import hmac
 import io
 import re
 import secrets
+import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -310,14 +313,63 @@ def set_api_key_by_system(*, system_key, secret_id, secret_key, description="", 
 
 
 def revoke_api_key(user, secret_id):
-    return ApiKey.objects.filter(user=user, secret_id=secret_id).update(is_active=False)
+    revoked = ApiKey.objects.filter(user=user, secret_id=secret_id).update(is_active=False)
+    forget_cached_keys(secret_id)
+    return revoked
 
 
-def api_key_for(secret_id, secret_key):
-    """The valid, active, unexpired key with this secret, else None."""
+# Rows of keys that worked lately, per process, for callers that accept a bounded staleness
+# (api_key_for's max_age): secret_id -> (monotonic time read, ApiKey with its user).
+_recent_keys = {}
+_recent_keys_lock = threading.Lock()
+
+
+def forget_cached_keys(secret_id=None):
+    """Drop this process's cached key rows (one, or all): a revoked, rotated or edited key, or a
+    user changed, must not keep working here from the cache."""
+    with _recent_keys_lock:
+        if secret_id is None:
+            _recent_keys.clear()
+        else:
+            _recent_keys.pop(secret_id, None)
+
+
+def forget_cached_keys_on_change(sender, instance, **kwargs):
+    """post_save/post_delete of ApiKey and User (connected in AccountsConfig.ready)."""
+    forget_cached_keys(instance.secret_id if isinstance(instance, ApiKey) else None)
+
+
+def _key_row(secret_id, max_age):
+    if max_age > 0:
+        with _recent_keys_lock:
+            cached = _recent_keys.get(secret_id)
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            key = copy.copy(cached[1])  # each request gets its own objects, not one shared by threads
+            key.user = copy.copy(cached[1].user)
+            return key
+    read_at = time.monotonic()
+    key = ApiKey.objects.select_related("user").filter(secret_id=secret_id, is_active=True).first()
+    if key is not None and max_age > 0:
+        with _recent_keys_lock:
+            if len(_recent_keys) >= 10_000:  # bounded: the oldest half goes
+                for stale in sorted(_recent_keys, key=lambda k: _recent_keys[k][0])[:5_000]:
+                    del _recent_keys[stale]
+            _recent_keys[secret_id] = (read_at, key)
+    return key
+
+
+def api_key_for(secret_id, secret_key, *, max_age=0):
+    """The valid, active, unexpired key with this secret, else None.
+
+    With `max_age` (seconds), the key's row may be one this process read at most that long ago
+    (only rows of active keys are kept; unknown or inactive ones are read every time). The secret,
+    the end time and the scope are still checked on every call; a key revoked or a user deactivated
+    by another process keeps working here for at most `max_age` seconds (in this process, revoking
+    through accounts.services or saving the key or the user drops the row at once).
+    """
     if not isinstance(secret_id, str) or not isinstance(secret_key, str) or not secret_id or not secret_key:
         return None
-    key = ApiKey.objects.select_related("user").filter(secret_id=secret_id, is_active=True).first()
+    key = _key_row(secret_id, max_age)
     if key is None or key.is_expired or not key.user.is_active:
         return None
     if key.scope == ApiKeyScope.SGT and is_privileged(key.user):
@@ -328,6 +380,7 @@ def api_key_for(secret_id, secret_key):
     now = timezone.now()
     # Recording every use would add a write to each API call; a minute's precision is enough.
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
+        key.last_used_at = now  # also on a cached row, so that it is written once a minute, not per call
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
     return key
 

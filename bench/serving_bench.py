@@ -3,7 +3,8 @@ throughput at 8 concurrent clients against sequential requests, with p50/p95 lat
 8 streamed chats at once against the same 8 one after another and against in-process
 batched `generate` of the same 8 prompts.
 
-    .venv/bin/python bench/serving_bench.py [--requests 16] [--tokens 64] [--clients 8] [--streams-only]
+    .venv/bin/python bench/serving_bench.py [--requests 16] [--tokens 64] [--clients 8] [--streams-only] [--rounds 3]
+        [--separate-gateway]
 
 Self-contained: a temporary data folder and SQLite database, a GPT-2 built locally
 (4 layers, n_embd 128, untrained so that greedy decoding rarely stops early), registered
@@ -164,12 +165,13 @@ def stream_chat(base, api_key, prompt, tokens):
     return time.perf_counter() - started, usage["completion_tokens"], first or 0.0
 
 
-def stream_direct(replica_url, prompt, tokens):
-    """One streamed chat straight to the replica's /generate (no gateway): (seconds, tokens)."""
+def stream_direct(replica_url, headers, prompt, tokens):
+    """One streamed chat straight to the replica's /generate (no gateway; `headers` carry the replica's
+    token, as the gateway sends it): (seconds, tokens)."""
     body = json.dumps({"messages": [{"role": "user", "content": prompt}], "max_tokens": tokens, "temperature": 0,
                        "stream": True}).encode()
     req = urllib.request.Request(f"{replica_url}/generate", data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **headers})
     started, done = time.perf_counter(), {}
     with urllib.request.urlopen(req, timeout=300) as response:
         for line in response:
@@ -209,9 +211,11 @@ def streams(base, api_key, model_dir, tokens, threads, count=8, rounds=3):
     prompts = PROMPTS[:count]
     stream_chat(base, api_key, prompts[0], 4)  # warm
     seq, conc, batched, seq_first, conc_first, direct = [], [], [], [], [], []
+    from serving import processes
     from serving.models import Replica
 
     replica = Replica.objects.filter(port__isnull=False).first()
+    replica_headers = processes.auth_headers(replica) if replica else {}
     for _ in range(rounds):
         started = time.perf_counter()
         sequential = [stream_chat(base, api_key, p, tokens) for p in prompts]
@@ -221,10 +225,10 @@ def streams(base, api_key, model_dir, tokens, threads, count=8, rounds=3):
             together = list(pool.map(lambda p: stream_chat(base, api_key, p, tokens), prompts))
         conc.append(sum(n for _, n, _ in together) / (time.perf_counter() - started))
         batched.append(in_process_batched(model_dir, prompts, tokens, threads))
-        try:  # the replica alone, without the gateway (skipped when the replica wants credentials)
+        try:  # the replica alone, without the gateway (with the replica's token)
             started = time.perf_counter()
             with concurrent.futures.ThreadPoolExecutor(count) as pool:
-                straight = list(pool.map(lambda p: stream_direct(replica.url, p, tokens), prompts))
+                straight = list(pool.map(lambda p: stream_direct(replica.url, replica_headers, p, tokens), prompts))
             direct.append(sum(n for _, n in straight) / (time.perf_counter() - started))
         except (OSError, AttributeError) as exc:
             print(f"  (the replica alone: skipped, {exc})")
@@ -265,6 +269,7 @@ def main():
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--streams-only", action="store_true", help="only the streamed-chat comparison")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the streamed-chat comparison (medians)")
     parser.add_argument("--separate-gateway", action="store_true",
                         help="run the gateway in a process of its own instead of a thread of this one")
     args = parser.parse_args()
@@ -279,7 +284,7 @@ def main():
         server, base = serve()
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(args.requests)]
     try:
-        streamed = streams(base, api_key, model_dir, args.tokens, conf.REPLICA_THREADS, args.clients)
+        streamed = streams(base, api_key, model_dir, args.tokens, conf.REPLICA_THREADS, args.clients, args.rounds)
         if args.streams_only:
             return report_streams(streamed, args)
         for prompt in PROMPTS[:2]:  # warm both paths

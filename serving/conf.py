@@ -15,6 +15,9 @@ def _float(name, default):
 REPLICA_THREADS = _int("SERVING_REPLICA_THREADS", 1)
 BATCH_WINDOW_MS = _float("SERVING_BATCH_WINDOW_MS", 5)
 MAX_BATCH = _int("SERVING_MAX_BATCH", 8)
+# A streamed answer's deltas: the first at once, then at most one per this many ms, carrying every
+# token made meanwhile (0: one per decoding step).
+STREAM_INTERVAL_MS = _float("SERVING_STREAM_INTERVAL_MS", 20)
 # How long a new replica may take to load its model and answer /health.
 START_TIMEOUT_S = _float("SERVING_START_TIMEOUT", 180)
 # The supervisor's sweep period, and failed health checks before a live process is replaced.
@@ -24,6 +27,13 @@ MAX_FAILED_CHECKS = _int("SERVING_MAX_FAILED_CHECKS", 3)
 SCALE_WINDOW_S = _float("SERVING_SCALE_WINDOW", 10)
 SCALE_DOWN_AFTER_S = _float("SERVING_SCALE_DOWN_AFTER", 30)
 MAX_REPLICAS = _int("SERVING_MAX_REPLICAS", 4)
+# The gateway's per-process caches (docs/serving.md, "The gateway's caches"): how long an API key's
+# row, and a service with its running versions and replicas, are reused before being read again.
+KEY_CACHE_S = _float("SERVING_KEY_CACHE_SECONDS", 5)
+ROUTE_CACHE_S = _float("SERVING_ROUTE_CACHE_SECONDS", 2)
+# Requests are counted in memory and added to the database by a thread every this many seconds
+# (0: one UPDATE per request, as it is routed).
+COUNT_FLUSH_S = _float("SERVING_COUNT_FLUSH_SECONDS", 1)
 # Gateway limits.
 REQUEST_TIMEOUT_S = _float("SERVING_REQUEST_TIMEOUT", 300)
 MAX_MESSAGES = 256

@@ -47,6 +47,12 @@ class Sequence:
         self.pending = None  # sampled, streamed, not yet fed to the model
         self.out = queue.Queue()
         self.cancelled = threading.Event()
+        self.ended = threading.Event()  # set with the last item put on `out` (its end or an error)
+
+    def end(self, item):
+        """Put the sequence's last item (`(END, reason)` or an exception) and say that it ended."""
+        self.out.put(item)
+        self.ended.set()
 
     def cancel(self):
         self.cancelled.set()
@@ -104,12 +110,12 @@ class DecodeEngine:
                     cache, mask = self._leave(cache, mask)
             except Exception as exc:  # every live request gets the error; the engine keeps serving
                 for sequence in self.running + newcomers:
-                    sequence.out.put(exc)
+                    sequence.end(exc)
                 self.running, cache, mask = [], None, None
 
     def _dropped(self, sequence):
         if sequence.cancelled.is_set():
-            sequence.out.put((END, "cancelled"))
+            sequence.end((END, "cancelled"))
             return True
         return False
 
@@ -170,14 +176,14 @@ class DecodeEngine:
                     probs = torch.zeros_like(probs).scatter_(0, order, sorted_probs)
                 token = int(torch.multinomial(probs, 1, generator=sequence.generator))
             if token == self.eos:
-                sequence.out.put((END, "stop"))
+                sequence.end((END, "stop"))
                 sequence.pending = None
                 continue
             sequence.made += 1
             sequence.out.put(token)
             sequence.pending = token
             if sequence.made >= sequence.max_tokens:
-                sequence.out.put((END, "length"))
+                sequence.end((END, "length"))
                 sequence.pending = None
 
     def _leave(self, cache, mask):
@@ -188,7 +194,7 @@ class DecodeEngine:
             if sequence.pending is None:
                 continue
             if sequence.cancelled.is_set():
-                sequence.out.put((END, "cancelled"))
+                sequence.end((END, "cancelled"))
                 continue
             keep.append(index)
         if len(keep) == len(self.running):

@@ -14,12 +14,14 @@ from django.http import StreamingHttpResponse
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import ApiKeyAuthentication, BearerJWTAuthentication
 from core.errors import DomainError
 
-from . import gateway, selectors, services
+from . import conf, gateway, selectors, services
 
 TAGS = ["OpenAI-compatible API (serving)"]
 ERROR_TYPES = {
@@ -64,7 +66,18 @@ def openai_exception_handler(exc, context):
     return None
 
 
+class RecentApiKeyAuthentication(ApiKeyAuthentication):
+    """API keys whose rows this process read up to conf.KEY_CACHE_S seconds ago are not read again
+    (the secret, the key's end time and scope are checked on every request): a key revoked in another
+    process stops working here within that time (docs/serving.md, "The gateway's caches")."""
+
+    max_age = conf.KEY_CACHE_S
+
+
 class OpenAIView(APIView):
+    # As the project's default (config.settings), with the gateway's cached key rows.
+    authentication_classes = [BearerJWTAuthentication, RecentApiKeyAuthentication, SessionAuthentication]
+
     def get_exception_handler(self):
         return openai_exception_handler
 

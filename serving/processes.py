@@ -70,6 +70,7 @@ def replica_command(version, replica, listen_fd, token_fd):
         "--threads", str(conf.REPLICA_THREADS),
         "--batch-window-ms", str(conf.BATCH_WINDOW_MS),
         "--max-batch", str(conf.MAX_BATCH),
+        "--stream-interval-ms", str(conf.STREAM_INTERVAL_MS),
     ]
     if version.base_dir:
         cmd += ["--base-dir", version.base_dir]

@@ -2,6 +2,7 @@
 
     python -m serving.replica --model-dir DIR --kind generate|embedding --port 0 \\
         [--base-dir DIR] [--port-file FILE] [--threads 1] [--batch-window-ms 5] [--max-batch 8]
+        [--stream-interval-ms 0]
 
 It binds first (port 0 picks a free port), writes {"port", "pid"} to --port-file, then
 loads the model; /health answers 503 "loading" until the model is ready. No Django here:
@@ -222,8 +223,9 @@ class Generator:
             results.append({"text": text, "prompt_tokens": len(req["ids"]), "completion_tokens": n, "finish_reason": reason})
         return results
 
-    def start_engine(self, max_batch):
+    def start_engine(self, max_batch, stream_interval_s=0.0):
         """The replica's decoding loop (serving.engine): every generation goes through it."""
+        self.stream_interval_s = max(0.0, float(stream_interval_s))
         self.engine = DecodeEngine(self.model, eos_token_id=self.tokenizer.eos_token_id,
                                    pad_token_id=self.tokenizer.pad_token_id, max_batch=max_batch)
         return self
@@ -244,15 +246,23 @@ class Generator:
         sequence = self.engine.submit(req)
         tokens, outcome = [], {}
         try:
-            yield from self._deltas(req, sequence.out, tokens, outcome)
+            yield from self._deltas(req, sequence, tokens, outcome)
         finally:
             sequence.cancel()  # a stop string, or the client went away: the engine drops it before its next step
         yield {"done": True, "finish_reason": outcome.get("reason", "length"), "prompt_tokens": len(req["ids"]),
                "completion_tokens": len(tokens)}
 
-    def _deltas(self, req, tokens_out, tokens, outcome):
-        sent, reason, ended = "", None, False
+    def _deltas(self, req, sequence, tokens, outcome):
+        tokens_out, interval = sequence.out, getattr(self, "stream_interval_s", 0.0)
+        sent, reason, ended, last = "", None, False, None
         while not ended:
+            if last is not None and interval:
+                # At most one delta per interval after the first: the tokens made meanwhile go out
+                # together, so 8 streams cost 8 writes per interval, not 8 per decoding step. The end
+                # of the sequence is not held back.
+                wait = last + interval - time.monotonic()
+                if wait > 0:
+                    sequence.ended.wait(wait)
             # Every token made so far: one when the reader keeps up, several when it is behind (a busy
             # host, a slow client); they then go out as one delta, so a stream never falls further back.
             items = [tokens_out.get(timeout=600)]
@@ -281,7 +291,7 @@ class Generator:
                     text, reason = text[:at], "stop"
             if len(text) > len(sent):
                 yield {"text": text[len(sent):]}
-                sent = text
+                sent, last = text, time.monotonic()
             if reason:
                 break
         outcome["reason"] = reason or "length"
@@ -466,6 +476,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-window-ms", type=float, default=5.0)
     parser.add_argument("--max-batch", type=int, default=8)
+    parser.add_argument("--stream-interval-ms", type=float, default=0.0,
+                        help="after a stream's first delta, at most one delta per this many ms (0: one per token)")
     args = parser.parse_args(argv)
 
     state = State()
@@ -496,7 +508,7 @@ def main(argv=None):
         engine_class = Generator if args.kind == "generate" else Embedder
         engine = engine_class(args.model_dir, args.base_dir or None)
         if args.kind == "generate":
-            state.batcher = engine.start_engine(args.max_batch)  # continuous batching (serving.engine)
+            state.batcher = engine.start_engine(args.max_batch, args.stream_interval_ms / 1000)  # continuous batching (serving.engine)
         else:
             state.batcher = Batcher(engine.embed_batch, engine.batch_key, args.batch_window_ms / 1000,
                                     args.max_batch, busy=lambda: state.in_flight)

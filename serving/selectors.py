@@ -133,14 +133,25 @@ def routable_versions(service):
     return [v for v in versions if v.live_replicas]
 
 
+def pick_version(versions, rng=random):
+    """One of the routable versions, by weighted random choice on `rate`."""
+    return rng.choices(versions, weights=[v.rate for v in versions], k=1)[0]
+
+
+def pick_replicas(replicas, rng=random):
+    """The replicas in the order to try them: one at random first, then the others."""
+    first = rng.choice(replicas)
+    return [first, *[r for r in replicas if r.pk != first.pk]]
+
+
 def pick_route(service, rng=random):
     """(version, replica) for one request: a version by weighted random choice on `rate`,
     then one of its running replicas at random. None if nothing is running."""
     versions = routable_versions(service)
     if not versions:
         return None
-    version = rng.choices(versions, weights=[v.rate for v in versions], k=1)[0]
-    return version, rng.choice(version.live_replicas)
+    version = pick_version(versions, rng)
+    return version, pick_replicas(version.live_replicas, rng)[0]
 
 
 def active_versions():

@@ -616,7 +616,7 @@ def clean_messages(messages):
 
 
 def _generation_service(user, model):
-    service = selectors.get_callable_service(user, model)
+    service = gateway.callable_service(user, model)
     if service.kind != ServiceKind.GENERATE:
         raise gateway.ModelError(f"`{model}` is an embedding model; use /v1/embeddings", param="model")
     return service
@@ -737,7 +737,7 @@ def embeddings(*, user, model, input, encoding_format="float"):
         raise gateway.ModelError(f"input holds more than {conf.MAX_PROMPT_CHARS} characters", param="input")
     if encoding_format not in ("float", "base64"):
         raise gateway.ModelError("encoding_format must be float or base64", param="encoding_format")
-    service = selectors.get_callable_service(user, model)
+    service = gateway.callable_service(user, model)
     if service.kind != ServiceKind.EMBEDDING:
         raise gateway.ModelError(f"`{model}` is not an embedding model", param="model")
     if on_cluster():

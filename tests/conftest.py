@@ -10,8 +10,21 @@ from tests.worker import start_worker, stop_worker, wait_for_worker
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()
+    _forget_process_caches()
     yield
     cache.clear()
+    _forget_process_caches()
+
+
+def _forget_process_caches():
+    """The gateway's per-process caches and request counts (a rolled-back test's ids are reused by the next)."""
+    from accounts.services import forget_cached_keys
+    from serving import gateway
+
+    forget_cached_keys()
+    gateway.forget_routes()
+    with gateway.request_counts.lock:
+        gateway.request_counts.pending.clear()
 
 
 @pytest.fixture

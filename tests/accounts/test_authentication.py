@@ -149,3 +149,54 @@ def test_refused_jwt_in_a_facade_gives_a_readable_message_and_challenge(user):
     body = response.json()
     assert body["code"] == 401 and body["data"] == ""
     assert body["msg"].startswith("Given token not valid") and "expired" in body["msg"]
+
+
+def test_the_gateways_cached_key_rows_are_bounded_in_age_and_dropped_when_revoked_here(user, monkeypatch):
+    """api_key_for(max_age=...) (the OpenAI gateway's): a row read less than max_age ago is reused; the
+    secret and end time are still checked; a revoke in this process drops it at once, one made by another
+    process (a plain UPDATE, no signal here) within max_age."""
+    import accounts.services as accounts_services
+    from accounts.services import api_key_for, revoke_api_key
+
+    clock = [1000.0]
+    monkeypatch.setattr(accounts_services.time, "monotonic", lambda: clock[0])
+    key, secret = create_api_key(user, secret_id="cached-key")
+    assert api_key_for("cached-key", secret, max_age=5).user == user
+    ApiKey.objects.filter(pk=key.pk).update(is_active=False)  # as another process would revoke it
+    assert api_key_for("cached-key", secret) is None  # read per call without max_age
+    assert api_key_for("cached-key", secret, max_age=5).user == user  # the cached row, under 5 s old
+    assert api_key_for("cached-key", "wrong-" + secret, max_age=5) is None  # the secret is always checked
+    first = api_key_for("cached-key", secret, max_age=5)
+    assert first is not api_key_for("cached-key", secret, max_age=5)  # copies: not shared by request threads
+    clock[0] += 5
+    assert api_key_for("cached-key", secret, max_age=5) is None  # read again: revoked
+
+    other, other_secret = create_api_key(user, secret_id="cached-key-2")
+    assert api_key_for("cached-key-2", other_secret, max_age=5) is not None
+    revoke_api_key(user, "cached-key-2")  # in this process: at once
+    assert api_key_for("cached-key-2", other_secret, max_age=5) is None
+
+    third, third_secret = create_api_key(user, secret_id="cached-key-3")
+    assert api_key_for("cached-key-3", third_secret, max_age=5) is not None
+    ApiKey.objects.filter(pk=third.pk).update(end_time=timezone.now() - timedelta(seconds=1))
+    third.refresh_from_db()
+    third.save()  # a key saved in this process is read again
+    assert api_key_for("cached-key-3", third_secret, max_age=5) is None
+    user.is_active = False
+    user.save()
+    assert api_key_for("cached-key", secret, max_age=5) is None
+
+
+def test_the_openai_api_reads_a_revoked_key_again_within_the_cache_age(user, monkeypatch):
+    import accounts.services as accounts_services
+    from serving import conf
+
+    clock = [1000.0]
+    monkeypatch.setattr(accounts_services.time, "monotonic", lambda: clock[0])
+    key, secret = create_api_key(user, secret_id="gateway-key")
+    client = client_with(HTTP_AUTHORIZATION=f"Bearer gateway-key:{secret}")
+    assert client.get("/v1/models").status_code == 200
+    ApiKey.objects.filter(pk=key.pk).update(is_active=False)
+    assert client.get("/api/v1/me/").status_code == 401  # the rest of the API reads the key per request
+    clock[0] += conf.KEY_CACHE_S
+    assert client.get("/v1/models").status_code == 401

@@ -123,3 +123,26 @@ def test_eight_streams_at_once_all_finish_and_the_engine_empties(generator):
     while generator.engine.running and time.monotonic() < deadline:
         time.sleep(0.01)
     assert generator.engine.running == []
+
+
+def test_a_stream_interval_sends_the_first_delta_at_once_then_the_tokens_made_meanwhile_together(generator):
+    body = request(generator, PROMPTS[2], max_tokens=40)
+    per_token = list(generator.stream(body))
+    generator.stream_interval_s = 0.05
+    try:
+        started = time.monotonic()
+        stamps, events = [], []
+        for event in generator.stream(request(generator, PROMPTS[2], max_tokens=40)):
+            stamps.append(time.monotonic() - started)
+            events.append(event)
+    finally:
+        generator.stream_interval_s = 0.0
+
+    text = "".join(e["text"] for e in events if "text" in e)
+    assert text == "".join(e["text"] for e in per_token if "text" in e)  # the same answer, in fewer deltas
+    assert events[-1] == per_token[-1]
+    deltas = [s for s, e in zip(stamps, events) if "text" in e]
+    assert len(deltas) < len([e for e in per_token if "text" in e])
+    # After the first, deltas are at least an interval apart (up to the timer's slack), but for the last:
+    # the end of the sequence is not held back.
+    assert all(b - a >= 0.045 for a, b in list(zip(deltas, deltas[1:]))[:-1])

@@ -101,8 +101,12 @@ def test_openai_client_traffic_split_and_errors(celery_worker, live_server, no_o
     assert set(served) == {"tiny-v1", "tiny-v2"}
     share = served["tiny-v1"] / 500
     assert abs(share - 0.8) < 0.06, served
-    counts = dict(ServiceVersion.objects.filter(service__name="tiny").values_list("number", "request_count"))
-    assert counts[1] >= served["tiny-v1"] and counts[2] >= served["tiny-v2"]
+    # Counted in memory by the gateway and written by its thread within SERVING_COUNT_FLUSH_SECONDS (1 s).
+    def counted():
+        counts = dict(ServiceVersion.objects.filter(service__name="tiny").values_list("number", "request_count"))
+        return counts[1] >= served["tiny-v1"] and counts[2] >= served["tiny-v2"]
+
+    wait_until(counted, timeout=10, interval=0.2, message="the gateway to write its request counts")
 
     # OpenAI-style errors.
     with pytest.raises(openai.NotFoundError) as unknown:
