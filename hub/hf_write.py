@@ -600,6 +600,9 @@ def raw_body_reader(request):
         state["remaining"] -= filled
         return buffer if filled == size else bytes(view[:filled])
 
+    # For hub.storage.store_stream: the socket itself, so that the body can be spliced into its
+    # file by the kernel (taken as a whole: `read` is not to be used as well).
+    read.socket_source = (sock, pending[0])
     return read
 
 

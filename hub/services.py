@@ -38,6 +38,8 @@ from .storage import (
     lfs_pointer_oid,
     local_root,
     store_blob,
+    splice_into,
+    splice_source,
     store_bytes,
     store_stream,
 )
@@ -618,7 +620,10 @@ def store_lfs_part(*, upload, number, read):
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         written = 0
-        while written < length:
+        source = splice_source(read)
+        if source is not None:  # straight from the socket into the file, by the kernel
+            written = splice_into(source[0], source[1], fd, length, offset=offset)
+        while source is None and written < length:
             data = read(min(STREAM_CHUNK, length - written))
             if not data:
                 break
@@ -663,10 +668,12 @@ def complete_lfs_upload(*, repo, sha256, size, parts):
         raise InvalidInput(f"the etags of parts {sorted(wrong)[:20] or sorted(set(given) ^ set(stored))[:20]} do not match")
     path = local_root() / upload.temp_name
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while data := handle.read(STREAM_CHUNK):
-            digest.update(data)
-        actual_size = handle.tell()
+    buffer = memoryview(bytearray(STREAM_CHUNK))
+    actual_size = 0
+    with path.open("rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            digest.update(buffer[:count])
+            actual_size += count
     if actual_size != size or digest.hexdigest() != sha256:
         path.unlink(missing_ok=True)
         upload.delete()

@@ -9,6 +9,7 @@ renamed to its content-addressed name hub/blobs/sha256/<2>/<sha256>. On other ba
 it goes through storage.save() under a random name, hashed on the way.
 """
 
+import fcntl
 import hashlib
 import os
 import queue
@@ -167,6 +168,9 @@ def store_stream(read, size, *, expected_sha256=None):
         blob = _store_with_storage_save(reader, size, lfs, expected_sha256)
         return blob
     tmp = temp_path(root)
+    source = splice_source(read)
+    if source is not None:
+        return _store_spliced(source, tmp, size, lfs, expected_sha256)
     hasher = _HashThread(size, git=not lfs)
     written = 0
     try:
@@ -191,6 +195,134 @@ def store_stream(read, size, *, expected_sha256=None):
         return adopt_local_file(tmp, sha256=digest, size=size, git_oid=git_oid)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _store_spliced(source, tmp, size, lfs, expected_sha256):
+    """store_stream for a body that arrives on a socket (`source`: (socket, bytes of the body
+    already read)): the bytes move from the socket into the temporary file inside the kernel
+    (splice through a pipe), never through Python's memory, while a second thread reads back
+    what has landed (from the page cache) and hashes it. Then fsync, verify, rename."""
+    sock, head = source
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    hasher = _FileHashThread(tmp, size, git=not lfs)
+    try:
+        try:
+            written = splice_into(sock, head, fd, size, hasher.advance)
+        finally:
+            hasher.finish()
+        if written != size:
+            raise InvalidInput(f"the body ended after {written} of {size} bytes")
+        os.fsync(fd)
+        os.close(fd)
+        fd = None
+        digest = hasher.sha256.hexdigest()
+        if expected_sha256 is not None and digest != expected_sha256:
+            raise InvalidInput(f"content sha256 is {digest}, not {expected_sha256}")
+        git_oid = lfs_pointer_oid(digest, size) if lfs else hasher.git.hexdigest()
+        return adopt_local_file(tmp, sha256=digest, size=size, git_oid=git_oid)
+    finally:
+        if fd is not None:
+            os.close(fd)
+        tmp.unlink(missing_ok=True)
+
+
+SPLICE_PIPE_BYTES = 1024 * 1024
+F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, named in Python 3.10+ on Linux only
+
+
+def splice_source(read):
+    """(socket, bytes already read) when `read` (hub.hf_write.raw_body_reader) can hand its
+    socket to splice(2), else None."""
+    return getattr(read, "socket_source", None) if hasattr(os, "splice") else None
+
+
+def splice_into(sock, head, fd, size, progress=None, offset=None):
+    """Write `head`, then move the rest of `size` bytes from `sock` to `fd` with splice(2)
+    through a pipe: inside the kernel, never through Python's memory. At the file's position,
+    or at `offset`. Returns the bytes written (fewer when the client stopped sending)."""
+    progress = progress or (lambda written: None)
+    written = 0
+    view = memoryview(head)[:size]
+    while view:
+        count = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset + written)
+        view = view[count:]
+        written += count
+    progress(written)
+    pipe_out, pipe_in = os.pipe()
+    try:
+        try:
+            fcntl.fcntl(pipe_in, F_SETPIPE_SZ, SPLICE_PIPE_BYTES)
+        except OSError:  # a smaller pipe only means more calls
+            pass
+        while written < size:
+            try:
+                moved = os.splice(sock.fileno(), pipe_in, min(SPLICE_PIPE_BYTES, size - written),
+                                  flags=os.SPLICE_F_MOVE | os.SPLICE_F_MORE)
+            except (ConnectionError, TimeoutError) as exc:
+                raise InvalidInput(f"the connection broke after {written} of {size} bytes: {exc}") from None
+            if moved == 0:
+                break
+            left = moved
+            while left:
+                if offset is None:
+                    left -= os.splice(pipe_out, fd, left, flags=os.SPLICE_F_MOVE)
+                else:
+                    left -= os.splice(pipe_out, fd, left, offset_dst=offset + written + moved - left,
+                                      flags=os.SPLICE_F_MOVE)
+            written += moved
+            progress(written)
+    finally:
+        os.close(pipe_out)
+        os.close(pipe_in)
+    return written
+
+
+class _FileHashThread:
+    """sha256 (and the git blob id) of a file being written by someone else: `advance(n)` says
+    the first n bytes are there; a second thread reads them back (from the page cache, in
+    STREAM_CHUNK reads into one buffer) and hashes them. Memory stays flat."""
+
+    def __init__(self, path, size, git):
+        self.sha256 = hashlib.sha256()
+        self.git = hashlib.sha1(f"blob {size}\0".encode()) if git else None
+        self._fd = os.open(path, os.O_RDONLY)
+        self._available = 0
+        self._done = False
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def advance(self, available):
+        with self._ready:
+            self._available = available
+            self._ready.notify()
+
+    def _run(self):
+        buffer = bytearray(STREAM_CHUNK)
+        view = memoryview(buffer)
+        hashed = 0
+        while True:
+            with self._ready:
+                while self._available <= hashed and not self._done:
+                    self._ready.wait()
+                available, done = self._available, self._done
+            while hashed < available:
+                count = os.preadv(self._fd, [view[: min(STREAM_CHUNK, available - hashed)]], hashed)
+                if count <= 0:
+                    break
+                self.sha256.update(view[:count])
+                if self.git is not None:
+                    self.git.update(view[:count])
+                hashed += count
+            if done and hashed >= available:
+                return
+
+    def finish(self):
+        with self._ready:
+            self._done = True
+            self._ready.notify()
+        self._thread.join()
+        os.close(self._fd)
 
 
 class _HashThread:
