@@ -4,7 +4,7 @@ throughput at 8 concurrent clients against sequential requests, with p50/p95 lat
 batched `generate` of the same 8 prompts.
 
     .venv/bin/python bench/serving_bench.py [--requests 16] [--tokens 64] [--clients 8] [--streams-only] [--rounds 3]
-        [--separate-gateway]
+        [--separate-gateway | --gunicorn]
 
 Self-contained: a temporary data folder and SQLite database, a GPT-2 built locally
 (4 layers, n_embd 128, untrained so that greedy decoding rarely stops early), registered
@@ -124,12 +124,31 @@ server.serve_forever()
 class ChildGateway:
     """The gateway in a process of its own (as a deployment runs it: not in the clients' process)."""
 
-    def __init__(self):
+    def __init__(self, gunicorn=False):
+        import socket
         import subprocess
 
-        self.process = subprocess.Popen([sys.executable, "-c", GATEWAY_CHILD, str(ROOT)], stdout=subprocess.PIPE,
-                                        env=dict(os.environ), text=True)
-        self.port = int(self.process.stdout.readline())
+        if not gunicorn:
+            self.process = subprocess.Popen([sys.executable, "-c", GATEWAY_CHILD, str(ROOT)], stdout=subprocess.PIPE,
+                                            env=dict(os.environ), text=True)
+            self.port = int(self.process.stdout.readline())
+            return
+        # As bin/up serves the site: gunicorn, 2 workers of 4 threads (WEB_CONCURRENCY, WEB_THREADS).
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", os.environ.get("WEB_THREADS", "4"),
+             "--timeout", "120", "--no-control-socket", "--log-level", "warning"],
+            cwd=ROOT, env=dict(os.environ))
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start")
 
     def shutdown(self):
         self.process.terminate()
@@ -272,13 +291,15 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the streamed-chat comparison (medians)")
     parser.add_argument("--separate-gateway", action="store_true",
                         help="run the gateway in a process of its own instead of a thread of this one")
+    parser.add_argument("--gunicorn", action="store_true",
+                        help="run the gateway as bin/up does: gunicorn, 2 workers of 4 threads")
     args = parser.parse_args()
     model_dir = Path(os.environ["CRUCIBLE_DATA_DIR"]) / "bench-model"
     api_key, version = setup(model_dir)
     from serving import conf
 
-    if args.separate_gateway:
-        server = ChildGateway()
+    if args.separate_gateway or args.gunicorn:
+        server = ChildGateway(gunicorn=args.gunicorn)
         base = f"http://127.0.0.1:{server.port}"
     else:
         server, base = serve()

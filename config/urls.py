@@ -7,7 +7,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from core import metrics
 from core import views as core_views
 
-APPS = ["accounts", "hub", "registry", "files", "images", "training", "evaluation", "serving", "sgt", "chat", "experiments"]
+# serving first: its paths all start with their own prefix (v1/, model/modelServer/, serving/,
+# api/v1/serving/), and /v1/ is the busiest route, resolved before every other app's patterns.
+APPS = ["serving", "accounts", "hub", "registry", "files", "images", "training", "evaluation", "sgt", "chat", "experiments"]
 
 urlpatterns = [
     path("", core_views.home, name="home"),
