@@ -188,13 +188,18 @@ def store_stream(read, size, *, expected_sha256=None):
             if written != size:
                 raise InvalidInput(f"the body ended after {written} of {size} bytes")
             os.fsync(out.fileno())
-        digest = hasher.sha256.hexdigest()
-        if expected_sha256 is not None and digest != expected_sha256:
-            raise InvalidInput(f"content sha256 is {digest}, not {expected_sha256}")
-        git_oid = lfs_pointer_oid(digest, size) if lfs else hasher.git.hexdigest()
-        return adopt_local_file(tmp, sha256=digest, size=size, git_oid=git_oid)
+        return _adopt_verified(tmp, hasher, size, lfs, expected_sha256)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _adopt_verified(tmp, hasher, size, lfs, expected_sha256):
+    """The fsynced temporary file as a blob, once its sha256 (from `hasher`) is the one expected."""
+    digest = hasher.sha256.hexdigest()
+    if expected_sha256 is not None and digest != expected_sha256:
+        raise InvalidInput(f"content sha256 is {digest}, not {expected_sha256}")
+    git_oid = lfs_pointer_oid(digest, size) if lfs else hasher.git.hexdigest()
+    return adopt_local_file(tmp, sha256=digest, size=size, git_oid=git_oid)
 
 
 def _store_spliced(source, tmp, size, lfs, expected_sha256):
@@ -215,11 +220,7 @@ def _store_spliced(source, tmp, size, lfs, expected_sha256):
         os.fsync(fd)
         os.close(fd)
         fd = None
-        digest = hasher.sha256.hexdigest()
-        if expected_sha256 is not None and digest != expected_sha256:
-            raise InvalidInput(f"content sha256 is {digest}, not {expected_sha256}")
-        git_oid = lfs_pointer_oid(digest, size) if lfs else hasher.git.hexdigest()
-        return adopt_local_file(tmp, sha256=digest, size=size, git_oid=git_oid)
+        return _adopt_verified(tmp, hasher, size, lfs, expected_sha256)
     finally:
         if fd is not None:
             os.close(fd)

@@ -4,8 +4,7 @@ submitted with the real kubernetes client to an API server stand-in."""
 
 import copy
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import jsonschema
@@ -15,6 +14,7 @@ from django.conf import settings
 from core.jobs import JobHandle
 from serving import kserve, services
 from serving.models import ModelService, ServiceKind, ServiceVersion, ServingJob, VersionStatus
+from tests.http import send_json, serve_in_thread
 from tests.training.test_kubeflow import FakeApiServer, write_kubeconfig
 
 from .conftest import client_for, register, version_body
@@ -237,19 +237,12 @@ class KServeCluster:
                 return document
 
             def reply(self, status, document):
-                data = json.dumps(document).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, document)
 
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = serve_in_thread(Handler)
 
     def close(self):
         self.httpd.shutdown()
@@ -303,21 +296,14 @@ class HuggingFaceRuntime:
                 self.close_connection = True
 
             def send(self, status, document):
-                data = json.dumps(document).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, document)
 
             def log_message(self, *args):
                 pass
 
         self.model_name = ""
         self.expected = (tokenizer, model)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = serve_in_thread(Handler)
 
     def close(self):
         self.httpd.shutdown()

@@ -3,13 +3,13 @@ kubernetes client's and the Training SDK's models, and submission through the re
 
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
 import pytest
 
 from core.jobs import JobHandle
+from tests.http import send_json, serve_in_thread
 from training import backends, execution
 from training.models import CodeTask
 
@@ -189,21 +189,14 @@ class FakeApiServer:
                                         "authorization": self.headers.get("Authorization")})
                 status, reply = server.replies.get((self.command, self.path.split("?")[0]),
                                                    (404, {"kind": "Status", "message": "not found", "code": 404}))
-                data = json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, reply)
 
             do_GET = do_POST = do_DELETE = answer
 
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = serve_in_thread(Handler)
 
     def close(self):
         self.httpd.shutdown()
