@@ -3,7 +3,25 @@ Kubernetes API server, a model runtime)."""
 
 import json
 import threading
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that does not log each request to stderr."""
+
+    def log_message(self, *args):
+        pass
+
+
+class StandIn:
+    """Base of a stand-in server: `start(handler_class)` serves it; `close()` stops it."""
+
+    def start(self, handler_class):
+        self.httpd, self.url = serve_in_thread(handler_class)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def send_json(handler, status, document, headers=None):

@@ -4,7 +4,6 @@ submitted with the real kubernetes client to an API server stand-in."""
 
 import copy
 import json
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import jsonschema
@@ -14,7 +13,7 @@ from django.conf import settings
 from core.jobs import JobHandle
 from serving import kserve, services
 from serving.models import ModelService, ServiceKind, ServiceVersion, ServingJob, VersionStatus
-from tests.http import send_json, serve_in_thread
+from tests.http import QuietHandler, StandIn, send_json
 from tests.training.test_kubeflow import FakeApiServer, write_kubeconfig
 
 from .conftest import client_for, register, version_body
@@ -185,7 +184,7 @@ def test_delete_and_refusals_are_clear(service, cluster, settings, tmp_path):
 # --- end to end: deploy, /v1 through the InferenceService's endpoint, stop ------------------------
 
 
-class KServeCluster:
+class KServeCluster(StandIn):
     """A Kubernetes API server stand-in that keeps InferenceServices (create, read, replace, delete)
     and reports each Ready at `endpoint` once it has been read `ready_after` times, with KServe's
     status fields (url, conditions, components.predictor revisions)."""
@@ -194,7 +193,7 @@ class KServeCluster:
         self.objects, self.requests, self.reads = {}, [], {}
         cluster = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 name = self.path.split("?")[0].rsplit("/", 1)[-1]
                 if name not in cluster.objects:
@@ -239,17 +238,10 @@ class KServeCluster:
             def reply(self, status, document):
                 send_json(self, status, document)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd, self.url = serve_in_thread(Handler)
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.start(Handler)
 
 
-class HuggingFaceRuntime:
+class HuggingFaceRuntime(StandIn):
     """KServe's Hugging Face runtime's OpenAI routes (/openai/v1/chat/completions), for the model in
     `folder` (loaded with transformers, greedy), at <url>/<InferenceService name>. Keeps the
     requests and Host headers it received."""
@@ -262,7 +254,7 @@ class HuggingFaceRuntime:
         self.requests = []
         runtime = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):
@@ -298,16 +290,9 @@ class HuggingFaceRuntime:
             def send(self, status, document):
                 send_json(self, status, document)
 
-            def log_message(self, *args):
-                pass
-
         self.model_name = ""
         self.expected = (tokenizer, model)
-        self.httpd, self.url = serve_in_thread(Handler)
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.start(Handler)
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@ kubernetes client's and the Training SDK's models, and submission through the re
 
 import json
 import socket
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
 import pytest
 
 from core.jobs import JobHandle
-from tests.http import send_json, serve_in_thread
+from tests.http import QuietHandler, StandIn, send_json
 from training import backends, execution
 from training.models import CodeTask
 
@@ -171,7 +170,7 @@ def test_pod_templates_are_valid_kubernetes_pod_templates(user):
 # --- submitting to a cluster (an API server of our own, spoken to by the real client) ------------
 
 
-class FakeApiServer:
+class FakeApiServer(StandIn):
     """A Kubernetes API server stand-in: records each request and answers from `replies`
     ({(method, path): (status, body)}); anything else is a 404 Status."""
 
@@ -180,7 +179,7 @@ class FakeApiServer:
         self.replies = {}
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length)) if length else None
@@ -193,14 +192,7 @@ class FakeApiServer:
 
             do_GET = do_POST = do_DELETE = answer
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd, self.url = serve_in_thread(Handler)
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.start(Handler)
 
 
 def write_kubeconfig(path, server):
