@@ -244,81 +244,104 @@ def evaluate(config):
             predictions[prompt] = generate(model, tokenizer, device, prompt, max_new_tokens, max_length)
         return predictions[prompt]
 
-    rows_out = []
+    rows_out, failed = [], {}
     for index, stage in enumerate(stages):
         report = reporter(index, stage)
         report(0.0)
-        if stage == "lm":
-            texts = [t for t in (text_of(r) for r in records) if t.strip()]
-            if not texts:
-                raise DataError("perplexity/loss: no texts (records need `text`, or a prompt field and a reference)")
-            nll, tokens, scored, truncated = language_model_scores(
-                model, tokenizer, device, texts, max_length, batch_size, report
-            )
-            if tokens == 0:
-                raise DataError("perplexity/loss: the texts are too short (fewer than 2 tokens each)")
-            loss, ppl = M.perplexity(nll, tokens)
-            results.update({k: v for k, v in (("loss", loss), ("perplexity", ppl)) if k in wanted})
-            details.update(lm_texts=scored, lm_tokens=tokens, lm_truncated=truncated)
-            print(f"language modelling: {scored} texts, {tokens} predicted tokens, loss {loss:.4f}, "
-                  f"perplexity {ppl:.3f}", flush=True)
-        elif stage == "label":
-            rows = [r for r in records if prompt_of(r) is not None and targets_of(r, LABEL_FIELDS)]
-            if not rows:
-                rows = [r for r in records if prompt_of(r) is not None and targets_of(r)]
-            if not rows:
-                raise DataError("accuracy/exact_match: no labelled records (input/label or question/answer)")
-            label_set = sorted({targets_of(r)[0] for r in rows if "label" in r})
-            if len(label_set) > 100:
-                label_set = []
-            correct = matched = 0.0
-            for number, record in enumerate(rows):
-                prompt, refs = prompt_of(record), targets_of(record, LABEL_FIELDS) or targets_of(record)
-                generated = predicted(prompt) if "exact_match" in wanted or not label_set else None
-                choices = record.get("choices") if isinstance(record.get("choices"), list) else None
-                candidates = [str(c) for c in choices] if choices else (label_set if "label" in record else [])
-                if "accuracy" in wanted:
-                    if candidates:
-                        scores = [continuation_logprob(model, tokenizer, device, prompt, joiner(prompt) + c, max_length)
-                                  for c in candidates]
-                        choice = candidates[max(range(len(candidates)), key=scores.__getitem__)]
-                        hit = M.exact_match(choice, refs)
-                    else:
-                        choice = generated
-                        hit = M.exact_match(generated, refs)
-                    correct += hit
-                else:
-                    choice = None
-                if generated is not None:
-                    matched += M.exact_match(generated, refs)
-                rows_out.append({"prompt": prompt, "references": refs, "prediction": generated, "choice": choice})
-                report((number + 1) / len(rows))
+        try:
+            run_stage(stage, records, wanted, results, details, rows_out, model, tokenizer, device, max_length,
+                      max_new_tokens, batch_size, predicted, report)
+        except DataError as exc:
+            # The other metrics still count: this stage's are reported as failed, with the reason.
+            for name in wanted:
+                if M.METRICS[name][0] == stage:
+                    failed[name] = str(exc)
+            print(f"data error ({', '.join(n for n in wanted if M.METRICS[n][0] == stage)}): {exc}", flush=True)
+    if failed and not results:
+        raise DataError("; ".join(sorted(set(failed.values()))))
+    if failed:
+        details["failed_metrics"] = failed
+    finish(config, started, results, details, rows_out)
+
+
+def run_stage(stage, records, wanted, results, details, rows_out, model, tokenizer, device, max_length,
+              max_new_tokens, batch_size, predicted, report):
+    """One group of metrics (lm, label or generation) into `results`; DataError when the records
+    cannot give them."""
+    if stage == "lm":
+        texts = [t for t in (text_of(r) for r in records) if t.strip()]
+        if not texts:
+            raise DataError("perplexity/loss: no texts (records need `text`, or a prompt field and a reference)")
+        nll, tokens, scored, truncated = language_model_scores(
+            model, tokenizer, device, texts, max_length, batch_size, report
+        )
+        if tokens == 0:
+            raise DataError("perplexity/loss: the texts are too short (fewer than 2 tokens each)")
+        loss, ppl = M.perplexity(nll, tokens)
+        results.update({k: v for k, v in (("loss", loss), ("perplexity", ppl)) if k in wanted})
+        details.update(lm_texts=scored, lm_tokens=tokens, lm_truncated=truncated)
+        print(f"language modelling: {scored} texts, {tokens} predicted tokens, loss {loss:.4f}, "
+              f"perplexity {ppl:.3f}", flush=True)
+    elif stage == "label":
+        rows = [r for r in records if prompt_of(r) is not None and targets_of(r, LABEL_FIELDS)]
+        if not rows:
+            rows = [r for r in records if prompt_of(r) is not None and targets_of(r)]
+        if not rows:
+            raise DataError("accuracy/exact_match: no labelled records (input/label or question/answer)")
+        label_set = sorted({targets_of(r)[0] for r in rows if "label" in r})
+        if len(label_set) > 100:
+            label_set = []
+        correct = matched = 0.0
+        for number, record in enumerate(rows):
+            prompt, refs = prompt_of(record), targets_of(record, LABEL_FIELDS) or targets_of(record)
+            generated = predicted(prompt) if "exact_match" in wanted or not label_set else None
+            choices = record.get("choices") if isinstance(record.get("choices"), list) else None
+            candidates = [str(c) for c in choices] if choices else (label_set if "label" in record else [])
             if "accuracy" in wanted:
-                results["accuracy"] = correct / len(rows)
-            if "exact_match" in wanted:
-                results["exact_match"] = matched / len(rows)
-            details.update(labelled_records=len(rows), label_set=label_set[:20])
-        else:
-            rows = [r for r in records if prompt_of(r) is not None and targets_of(r, GENERATION_FIELDS)]
-            if not rows:  # a QA or label file scored with generation metrics
-                rows = [r for r in records if prompt_of(r) is not None and targets_of(r)]
-            if not rows:
-                raise DataError("bleu/chrf/rouge: no records with input and reference")
-            hypotheses, references = [], []
-            for number, record in enumerate(rows):
-                prompt, refs = prompt_of(record), targets_of(record, GENERATION_FIELDS) or targets_of(record)
-                hypotheses.append(predicted(prompt))
-                references.append(refs)
-                rows_out.append({"prompt": prompt, "references": refs, "prediction": hypotheses[-1]})
-                report((number + 1) / len(rows))
-            if "bleu" in wanted:
-                results["bleu"] = M.corpus_bleu(hypotheses, references)
-            if "chrf" in wanted:
-                results["chrf"] = M.corpus_chrf(hypotheses, references)
-            rouge_wanted = [name for name in M.ROUGE_TYPES if name in wanted]
-            if rouge_wanted:
-                results.update(M.rouge(hypotheses, references, rouge_wanted))
-            details.update(generation_records=len(rows), max_new_tokens=max_new_tokens)
+                if candidates:
+                    scores = [continuation_logprob(model, tokenizer, device, prompt, joiner(prompt) + c, max_length)
+                              for c in candidates]
+                    choice = candidates[max(range(len(candidates)), key=scores.__getitem__)]
+                    hit = M.exact_match(choice, refs)
+                else:
+                    choice = generated
+                    hit = M.exact_match(generated, refs)
+                correct += hit
+            else:
+                choice = None
+            if generated is not None:
+                matched += M.exact_match(generated, refs)
+            rows_out.append({"prompt": prompt, "references": refs, "prediction": generated, "choice": choice})
+            report((number + 1) / len(rows))
+        if "accuracy" in wanted:
+            results["accuracy"] = correct / len(rows)
+        if "exact_match" in wanted:
+            results["exact_match"] = matched / len(rows)
+        details.update(labelled_records=len(rows), label_set=label_set[:20])
+    else:
+        rows = [r for r in records if prompt_of(r) is not None and targets_of(r, GENERATION_FIELDS)]
+        if not rows:  # a QA or label file scored with generation metrics
+            rows = [r for r in records if prompt_of(r) is not None and targets_of(r)]
+        if not rows:
+            raise DataError("bleu/chrf/rouge: no records with input and reference")
+        hypotheses, references = [], []
+        for number, record in enumerate(rows):
+            prompt, refs = prompt_of(record), targets_of(record, GENERATION_FIELDS) or targets_of(record)
+            hypotheses.append(predicted(prompt))
+            references.append(refs)
+            rows_out.append({"prompt": prompt, "references": refs, "prediction": hypotheses[-1]})
+            report((number + 1) / len(rows))
+        if "bleu" in wanted:
+            results["bleu"] = M.corpus_bleu(hypotheses, references)
+        if "chrf" in wanted:
+            results["chrf"] = M.corpus_chrf(hypotheses, references)
+        rouge_wanted = [name for name in M.ROUGE_TYPES if name in wanted]
+        if rouge_wanted:
+            results.update(M.rouge(hypotheses, references, rouge_wanted))
+        details.update(generation_records=len(rows), max_new_tokens=max_new_tokens)
+
+
+def finish(config, started, results, details, rows_out):
     details["seconds"] = round(time.monotonic() - started, 3)
     details["libraries"] = library_versions()
     out = Path(config["output_dir"])

@@ -213,3 +213,12 @@ def test_pages_answer_bad_filters_and_unknown_ids_without_errors(user, other_use
     assert client.get("/evaluation/version/999999/").status_code == 404
     compare = client.get(f"/evaluation/compare/?tasks={theirs.pk}").content.decode()
     assert 'data-testid="compare-error"' in compare and "not found" in compare
+
+
+def test_the_task_page_shows_kept_metrics_and_the_one_that_failed(user, client):
+    task = EvaluationTaskFactory(owner=user, status="succeeded", results={"perplexity": 12.5},
+                                 details={"records": 2, "failed_metrics": {"bleu": "no records with input and reference"}})
+    client.force_login(user)
+    html = client.get(f"/evaluation/tasks/{task.pk}/").content.decode()
+    assert "12.500000" in html and "No results yet" not in html
+    assert 'data-testid="failed-metric"' in html and "no records with input and reference" in html

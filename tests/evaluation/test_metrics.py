@@ -1,5 +1,6 @@
 """Metric values against the libraries' own results and a hand-computed perplexity."""
 
+import json
 import math
 
 import pytest
@@ -91,3 +92,21 @@ def test_records_prompts_and_targets():
     assert runner.prompt_of({"instruction": "Sum", "input": "1 2"}).endswith("### Response:\n")
     assert runner.targets_of({"answer": ["a", "b"]}) == ["a", "b"]
     assert runner.text_of({"input": "Review: fine. Sentiment:", "label": "positive"}) == "Review: fine. Sentiment: positive"
+
+
+def test_a_metric_the_data_cannot_give_fails_alone(tiny_model_dir, tmp_path, capsys):
+    """Plain texts have no references: BLEU fails with its reason, loss and perplexity are kept."""
+    data = tmp_path / "test"
+    data.mkdir()
+    (data / "texts.jsonl").write_text('{"text": "The river runs past the old mill."}\n'
+                                      '{"text": "A careful engineer reads the error message."}\n')
+    config = {"model_dir": str(tiny_model_dir), "data_dir": str(data), "output_dir": str(tmp_path / "out"),
+              "metrics": ["perplexity", "loss", "bleu"], "max_length": 64}
+    runner.evaluate(config)
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(written["metrics"]) == {"loss", "perplexity"} and written["metrics"]["perplexity"] > 1
+    assert written["details"]["failed_metrics"] == {"bleu": "bleu/chrf/rouge: no records with input and reference"}
+
+    config["metrics"] = ["bleu", "accuracy"]  # nothing this data can give: the task fails, with every reason
+    with pytest.raises(runner.DataError, match="accuracy/exact_match: no labelled records.*bleu/chrf/rouge"):
+        runner.evaluate(config)
