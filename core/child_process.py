@@ -210,15 +210,35 @@ def child_env(extra=None):
     return env
 
 
-def read_log_tail(path, job_log, chars):
-    """The end of the full log file (every line of the child), or of the job log when there is no file."""
+# The prefix of the machine-readable event lines that the runners print (training.runner and
+# evaluation.runner define the same string: they run in the sandbox without this module).
+EVENT_MARKER = "@@crucible "
+
+
+def is_event_line(line, marker=EVENT_MARKER):
+    if not line.startswith(marker):
+        return False
+    try:
+        return isinstance(json.loads(line[len(marker):]), dict)
+    except ValueError:
+        return False
+
+
+def read_log_tail(path, job_log, chars, *, hide_events=True):
+    """The end of the log to show people: the full log file (every line of the child) or, when
+    there is no file, the job log; without the event lines (kept as data elsewhere) unless
+    `hide_events` is False."""
     path = Path(path)
     if path.exists():
         size = path.stat().st_size
         with path.open("rb") as handle:
             handle.seek(max(0, size - chars))
-            return handle.read().decode("utf-8", errors="replace")
-    return job_log[-chars:]
+            text = handle.read().decode("utf-8", errors="replace")
+    else:
+        text = job_log[-chars:]
+    if hide_events and EVENT_MARKER in text:
+        text = "".join(line for line in text.splitlines(keepends=True) if not is_event_line(line.rstrip("\n")))
+    return text
 
 
 def parse_env_variables(value, field, *, reserved=RESERVED_ENV, limit=100):

@@ -117,3 +117,16 @@ def test_log_tail_reads_the_file_or_falls_back_to_the_job_log(tmp_path):
     assert read_log_tail(path, "job log text", 4) == "text"
     path.write_text("0123456789")
     assert read_log_tail(path, "job log text", 4) == "6789"
+
+
+def test_the_log_people_read_has_no_event_lines(tmp_path):
+    from evaluation.runner import METRIC_MARKER as EVALUATION_MARKER
+    from training.runner import METRIC_MARKER as TRAINING_MARKER
+
+    from core.child_process import EVENT_MARKER
+
+    assert TRAINING_MARKER == EVALUATION_MARKER == EVENT_MARKER
+    path = tmp_path / "train.log"
+    path.write_text(f'step 1\n{EVENT_MARKER}{{"event": "metric", "step": 1, "loss": 3.2}}\n{EVENT_MARKER}not an event\ndone\n')
+    assert read_log_tail(path, "", 10_000) == f"step 1\n{EVENT_MARKER}not an event\ndone\n"
+    assert '"metric"' in read_log_tail(path, "", 10_000, hide_events=False)
