@@ -46,12 +46,14 @@ def test_designer_hides_commands_from_researchers(client, user, furnace):
 
 def test_run_page_panel_and_telemetry(client, operator, run):
     client.force_login(operator)
-    assert client.get(f"/experiments/runs/{run.pk}/").status_code == 200
+    assert "Stop safely" in client.get(f"/experiments/runs/{run.pk}/").content.decode()
     panel = client.get(f"/experiments/runs/{run.pk}/panel").content.decode()
     assert 'data-status="running"' in panel and "50%" in panel
     data = client.get(f"/api/v1/experiments/runs/{run.pk}/telemetry?since=0").json()
     assert data["telemetry"]["t"] == [1, 2] and data["telemetry"]["temperature_a"] == [25.1, 25.5]
     assert client.get("/api/v1/experiments/runs/999999/telemetry").status_code == 404
+    type(run).objects.filter(pk=run.pk).update(status="succeeded")  # a finished run cannot be stopped
+    assert "Stop safely" not in client.get(f"/experiments/runs/{run.pk}/").content.decode()
 
 
 def test_history_lists_runs(client, operator, run):

@@ -27,6 +27,7 @@ def test_create_form_queues_a_run_and_shows_its_page(browser_client):
     assert task.hyper_parameters["lora_r"] == 4 and task.hyper_parameters["max_steps"] == 3
     page = browser_client.get(response["Location"]).content.decode()
     assert "loss-chart" in page and 'data-testid="cancel"' in page and f"/api/v1/training/llm-tasks/{task.pk}/metrics" in page
+    assert "data-confirm=\"Cancel this fine-tune?" in page
     listing = browser_client.get("/training/").content.decode()
     assert "from-the-form" in listing and "queued" in listing
 
