@@ -52,8 +52,10 @@ def test_run_page_panel_and_telemetry(client, operator, run):
     data = client.get(f"/api/v1/experiments/runs/{run.pk}/telemetry?since=0").json()
     assert data["telemetry"]["t"] == [1, 2] and data["telemetry"]["temperature_a"] == [25.1, 25.5]
     assert client.get("/api/v1/experiments/runs/999999/telemetry").status_code == 404
-    type(run).objects.filter(pk=run.pk).update(status="succeeded")  # a finished run cannot be stopped
-    assert "Stop safely" not in client.get(f"/experiments/runs/{run.pk}/").content.decode()
+    type(run).objects.filter(pk=run.pk).update(status="succeeded", video="experiments/videos/run.mp4")
+    assert "Stop safely" not in client.get(f"/experiments/runs/{run.pk}/").content.decode()  # finished
+    panel = client.get(f"/experiments/runs/{run.pk}/panel").content.decode()
+    assert f'href="/download_video?task_id={run.pk}" download=' in panel  # the video can be saved
 
 
 def test_history_lists_runs(client, operator, run):
