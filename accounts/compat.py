@@ -50,7 +50,6 @@ class BearerJWTAuthenticationScheme(SimpleJWTScheme):
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.authentication.ApiKeyAuthentication"
-    match_subclasses = True  # the gateway's (serving.openai_api) reads cached key rows
     name = "apiKey"
 
     def get_security_definition(self, auto_schema):

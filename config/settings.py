@@ -129,6 +129,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Puts the site's 404 page in place of DEBUG's technical one (which lists every URL pattern).
+    "core.errorpages.FriendlyNotFoundMiddleware",
 ]
 
 # Content-Security-Policy on every response (django-csp). Scripts and <style> blocks come

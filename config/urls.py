@@ -7,9 +7,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from core import metrics
 from core import views as core_views
 
-# serving first: its paths all start with their own prefix (v1/, model/modelServer/, serving/,
-# api/v1/serving/), and /v1/ is the busiest route, resolved before every other app's patterns.
-APPS = ["serving", "accounts", "hub", "registry", "files", "images", "training", "evaluation", "sgt", "chat", "experiments"]
+APPS = ["accounts", "hub", "registry", "files", "images", "training", "evaluation", "serving", "sgt", "chat", "experiments"]
+# Resolved first: serving's paths all start with their own prefix (v1/, model/modelServer/,
+# serving/, api/v1/serving/), and /v1/ is the busiest route. (APPS keeps the apps' order for seeds.)
+FIRST = "serving"
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -19,7 +20,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("core.urls")),
-] + [path("", include(f"{name}.urls")) for name in APPS]
+] + [path("", include(f"{name}.urls")) for name in [FIRST, *(app for app in APPS if app != FIRST)]]
 
 # MEDIA_URL is never served as a folder, in any mode: stored files (hub blobs, file spaces,
 # SGT weights, run videos) go out only through views that check the requester's right.

@@ -66,17 +66,20 @@ def openai_exception_handler(exc, context):
     return None
 
 
-class RecentApiKeyAuthentication(ApiKeyAuthentication):
-    """API keys whose rows this process read up to conf.KEY_CACHE_S seconds ago are not read again
-    (the secret, the key's end time and scope are checked on every request): a key revoked in another
-    process stops working here within that time (docs/serving.md, "The gateway's caches")."""
-
-    max_age = conf.KEY_CACHE_S
-
-
 class OpenAIView(APIView):
-    # As the project's default (config.settings), with the gateway's cached key rows.
-    authentication_classes = [BearerJWTAuthentication, RecentApiKeyAuthentication, SessionAuthentication]
+    # As the project's default (config.settings), with the gateway's cached key rows (below).
+    authentication_classes = [BearerJWTAuthentication, ApiKeyAuthentication, SessionAuthentication]
+
+    def get_authenticators(self):
+        """API keys whose rows this process read up to conf.KEY_CACHE_S seconds ago are not read
+        again (the secret, the key's end time and scope are checked on every request): a key revoked
+        in another process stops working here within that time (docs/serving.md, "The gateway's
+        caches"). Set on the instance, so that the OpenAPI schema sees the one ApiKeyAuthentication."""
+        authenticators = super().get_authenticators()
+        for authenticator in authenticators:
+            if isinstance(authenticator, ApiKeyAuthentication):
+                authenticator.max_age = conf.KEY_CACHE_S
+        return authenticators
 
     def get_exception_handler(self):
         return openai_exception_handler
