@@ -26,6 +26,10 @@ event), the rest (preparing the work folder, registering the adapter, finishing)
 of the worker itself, and the evaluation share (seconds in intermediate evaluations / seconds of
 the training loop, from the runner's `timing` event, as the run page shows it).
 
+The platform's task asks for as many CPUs as the machine has (`resource`), so that both sides
+get the same cores: without it a task gets one core (`training.services.DEFAULT_CPU`), and its
+runner is pinned to that core by the sandbox.
+
 `--threads N` sets OMP_NUM_THREADS for both sides (the worker passes it to the runner); on a
 busy machine `--threads 1` gives steadier numbers. The worker uses the production heartbeat
 intervals (job 5 s, worker 10 s), not the tests' 1 s.
@@ -256,7 +260,10 @@ def platform_run(client, name, worker=None, override=None):
     values = {**CASES[name]["hyper"], **(override or {})}
     body = {"name": f"bench-{name}", "originModelDir": f"{name}/Model", "inputDir": f"{name}/Data",
             "fineTuneStrategy": "LoRA",
-            "commonHyperParameters": [{"name": k, "value": str(v)} for k, v in values.items()]}
+            "commonHyperParameters": [{"name": k, "value": str(v)} for k, v in values.items()],
+            # The machine's cores, as the plain script uses them: a task that asks for no resource
+            # gets one core (training.services.DEFAULT_CPU) and its runner is pinned to it.
+            "resource": [{"cpuNumber": os.cpu_count() or 1, "memory": 8, "numbers": 1}]}
     cpu_before = worker_cpu(worker) if worker else 0.0
     started = time.perf_counter()
     response = client.post("/kernel/fineTune/createLlmFineTuneTask", body, format="json")

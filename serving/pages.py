@@ -83,7 +83,8 @@ def version_rate(request, uid):
 def playground(request):
     rows = selectors.callable_services(request.user)
     chosen = request.GET.get("model", "")
-    return render(request, "serving/playground.html", {"models": rows, "chosen": chosen})
+    chat_models = [row for row in rows if row["kind"] == "chat"]
+    return render(request, "serving/playground.html", {"models": rows, "chat_models": chat_models, "chosen": chosen})
 
 
 urlpatterns = [

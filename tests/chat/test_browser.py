@@ -40,6 +40,9 @@ def test_start_a_conversation_and_see_the_streamed_answer(page, live_server, use
     assert page.locator("#chat-list li[data-chat-id]").first.inner_text().strip() == "The river runs past the old mill"
     stored = Message.objects.get(conversation=conversation, role="chatcar").content
     assert stored.strip() == text.strip()
+    # The export links are there at once, without a reload.
+    assert page.locator("[data-testid=export-json]").is_visible()
+    assert page.locator("[data-testid=export-json]").get_attribute("href") == f"/chat/c/{conversation.chat_id}/export.json"
 
     # Reloaded, the conversation shows both messages and offers the export links.
     page.reload()

@@ -186,3 +186,15 @@ def test_a_hostile_model_card_renders_inert(page, live_server, user, other_user,
     assert page.evaluate("() => typeof window.__xss") == "undefined"
     assert dialogs == []
     assert page.js_errors == []
+
+
+def test_the_hub_fits_a_390_pixel_phone(page, live_server, user, other_user, password):
+    make_repo(other_user, "a-model-with-a-rather-long-name-for-a-phone", tags={"task": ["Text Generation"]},
+              files={"config.json": b"{}", "README.md": b"# Card\n\n" + b"word " * 200})
+    log_in(page, live_server.url, user, password)
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/hub/", "/hub/model/bob/a-model-with-a-rather-long-name-for-a-phone/"):
+        page.goto(live_server.url + path)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
+    assert page.js_errors == []

@@ -165,9 +165,16 @@ def test_pages(user, tiny_version, client):
     assert detail.status_code == 200 and b"Version 1" in detail.content and b"traffic-chart" in detail.content
     playground = client.get("/serving/playground/?model=tiny")
     assert playground.status_code == 200 and b'<option value="tiny" selected' in playground.content
+    assert b'data-testid="no-models"' not in playground.content
     version = service.versions.get()
     client.post(f"/serving/versions/{version.uid}/rate", {"rate": "40"})
     version.refresh_from_db()
     assert version.rate == 40
     client.post(f"/serving/{service.uid}/start")
     assert ServingJob.objects.filter(action="deploy").count() == 1
+
+
+def test_the_playground_says_why_it_has_no_model(other_user, client):
+    client.force_login(other_user)  # bob has deployed nothing
+    page = client.get("/serving/playground/").content.decode()
+    assert 'data-testid="no-models"' in page and "your own services only" in page
