@@ -42,6 +42,7 @@ def test_design_validate_start_and_watch_a_run(page, live_server, celery_worker,
     wait_until(lambda: ExperimentRun.objects.get(pk=run.pk).status == JobStatus.SUCCEEDED, timeout=60, message="run")
     page.wait_for_selector("[data-status=succeeded]", timeout=15_000)
     page.wait_for_selector("#run-panel video")
-    points = page.evaluate("Chart.getChart('temperature-chart').data.datasets[1].data.length")
-    assert points > 100
+    # The chart polls the telemetry on its own 2 s timer, apart from the status panel's: wait for it.
+    page.wait_for_function("() => Chart.getChart('temperature-chart').data.datasets[1].data.length > 100",
+                           timeout=15_000)
     assert page.js_errors == []
