@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 from huggingface_hub import CommitOperationAdd, CommitOperationCopy, CommitOperationDelete, HfApi, snapshot_download
-from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from huggingface_hub.utils import get_session
 
@@ -17,34 +16,16 @@ from accounts.models import StorageQuota
 from accounts.services import issue_tokens
 from hub import hf, storage
 from hub.models import Blob, LfsObject, LfsUpload, Repository
-from hub.tiny_models import build_tiny_gpt2
+from tests.hf import point_hf_clients_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LFS_TEST_THRESHOLD = 100_000
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), train_steps=5)
-
-
 @pytest.fixture
 def hf_endpoint(live_server, monkeypatch, tmp_path):
-    """Point the Hugging Face clients at the live server, as HF_ENDPOINT and HF_HUB_DISABLE_XET=1 would."""
-    import transformers.utils.hub as transformers_hub
-
-    monkeypatch.setenv("HF_ENDPOINT", live_server.url)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setattr(hf_constants, "ENDPOINT", live_server.url)
-    monkeypatch.setattr(
-        hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE", live_server.url + "/{repo_id}/resolve/{revision}/{filename}"
-    )
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hf_constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(transformers_hub, "_hf_api", None, raising=False)
+    point_hf_clients_at(live_server.url, monkeypatch, tmp_path)
     # Files from 100 kB are LFS files (the safetensors weights of the tiny model are ~1 MB).
     monkeypatch.setattr(storage, "LFS_THRESHOLD", LFS_TEST_THRESHOLD)
     monkeypatch.setattr(hf, "LFS_THRESHOLD", LFS_TEST_THRESHOLD)

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-from huggingface_hub import constants as hf_constants
 from huggingface_hub import snapshot_download
 
 from accounts.services import issue_tokens
@@ -13,6 +12,7 @@ from images.builders import build_docker_save, demo_files
 from images.models import ImageImportJob, ImageStatus
 from registry.models import AiApplicationVersion, VersionImportJob, VersionStatus
 from tests.images.helpers import put_file
+from tests.hf import point_hf_clients_at
 from tests.registry.helpers import create_body, put_folder
 from tests.worker import wait_until
 
@@ -24,16 +24,7 @@ VERSION = "/model/aiApplicationVersion/getAiApplicationVersionDetail"
 
 @pytest.fixture
 def hf_endpoint(live_server, monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_ENDPOINT", live_server.url)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setattr(hf_constants, "ENDPOINT", live_server.url)
-    monkeypatch.setattr(
-        hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE", live_server.url + "/{repo_id}/resolve/{revision}/{filename}"
-    )
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-    return live_server.url
+    return point_hf_clients_at(live_server.url, monkeypatch, tmp_path)
 
 
 def wait_for_import(version_uid):
