@@ -253,10 +253,9 @@ def evaluate(config):
                       max_new_tokens, batch_size, predicted, report)
         except DataError as exc:
             # The other metrics still count: this stage's are reported as failed, with the reason.
-            for name in wanted:
-                if M.METRICS[name][0] == stage:
-                    failed[name] = str(exc)
-            print(f"data error ({', '.join(n for n in wanted if M.METRICS[n][0] == stage)}): {exc}", flush=True)
+            names = [name for name in wanted if M.METRICS[name][0] == stage]
+            failed.update(dict.fromkeys(names, str(exc)))
+            print(f"data error ({', '.join(names)}): {exc}", flush=True)
     if failed and not results:
         raise DataError("; ".join(sorted(set(failed.values()))))
     if failed:

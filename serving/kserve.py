@@ -28,13 +28,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import F
 
 from core import kube
 from core.errors import DomainError, InvalidInput
 
 from . import conf
-from .gateway import RETRY_AFTER_SECONDS, ModelError, Unavailable
+from .gateway import RETRY_AFTER_SECONDS, ModelError, Unavailable, request_counts
 from .models import ACTIVE_VERSION_STATUSES, Metric, ServiceKind, ServiceVersion, VersionStatus
 
 GROUP, VERSION, PLURAL, KIND = "serving.kserve.io", "v1beta1", "inferenceservices", "InferenceService"
@@ -281,7 +280,7 @@ def route(service):
             raise Unavailable(f"the model `{service.name}` is being deployed on the cluster; retry shortly",
                               retry_after=RETRY_AFTER_SECONDS)
         raise Unavailable(f"the model `{service.name}` is not running on the cluster; start the service and retry")
-    ServiceVersion.objects.filter(pk=version.pk).update(request_count=F("request_count") + 1)
+    request_counts.add(version.pk)  # as for local replicas: counted in memory, written each second
     return version
 
 

@@ -84,7 +84,7 @@ def playground(request):
     rows = selectors.callable_services(request.user)
     chosen = request.GET.get("model", "")
     chat_models = [row for row in rows if row["kind"] == "chat"]
-    return render(request, "serving/playground.html", {"models": rows, "chat_models": chat_models, "chosen": chosen})
+    return render(request, "serving/playground.html", {"chat_models": chat_models, "chosen": chosen})
 
 
 urlpatterns = [

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from core.jobs import JobHandle
-from serving import kserve, services
+from serving import gateway, kserve, services
 from serving.models import ModelService, ServiceKind, ServiceVersion, ServingJob, VersionStatus
 from tests.http import QuietHandler, StandIn, send_json
 from tests.training.test_kubeflow import FakeApiServer, write_kubeconfig
@@ -313,8 +313,10 @@ def run_jobs():
         ServingJob.objects.filter(pk=job.pk).update(status="succeeded")
 
 
-def test_a_service_deploys_as_an_inference_service_and_v1_reaches_it(user, other_user, on_kserve, tiny_gpt2_dir):
+def test_a_service_deploys_as_an_inference_service_and_v1_reaches_it(user, other_user, on_kserve, tiny_gpt2_dir,
+                                                                    monkeypatch):
     cluster, runtime = on_kserve
+    monkeypatch.setattr(gateway.request_counts, "every", 0)  # counted at once, in the test's transaction
     app_version = register(user, "tiny-app", tiny_gpt2_dir)
     client = client_for(user)
     created = client.post("/model/modelServer/createModelInferenceServer", {
