@@ -17,7 +17,7 @@ BATCH_WINDOW_MS = _float("SERVING_BATCH_WINDOW_MS", 5)
 MAX_BATCH = _int("SERVING_MAX_BATCH", 8)
 # A streamed answer's deltas: the first at once, then at most one per this many ms, carrying every
 # token made meanwhile (0: one per decoding step).
-STREAM_INTERVAL_MS = _float("SERVING_STREAM_INTERVAL_MS", 20)
+STREAM_INTERVAL_MS = _float("SERVING_STREAM_INTERVAL_MS", 50)
 # How long a new replica may take to load its model and answer /health.
 START_TIMEOUT_S = _float("SERVING_START_TIMEOUT", 180)
 # The supervisor's sweep period, and failed health checks before a live process is replaced.
