@@ -63,8 +63,8 @@ def main():
         x = rng.normal(size=(args.rows, IN_SIZE))
         y = np.column_stack([np.sin(x[:, i]) + x[:, i + 1] for i in range(OUT_SIZE)])
         rows = np.hstack([x, y]).tolist()
-        for start in range(0, len(rows), services.MAX_UPLOAD_ROWS):
-            services.upload_train_data(user, "bench", model_type, rows[start : start + services.MAX_UPLOAD_ROWS],
+        for start in range(0, len(rows), settings.SGT_MAX_UPLOAD_ROWS):
+            services.upload_train_data(user, "bench", model_type, rows[start : start + settings.SGT_MAX_UPLOAD_ROWS],
                                        train=False)
         model = services.get_own_model(user, "bench", model_type)
         job = services.train_now(model)

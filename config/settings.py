@@ -447,6 +447,61 @@ SERVING_BIND_ADDRESS = env.str("SERVING_BIND_ADDRESS", default="127.0.0.1")
 SERVING_ADVERTISE_ADDRESS = env.str("SERVING_ADVERTISE_ADDRESS", default="")
 SERVING_PORT_RANGE = env.str("SERVING_PORT_RANGE", default="")
 
+# Replicas and the /v1 gateway (serving.conf reads these at use time; docs/serving.md).
+# torch threads per replica: small, the host's cores are shared with the web and workers.
+SERVING_REPLICA_THREADS = env.int("SERVING_REPLICA_THREADS", default=1)
+SERVING_BATCH_WINDOW_MS = env.float("SERVING_BATCH_WINDOW_MS", default=5.0)
+SERVING_MAX_BATCH = env.int("SERVING_MAX_BATCH", default=8)
+# A streamed answer's deltas: the first at once, then at most one per this many ms, carrying every
+# token made meanwhile (0: one per decoding step).
+SERVING_STREAM_INTERVAL_MS = env.float("SERVING_STREAM_INTERVAL_MS", default=50.0)
+# How long a new replica may take to load its model and answer /health.
+SERVING_START_TIMEOUT = env.float("SERVING_START_TIMEOUT", default=180.0)
+# The supervisor's sweep period, and failed health checks before a live process is replaced.
+SERVING_SWEEP_SECONDS = env.float("SERVING_SWEEP_SECONDS", default=2.0)
+SERVING_MAX_FAILED_CHECKS = env.int("SERVING_MAX_FAILED_CHECKS", default=3)
+# Autoscaling: the metric window, and how long a version stays below target before it shrinks.
+SERVING_SCALE_WINDOW = env.float("SERVING_SCALE_WINDOW", default=10.0)
+SERVING_SCALE_DOWN_AFTER = env.float("SERVING_SCALE_DOWN_AFTER", default=30.0)
+SERVING_MAX_REPLICAS = env.int("SERVING_MAX_REPLICAS", default=4)
+# The gateway's per-process caches: how long an API key's row, and a service with its running
+# versions and replicas, are reused before being read again.
+SERVING_KEY_CACHE_SECONDS = env.float("SERVING_KEY_CACHE_SECONDS", default=5.0)
+SERVING_ROUTE_CACHE_SECONDS = env.float("SERVING_ROUTE_CACHE_SECONDS", default=2.0)
+# Requests are counted in memory and added to the database by a thread every this many seconds
+# (0: one UPDATE per request, as it is routed).
+SERVING_COUNT_FLUSH_SECONDS = env.float("SERVING_COUNT_FLUSH_SECONDS", default=1.0)
+SERVING_REQUEST_TIMEOUT = env.float("SERVING_REQUEST_TIMEOUT", default=300.0)
+
+# SGT (small models, docs/sgt.md): sizes and limits.
+SGT_MAX_SIZE = env.int("SGT_MAX_SIZE", default=1024)  # in_size and out_size
+SGT_MAX_CLIENT_DATA_BYTES = env.int("SGT_MAX_CLIENT_DATA_BYTES", default=64 * 1024)
+SGT_MAX_UPLOAD_ROWS = env.int("SGT_MAX_UPLOAD_ROWS", default=20_000)
+SGT_MAX_UPLOAD_VALUES = env.int("SGT_MAX_UPLOAD_VALUES", default=1_000_000)
+SGT_MAX_MODEL_ROWS = env.int("SGT_MAX_MODEL_ROWS", default=200_000)
+SGT_MAX_MODEL_VALUES = env.int("SGT_MAX_MODEL_VALUES", default=5_000_000)  # 20 MB of float32 per model
+SGT_MAX_RUN_ROWS = env.int("SGT_MAX_RUN_ROWS", default=10_000)
+SGT_MAX_RUN_VALUES = env.int("SGT_MAX_RUN_VALUES", default=1_000_000)
+SGT_MAX_TRAIN_SECONDS = env.float("SGT_MAX_TRAIN_SECONDS", default=300.0)
+SGT_MAX_BODY_BYTES = env.int("SGT_MAX_BODY_BYTES", default=16 * 1024 * 1024)
+# Trained networks kept in memory per process for run_sgt_model.
+SGT_NETWORK_CACHE_SIZE = env.int("SGT_NETWORK_CACHE_SIZE", default=64)
+
+# Furnace runs (experiments): the driver of new runs ("simulator" or a lab driver) and the length
+# of a run's video: this many seconds per furnace hour, within [MIN, MAX] seconds.
+EXPERIMENTS_DEFAULT_DRIVER = env.str(
+    "EXPERIMENTS_DEFAULT_DRIVER", default="experiments.drivers.simulator.SimulatedFurnace"
+)
+EXPERIMENTS_VIDEO_SECONDS_PER_HOUR = env.float("EXPERIMENTS_VIDEO_SECONDS_PER_HOUR", default=4.0)
+EXPERIMENTS_VIDEO_MIN_SECONDS = env.float("EXPERIMENTS_VIDEO_MIN_SECONDS", default=3.0)
+EXPERIMENTS_VIDEO_MAX_SECONDS = env.float("EXPERIMENTS_VIDEO_MAX_SECONDS", default=60.0)
+
+# Training jobs run on this worker ("local", in the sandbox) or as Kubeflow training jobs
+# ("kubeflow": TRAINING_NAMESPACE, the kubeconfig TRAINING_KUBECONFIG or KUBECONFIG, or in-cluster).
+TRAINING_BACKEND = env.str("TRAINING_BACKEND", default="local")
+TRAINING_NAMESPACE = env.str("TRAINING_NAMESPACE", default="default")
+TRAINING_KUBECONFIG = env.str("TRAINING_KUBECONFIG", default=env.str("KUBECONFIG", default=""))
+
 # The sandbox every child process of a job runs in (core.sandbox, docs/security.md):
 # "bubblewrap" (Linux namespaces; Debian's bubblewrap package) or "none" (development only:
 # a production worker refuses to start with it).

@@ -76,7 +76,7 @@ class Furnace(models.Model):
 
     @property
     def driver_path(self):
-        return self.driver or getattr(settings, "EXPERIMENTS_DEFAULT_DRIVER", SIMULATOR_DRIVER)
+        return self.driver or settings.EXPERIMENTS_DEFAULT_DRIVER or SIMULATOR_DRIVER
 
 
 class Experiment(models.Model):

@@ -30,9 +30,9 @@ FLOW_PLOT = (205, 168, 472, 250)
 
 
 def video_duration_seconds(furnace_seconds):
-    per_hour = float(getattr(settings, "EXPERIMENTS_VIDEO_SECONDS_PER_HOUR", 4.0))
-    low = float(getattr(settings, "EXPERIMENTS_VIDEO_MIN_SECONDS", 3.0))
-    high = float(getattr(settings, "EXPERIMENTS_VIDEO_MAX_SECONDS", 60.0))
+    per_hour = settings.EXPERIMENTS_VIDEO_SECONDS_PER_HOUR
+    low = settings.EXPERIMENTS_VIDEO_MIN_SECONDS
+    high = settings.EXPERIMENTS_VIDEO_MAX_SECONDS
     return min(max(furnace_seconds / 3600.0 * per_hour, low), high)
 
 

@@ -63,10 +63,14 @@ def starting(service):
 class _Recent:
     """A small per-process map whose entries are used for at most `max_age` seconds after being read."""
 
-    def __init__(self, max_age, limit=10_000):
-        self.max_age, self.limit = max_age, limit
+    def __init__(self, setting, limit=10_000):
+        self.setting, self.limit = setting, limit  # max_age is read from that setting (serving.conf) at each use
         self.entries = {}
         self.lock = threading.Lock()
+
+    @property
+    def max_age(self):
+        return getattr(conf, self.setting)
 
     def get(self, key):
         if self.max_age <= 0:
@@ -96,8 +100,8 @@ class _Recent:
 
 # (user pk, name) -> the service, for services found (scoping as selectors.callable_service_qs: the key
 # holds the caller); service pk -> its routable versions with their running replicas, when it has any.
-_services = _Recent(conf.ROUTE_CACHE_S)
-_routes = _Recent(conf.ROUTE_CACHE_S)
+_services = _Recent("ROUTE_CACHE_S")
+_routes = _Recent("ROUTE_CACHE_S")
 
 
 def forget_routes():
@@ -173,18 +177,17 @@ def _reroute(replica, tried):
 
 class RequestCounts:
     """Requests routed per version, added to ServiceVersion.request_count by a thread of this
-    process every `every` seconds, and at exit (every <= 0: one UPDATE per request, at once).
-    Every gateway process adds to the same totals; a total lags by at most `every` seconds
+    process every conf.COUNT_FLUSH_S seconds, and at exit (0: one UPDATE per request, at once).
+    Every gateway process adds to the same totals; a total lags by at most that many seconds
     (a process killed outright loses what it had not written)."""
 
-    def __init__(self, every):
-        self.every = every
+    def __init__(self):
         self.pending = collections.Counter()
         self.lock = threading.Lock()
         self.thread = None
 
     def add(self, version_pk):
-        if self.every <= 0:
+        if conf.COUNT_FLUSH_S <= 0:
             ServiceVersion.objects.filter(pk=version_pk).update(request_count=F("request_count") + 1)
             return
         with self.lock:
@@ -210,7 +213,7 @@ class RequestCounts:
 
     def _run(self):
         while True:
-            time.sleep(self.every)
+            time.sleep(max(conf.COUNT_FLUSH_S, 0.1))
             try:
                 close_old_connections()
                 self.flush()
@@ -218,7 +221,7 @@ class RequestCounts:
                 logger.warning("gateway: request counts not written yet (%s)", exc)
 
 
-request_counts = RequestCounts(conf.COUNT_FLUSH_S)
+request_counts = RequestCounts()
 
 
 @atexit.register

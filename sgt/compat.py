@@ -24,7 +24,6 @@ from . import selectors, services
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = getattr(settings, "SGT_MAX_BODY_BYTES", 16 * 1024 * 1024)
 
 
 class SgtView(APIView):
@@ -52,8 +51,8 @@ class SgtView(APIView):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > MAX_BODY_BYTES:
-            raise TooLarge(f"request body must be at most {MAX_BODY_BYTES // (1024 * 1024)} MB")
+        if length > settings.SGT_MAX_BODY_BYTES:
+            raise TooLarge(f"request body must be at most {settings.SGT_MAX_BODY_BYTES // (1024 * 1024)} MB")
         data = request.data
         if not isinstance(data, dict):
             raise InvalidInput("the body must be a JSON object")

@@ -41,7 +41,7 @@ class NetworkCache:
         return len(self._entries)
 
 
-cache = NetworkCache(getattr(settings, "SGT_NETWORK_CACHE_SIZE", 64))
+cache = NetworkCache(settings.SGT_NETWORK_CACHE_SIZE)
 
 
 def network_for(model):

@@ -29,19 +29,6 @@ from .selectors import find_clone_source, get_own_model, read_weights, run_targe
 logger = logging.getLogger(__name__)
 
 
-def _limit(name, default):
-    return getattr(settings, name, default)
-
-
-MAX_SIZE = _limit("SGT_MAX_SIZE", 1024)  # in_size and out_size
-MAX_CLIENT_DATA_BYTES = _limit("SGT_MAX_CLIENT_DATA_BYTES", 64 * 1024)
-MAX_UPLOAD_ROWS = _limit("SGT_MAX_UPLOAD_ROWS", 20_000)
-MAX_UPLOAD_VALUES = _limit("SGT_MAX_UPLOAD_VALUES", 1_000_000)
-MAX_MODEL_ROWS = _limit("SGT_MAX_MODEL_ROWS", 200_000)
-MAX_MODEL_VALUES = _limit("SGT_MAX_MODEL_VALUES", 5_000_000)  # 20 MB of float32 per model
-MAX_RUN_ROWS = _limit("SGT_MAX_RUN_ROWS", 10_000)
-MAX_RUN_VALUES = _limit("SGT_MAX_RUN_VALUES", 1_000_000)
-MAX_TRAIN_SECONDS = _limit("SGT_MAX_TRAIN_SECONDS", 300.0)
 LOSS_HISTORY_POINTS = 500
 
 NAME_RE = re.compile(r"^\w[\w.\-]{0,63}\Z")
@@ -71,8 +58,8 @@ def clean_size(value, field):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{field} must be an integer")
-    if not 1 <= value <= MAX_SIZE:
-        raise InvalidInput(f"{field} must be between 1 and {MAX_SIZE}")
+    if not 1 <= value <= settings.SGT_MAX_SIZE:
+        raise InvalidInput(f"{field} must be between 1 and {settings.SGT_MAX_SIZE}")
     return value
 
 
@@ -98,8 +85,8 @@ def clean_client_data(value):
         size = len(json.dumps(value, ensure_ascii=False).encode())
     except (TypeError, ValueError) as exc:
         raise InvalidInput("client_data must be JSON") from exc
-    if size > MAX_CLIENT_DATA_BYTES:
-        raise TooLarge(f"client_data must be at most {MAX_CLIENT_DATA_BYTES // 1024} KB of JSON")
+    if size > settings.SGT_MAX_CLIENT_DATA_BYTES:
+        raise TooLarge(f"client_data must be at most {settings.SGT_MAX_CLIENT_DATA_BYTES // 1024} KB of JSON")
     return value
 
 
@@ -149,7 +136,7 @@ def parse_train_rows(model, train_data):
     full = model.in_size + model.out_size
     widths = (full, model.in_size + 1) if kind.classification else (full,)
     rows = parse_matrix(
-        train_data, "train_data", widths=widths, max_rows=MAX_UPLOAD_ROWS, max_values=MAX_UPLOAD_VALUES
+        train_data, "train_data", widths=widths, max_rows=settings.SGT_MAX_UPLOAD_ROWS, max_values=settings.SGT_MAX_UPLOAD_VALUES
     )
     if not kind.classification:
         return rows
@@ -314,9 +301,9 @@ def upload_train_data(user, app_name, name, train_data, *, train=True):
     with transaction.atomic():
         model = get_own_model(user, app_name, name, for_update=True)
         total = model.sample_count + rows.shape[0]
-        if total > MAX_MODEL_ROWS or total * width > MAX_MODEL_VALUES:
+        if total > settings.SGT_MAX_MODEL_ROWS or total * width > settings.SGT_MAX_MODEL_VALUES:
             raise TooLarge(
-                f"a model holds at most {MAX_MODEL_ROWS} rows and {MAX_MODEL_VALUES} numbers; "
+                f"a model holds at most {settings.SGT_MAX_MODEL_ROWS} rows and {settings.SGT_MAX_MODEL_VALUES} numbers; "
                 f"it has {model.sample_count} rows"
             )
         TrainChunk.objects.create(sgt_model=model, rows=rows.shape[0], width=width, data=rows.astype("<f4").tobytes())
@@ -349,7 +336,7 @@ def _thin(points, limit):
 
 def run_training(job, handle):
     """The body of a training job: train on every row so far, starting from the current weights."""
-    _wait_for_earlier_jobs(job, handle, timeout=MAX_TRAIN_SECONDS * 2)
+    _wait_for_earlier_jobs(job, handle, timeout=settings.SGT_MAX_TRAIN_SECONDS * 2)
     model = SgtModel.objects.filter(pk=job.sgt_model_id).first()
     if model is None:
         raise NotFound("the model was deleted")
@@ -374,7 +361,7 @@ def run_training(job, handle):
     try:
         result = model_types.train(
             network, model.model_type, model.out_size, data, in_size=model.in_size, seed=job.pk,
-            max_seconds=MAX_TRAIN_SECONDS, on_epoch=on_epoch,
+            max_seconds=settings.SGT_MAX_TRAIN_SECONDS, on_epoch=on_epoch,
         )
     except JobCancelled:
         SgtModel.objects.filter(pk=model.pk).update(
@@ -477,7 +464,7 @@ def run_model_with_key(*, secret_id, secret_key, app_name, name, data):
 def predict_rows(model, data):
     """A 2-D array of inputs -> float32 array (rows, out_size)."""
     name = model.name
-    inputs = parse_matrix(data, "data", widths=(model.in_size,), max_rows=MAX_RUN_ROWS, max_values=MAX_RUN_VALUES)
+    inputs = parse_matrix(data, "data", widths=(model.in_size,), max_rows=settings.SGT_MAX_RUN_ROWS, max_values=settings.SGT_MAX_RUN_VALUES)
     if not model.is_trained:
         raise NotTrained(
             f"model {name!r} has not been trained yet (state: {model.train_state}); upload training data first"

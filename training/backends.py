@@ -9,7 +9,6 @@ status conditions until it succeeds or fails, and deletes it when the task is ca
 """
 
 import json
-import os
 import re
 import shutil
 
@@ -34,14 +33,14 @@ DEFAULT_IMAGES = {
 
 
 def current_backend():
-    backend = (getattr(settings, "TRAINING_BACKEND", None) or os.environ.get("TRAINING_BACKEND") or "local").lower()
+    backend = (settings.TRAINING_BACKEND or "local").lower()
     if backend not in ("local", "kubeflow"):
         raise InvalidInput(f"TRAINING_BACKEND {backend!r} is not local or kubeflow")
     return backend
 
 
 def namespace():
-    return getattr(settings, "TRAINING_NAMESPACE", None) or os.environ.get("TRAINING_NAMESPACE") or "default"
+    return settings.TRAINING_NAMESPACE or "default"
 
 
 def mpirun_path():
@@ -123,7 +122,7 @@ class ClusterError(RuntimeError):
 
 
 def kubeconfig_path():
-    return getattr(settings, "TRAINING_KUBECONFIG", None) or os.environ.get("KUBECONFIG") or None
+    return settings.TRAINING_KUBECONFIG or None
 
 
 def kubernetes_client():

@@ -28,12 +28,12 @@ def free_port():
 
 
 @pytest.fixture
-def routed(user, tiny_gpt2_dir, tmp_path, monkeypatch):
+def routed(user, tiny_gpt2_dir, tmp_path, settings):
     """A running version with one replica row, and a replica process that holds the token of that row
     with salt "second" (the row says "first" until the test moves it)."""
     from serving import services
 
-    monkeypatch.setattr(gateway._routes, "max_age", 600)  # no expiry while the test runs on a busy host
+    settings.SERVING_ROUTE_CACHE_SECONDS = 600  # no expiry while the test runs on a busy host
     app_version = register(user, "tiny-cache", tiny_gpt2_dir)
     service, versions = services.create_service(actor=user, model_server={"name": "tiny"},
                                                 versions=[{"aiApplicationVersionId": app_version.uid}], deploy=False)

@@ -314,9 +314,9 @@ def run_jobs():
 
 
 def test_a_service_deploys_as_an_inference_service_and_v1_reaches_it(user, other_user, on_kserve, tiny_gpt2_dir,
-                                                                    monkeypatch):
+                                                                    settings):
     cluster, runtime = on_kserve
-    monkeypatch.setattr(gateway.request_counts, "every", 0)  # counted at once, in the test's transaction
+    settings.SERVING_COUNT_FLUSH_SECONDS = 0  # counted at once, in the test's transaction
     app_version = register(user, "tiny-app", tiny_gpt2_dir)
     client = client_for(user)
     created = client.post("/model/modelServer/createModelInferenceServer", {

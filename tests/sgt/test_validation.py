@@ -61,10 +61,10 @@ def test_get_is_not_the_contract(alice):
     assert json.loads(response.content)["exception"] == "MethodException"
 
 
-def test_too_large_body_is_refused_before_parsing(alice, settings, monkeypatch):
+def test_too_large_body_is_refused_before_parsing(alice, settings):
     from sgt import compat
 
-    monkeypatch.setattr(compat, "MAX_BODY_BYTES", 1000)
+    settings.SGT_MAX_BODY_BYTES = 1000
     linear_model(alice)
     alice.error("upload_sgt_model_train_data", "TooLargeException", name="line", app_name="lab",
                 train_data=[[1.0, 3.0]] * 200)
@@ -108,8 +108,8 @@ def test_create_keeps_client_data_and_refuses_duplicates(alice, bob):
     }
 
 
-def test_client_data_size_is_limited(alice, monkeypatch):
-    monkeypatch.setattr(services, "MAX_CLIENT_DATA_BYTES", 100)
+def test_client_data_size_is_limited(alice, settings):
+    settings.SGT_MAX_CLIENT_DATA_BYTES = 100
     alice.error("create_sgt_model", "TooLargeException", **BASE, client_data="x" * 200)
     linear_model(alice, client_data="small")
     alice.error("update_sgt_model_client_data", "TooLargeException", name="line", app_name="lab",
@@ -159,12 +159,12 @@ def test_upload_rejects_nan_and_infinity(alice, literal):
     assert not TrainChunk.objects.exists()
 
 
-def test_upload_limits_rows_per_request_and_per_model(alice, monkeypatch):
+def test_upload_limits_rows_per_request_and_per_model(alice, settings):
     linear_model(alice)
-    monkeypatch.setattr(services, "MAX_UPLOAD_ROWS", 10)
+    settings.SGT_MAX_UPLOAD_ROWS = 10
     alice.error("upload_sgt_model_train_data", "TooLargeException", name="line", app_name="lab",
                 train_data=[[1.0, 3.0]] * 11)
-    monkeypatch.setattr(services, "MAX_MODEL_ROWS", 15)
+    settings.SGT_MAX_MODEL_ROWS = 15
     assert alice.ok("upload_sgt_model_train_data", name="line", app_name="lab", train_data=[[1.0, 3.0]] * 10) is None
     alice.error("upload_sgt_model_train_data", "TooLargeException", name="line", app_name="lab",
                 train_data=[[1.0, 3.0]] * 6)
