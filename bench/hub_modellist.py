@@ -44,6 +44,7 @@ def fill(total):
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from hub import services
     from hub.models import Repository, Tag
     from hub.seed import VOCABULARY
 
@@ -53,7 +54,7 @@ def fill(total):
     started = time.perf_counter()
     for category, names in VOCABULARY.items():
         for name in names:
-            Tag.objects.get_or_create(category=category, name=name)
+            services.tag_objects({category: [name]})
     tags = list(Tag.objects.all())
     User = get_user_model()
     owners = list(User.objects.filter(username__startswith="bench-owner-"))

@@ -83,7 +83,7 @@ class RepoInfoView(HubCompatView):
         commit = selectors.resolve_revision(repo, revision) if (revision or repo.head) else None
         with_blobs = request.query_params.get("blobs", "").lower() in ("1", "true")
         entries = list(commit.entries.select_related("blob")) if commit else []
-        tags = selectors.repo_tags_by_category(repo)
+        tags = selectors.repo_tags_by_category(repo, ids=True)  # the Hub's own ids: text-generation, en
         flat_tags = [name for names in tags.values() for name in names]
         data = {
             "_id": repo.uid,

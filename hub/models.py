@@ -25,14 +25,20 @@ class TagCategory(models.TextChoices):
 
 
 class Tag(models.Model):
-    """One label of the /api/modelLabel vocabulary."""
+    """One label of the /api/modelLabel vocabulary: its Hugging Face id (`slug`: `text-generation`,
+    `en`) and its display name (`name`: `Text Generation`, `English`); hub.vocabulary maps either
+    spelling to the one tag."""
 
     category = models.CharField(max_length=16, choices=TagCategory.choices)
+    slug = models.CharField(max_length=100)
     name = models.CharField(max_length=100)
 
     class Meta:
         ordering = ["category", "id"]
-        constraints = [models.UniqueConstraint(fields=["category", "name"], name="hub_tag_unique_category_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["category", "name"], name="hub_tag_unique_category_name"),
+            models.UniqueConstraint(fields=["category", "slug"], name="hub_tag_unique_category_slug"),
+        ]
 
     def __str__(self):
         return f"{self.category}:{self.name}"

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from . import services
 from .models import Repository, Tag
 from .tiny_models import build_tiny_gpt2, corpus_lines
+from .vocabulary import canonical
 
 # The /api/modelLabel example of hub-api.md, in its order.
 VOCABULARY = {
@@ -121,7 +122,8 @@ def tiny_text_files(folder):
 def run(stdout):
     for category, names in VOCABULARY.items():
         for name in names:
-            Tag.objects.get_or_create(category=category, name=name)
+            slug, display = canonical(category, name)
+            Tag.objects.get_or_create(category=category, slug=slug, defaults={"name": display})
 
     created = 0
     for full_name, tags in CATALOGUE:

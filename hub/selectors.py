@@ -14,6 +14,7 @@ from core.errors import InvalidInput, NotFound
 
 from .markdown import render_markdown
 from .models import Blob, Commit, ListGeneration, Ref, RefKind, Repository, RepoType, Tag, TagCategory, TreeEntry
+from .vocabulary import canonical
 
 PAGE_SIZE = 30
 # sortType values of /modelList and the browse page -> ordering. Hugging Face's names
@@ -131,11 +132,13 @@ def filtered_repositories(user, *, filters=None, name="", type=None, exclude_cat
         for tag_name in names
     ]
     if wanted:
+        # A tag by its display name or its id, in any spelling (hub.vocabulary): "English" and "en".
+        wanted = {(category, canonical(category, tag_name)[0]) for category, tag_name in wanted}
         condition = Q()
-        for category, tag_name in wanted:
-            condition |= Q(category=category, name=tag_name)
+        for category, slug in wanted:
+            condition |= Q(category=category, slug=slug)
         tag_ids = list(Tag.objects.filter(condition).values_list("id", flat=True))
-        if len(tag_ids) < len(set(wanted)):
+        if len(tag_ids) < len(wanted):
             return qs.none()  # a tag nobody uses yet matches nothing
         # One semi-join for all tags: the repositories holding every one of them, found on the
         # (tag_id, repository_id) index; no join per tag, no duplicates, no DISTINCT.
@@ -233,15 +236,16 @@ def facet_counts(user, *, filters, name="", type=None):
             .annotate(n=Count("repositories"))
             .order_by("-n", "name")[:30]
         )
-        active = set(filters.get(category, []))
+        active = {canonical(category, name)[1] for name in filters.get(category, [])}
         facets[category] = [(row["name"], row["n"], row["name"] in active) for row in rows]
     return facets
 
 
-def repo_tags_by_category(repo):
+def repo_tags_by_category(repo, *, ids=False):
+    """{category: [display names]} of a repository's tags; with ids, their Hugging Face ids."""
     tags = {category: [] for category in TagCategory.values}
     for tag in repo.tags.all():
-        tags[tag.category].append(tag.name)
+        tags[tag.category].append(tag.slug if ids else tag.name)
     return tags
 
 

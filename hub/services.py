@@ -43,6 +43,7 @@ from .storage import (
     store_bytes,
     store_stream,
 )
+from .vocabulary import canonical
 
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\Z")
 LICENSE_RE = re.compile(r"^[A-Za-z0-9._+-]{1,64}\Z")
@@ -157,13 +158,15 @@ def clean_message(message, default):
 
 
 def tag_objects(tags):
-    """Tag rows for cleaned {category: [names]}, created on first use."""
-    objects = []
+    """Tag rows for cleaned {category: [names or ids]}, created on first use; one row per tag of the
+    vocabulary whatever the spelling ("English" and "en" are one tag, hub.vocabulary)."""
+    objects = {}
     for category, names in tags.items():
         for name in names:
-            tag, _ = Tag.objects.get_or_create(category=category, name=name)
-            objects.append(tag)
-    return objects
+            slug, display = canonical(category, name)
+            tag, _ = Tag.objects.get_or_create(category=category, slug=slug, defaults={"name": display})
+            objects[tag.pk] = tag
+    return list(objects.values())
 
 
 def split_front_matter(text):
@@ -217,13 +220,14 @@ def apply_card(repo, readme_text):
 
 def card_text(*, name, description, tags, license_name):
     header = {}
+    ids = {category: list(dict.fromkeys(canonical(category, n)[0] for n in names)) for category, names in tags.items()}
     for category, key in (("task", "pipeline_tag"), ("library", "library_name")):
-        if tags.get(category):
-            header[key] = tags[category][0] if len(tags[category]) == 1 else tags[category]
-    if tags.get("dataset"):
-        header["datasets"] = tags["dataset"]
-    if tags.get("language"):
-        header["language"] = tags["language"]
+        if ids.get(category):  # a card names them by Hugging Face's ids (text-generation, transformers, en)
+            header[key] = ids[category][0] if len(ids[category]) == 1 else ids[category]
+    if ids.get("dataset"):
+        header["datasets"] = ids["dataset"]
+    if ids.get("language"):
+        header["language"] = ids["language"]
     if tags.get("other"):
         header["tags"] = tags["other"]
     if license_name:

@@ -5,7 +5,6 @@ import io
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from hub import services
-from hub.models import Tag
 
 
 def make_repo(owner, name="repo", *, type="model", private=False, tags=None, files=None, message="Add files"):
@@ -26,7 +25,7 @@ def vocabulary(spec):
     """Create Tag rows {category: [names]} in order."""
     for category, names in spec.items():
         for name in names:
-            Tag.objects.get_or_create(category=category, name=name)
+            services.tag_objects({category: [name]})
 
 
 def multipart_files(files):

@@ -111,7 +111,7 @@ def test_errors_carry_the_hub_error_codes(api_client, auth_client, repo):
 def test_model_info_and_revision(api_client, repo):
     info = api_client.get("/api/models/alice/tiny", {"blobs": "true"}).json()
     assert info["id"] == "alice/tiny" and info["sha"] == repo.head.oid and info["private"] is False
-    assert info["pipeline_tag"] == "Text Generation" and "Text Generation" in info["tags"]
+    assert info["pipeline_tag"] == "text-generation" and "text-generation" in info["tags"]  # the Hub's ids
     siblings = {s["rfilename"]: s for s in info["siblings"]}
     # The tags given at creation made a README card in the first commit.
     assert set(siblings) == {"README.md", "config.json", "model.bin", "sub/dir/file.txt"}

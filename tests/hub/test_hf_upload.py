@@ -120,7 +120,7 @@ def test_push_to_hub_model_and_tokenizer(alice_api, hf_endpoint, tiny_model_dir,
     repo = Repository.objects.get(full_name="alice/pushed-gpt2")
     assert repo.private and repo.commits.count() == 2
     # The card transformers writes is read for tags, as for any commit.
-    assert repo.tags.filter(category="library", name="transformers").exists()
+    assert repo.tags.filter(category="library", slug="transformers", name="Transformers").exists()
 
     loaded = AutoModelForCausalLM.from_pretrained("alice/pushed-gpt2", token=alice_api.token, cache_dir=tmp_path / "c")
     loaded_tokenizer = AutoTokenizer.from_pretrained("alice/pushed-gpt2", token=alice_api.token, cache_dir=tmp_path / "c")

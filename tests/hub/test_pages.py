@@ -54,7 +54,7 @@ def test_repository_page_card_files_revisions_and_snippet(logged_in, user):
     html = logged_in.get("/hub/model/alice/tiny/").content.decode()
     assert "<h1>Tiny</h1>" in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>alert(1)</script>" not in html
-    assert "text-generation" in html and "weights" in html and "Upload files" in html
+    assert "Text Generation" in html and "weights" in html and "Upload files" in html
     assert 'snapshot_download("alice/tiny")' in html and "HF_ENDPOINT=http://testserver" in html
     assert repo.head.oid[:8] in html
     inner = logged_in.get("/hub/model/alice/tiny/", {"path": "weights"}).content.decode()

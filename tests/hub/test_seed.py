@@ -30,7 +30,8 @@ def test_seed_is_idempotent_and_holds_real_models(api_client):
     gpt2 = Repository.objects.get(full_name=seed.TINY_GPT2)
     paths = set(gpt2.head.entries.values_list("path", flat=True))
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= paths
-    assert selectors.repo_tags_by_category(gpt2)["task"] == ["text-generation"]
+    assert selectors.repo_tags_by_category(gpt2)["task"] == ["Text Generation"]
+    assert selectors.repo_tags_by_category(gpt2, ids=True)["task"] == ["text-generation"]
     with open_blob(selectors.entry_at(gpt2.head, "config.json").blob) as handle:
         config = json.load(handle)
     assert config["model_type"] == "gpt2" and config["n_layer"] == 2 and config["n_embd"] == 64

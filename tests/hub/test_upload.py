@@ -66,8 +66,8 @@ def test_readme_front_matter_sets_the_tags(auth_client, user):
     assert post_files(auth_client, {"README.md": card}).status_code == 201
     repo = Repository.objects.get(full_name="alice/repo")
     assert selectors.repo_tags_by_category(repo) == {
-        "task": ["text-generation"],
-        "library": ["transformers"],
+        "task": ["Text Generation"],  # one vocabulary: the card's ids, shown by their display names
+        "library": ["Transformers"],
         "dataset": ["wikipedia"],
         "language": ["English", "German"],
         "other": ["demo"],
