@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from core.errors import DomainError
+from core.preview import preview
 
 from . import selectors
 from .models import Space
@@ -28,10 +29,30 @@ def download_url(space, owner, path):
     return f"{reverse('files:api-download')}?{query}"
 
 
+def _file_page(request, space, owner, node):
+    """A file of a space: its first rows, text or image (core.preview), with its download link."""
+    context = {
+        "space": space,
+        "owner": owner,
+        "node": node,
+        "file_name": node.name,
+        "download_url": download_url(space, owner, node.path),
+        "crumbs": [{"name": name, "url": page_url(space, owner, p)}
+                   for name, p in selectors.breadcrumbs(node.path.rpartition("/")[0])],
+        "root_url": page_url(space, owner),
+        "preview": preview(name=node.name, size=node.size,
+                           open_file=lambda: selectors.open_file(owner, space, node.path)),
+    }
+    return render(request, "files/file.html", context)
+
+
 def _space_page(request, space, owner, raw_path):
     try:
         selectors.check_read(request.user, owner, space)
         folder_path = normalize_path(raw_path)
+        node = selectors.get_node(owner, space, folder_path)
+        if node is not None and not node.is_dir:
+            return _file_page(request, space, owner, node)
         entries = selectors.list_folder(owner, space, folder_path)
     except DomainError as exc:
         raise Http404(exc.message) from exc
@@ -39,6 +60,7 @@ def _space_page(request, space, owner, raw_path):
         {
             "node": node,
             "url": page_url(space, owner, node.path) if node.is_dir else download_url(space, owner, node.path),
+            "view_url": None if node.is_dir else page_url(space, owner, node.path),
         }
         for node in entries
     ]

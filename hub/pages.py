@@ -7,14 +7,18 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 
 from core.errors import DomainError, NotFound
+from core.preview import preview
 
 from . import selectors, services
+from .compat import resolve_url
 from .models import RepoType, TagCategory
+from .storage import open_blob
 
 SORT_CHOICES = [
     ("trending", "Trending"),
@@ -122,8 +126,6 @@ def repository(request, type, owner, name):
         parts = folder.split("/")
         crumbs = [{"name": part, "path": "/".join(parts[: i + 1])} for i, part in enumerate(parts)]
     size, files = selectors.repository_size(commit or repo.head)
-    from .compat import resolve_url
-
     rows = []
     for item in listing or []:
         rows.append(
@@ -131,6 +133,9 @@ def repository(request, type, owner, name):
                 **item,
                 "name": item["path"].rsplit("/", 1)[-1],
                 "url": resolve_url(repo, revision, item["path"]) if item["type"] == "file" else None,
+                "view_url": reverse("hub:blob", kwargs={"type": repo.type, "owner": repo.owner.username,
+                                                        "name": repo.name, "path": item["path"]})
+                + f"?rev={quote(revision, safe='')}" if item["type"] == "file" else None,
             }
         )
     context = {
@@ -212,10 +217,71 @@ def upload(request, type, owner, name):
     return render(request, "hub/upload.html", context)
 
 
+def _can_write(user, repo):
+    return user.is_authenticated and (repo.owner_id == user.pk or user.is_platform_admin)
+
+
+def blob(request, type, owner, name, path):
+    """One file of a repository at a revision: its first rows, text or image (core.preview)."""
+    repo = _repository_or_404(request, type, owner, name)
+    revision = request.GET.get("rev", "main")[:64] or "main"
+    try:
+        path = services.normalize_path(path)
+        commit = selectors.resolve_revision(repo, revision)
+        entry = selectors.entry_at(commit, path)
+    except DomainError as exc:
+        raise Http404(exc.message) from exc
+    parts = path.split("/")
+    context = {
+        "repo": repo,
+        "path": path,
+        "revision": revision,
+        "commit": commit,
+        "size": entry.blob.size,
+        "crumbs": [{"name": part, "path": "/".join(parts[: i + 1])} for i, part in enumerate(parts[:-1])],
+        "file_name": parts[-1],
+        "download_url": resolve_url(repo, revision, path),
+        "preview": preview(name=path, size=entry.blob.size, open_file=lambda: open_blob(entry.blob)),
+        "can_edit_card": path == "README.md" and _can_write(request.user, repo),
+    }
+    return render(request, "hub/blob.html", context)
+
+
+class CardForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "class": "mono"}), required=False,
+                           max_length=512 * 1024, strip=False)
+    message = forms.CharField(max_length=200, required=False)
+
+
+@login_required
+def edit_card(request, type, owner, name):
+    """Edit README.md (the model card; its YAML header sets the tags) and commit it to main."""
+    repo = _repository_or_404(request, type, owner, name)
+    if not _can_write(request.user, repo):
+        raise PermissionDenied("only the owner can edit the card")
+    current = selectors.readme_text(repo.head) if repo.head else ""
+    form = CardForm(request.POST or None, initial={"text": current, "message": "Update README.md"})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        upload = SimpleUploadedFile("README.md", data["text"].encode("utf-8"), content_type="text/markdown")
+        try:
+            services.upload_files(repo=repo, user=request.user, uploads=[("README.md", upload)],
+                                  message=data["message"] or "Update README.md")
+        except DomainError as exc:
+            form.add_error("text", exc.message)
+        else:
+            messages.success(request, "The model card was saved as a new revision.")
+            return redirect("hub:repository", type=repo.type, owner=repo.owner.username, name=repo.name)
+    preview_html = selectors.render_card(form["text"].value() or "")[1] if request.method == "POST" else None
+    return render(request, "hub/edit_card.html", {"repo": repo, "form": form, "preview_html": preview_html})
+
+
 REPO = "hub/<str:type>/<str:owner>/<str:name>/"
 urlpatterns = [
     path("hub/", browse, name="browse"),
     path("hub/new/", create, name="create"),
     path(REPO, repository, name="repository"),
     path(f"{REPO}upload/", upload, name="upload"),
+    path(f"{REPO}blob/<path:path>", blob, name="blob"),
+    path(f"{REPO}edit/README.md", edit_card, name="edit-card"),
 ]

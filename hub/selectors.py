@@ -11,8 +11,8 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
+from core.markdown import render_markdown
 
-from .markdown import render_markdown
 from .models import Blob, Commit, ListGeneration, Ref, RefKind, Repository, RepoType, Tag, TagCategory, TreeEntry
 from .vocabulary import canonical
 
@@ -371,7 +371,7 @@ def readme_text(commit):
 
 
 def render_card(text):
-    """README body (front matter removed) as safe HTML: raw HTML escaped, then sanitised (hub.markdown)."""
+    """README body (front matter removed) as safe HTML: raw HTML escaped, then sanitised (core.markdown)."""
     from .services import split_front_matter
 
     metadata, body = split_front_matter(text)

@@ -1,4 +1,4 @@
-"""Model cards as safe HTML: Markdown rendered, then cleaned by an allowlist sanitiser.
+"""Markdown as safe HTML (model cards, file previews): rendered, then cleaned by an allowlist sanitiser.
 
 Two layers. Rendering: raw HTML in the Markdown is shown as text (the html block and
 inline processors are off), tables align with the `align` attribute, not inline styles.
