@@ -8,9 +8,11 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound
+from core.models import ACTIVE_STATUSES
 from core.parsers import parse_json
 
 from . import selectors, services
+from .forms import CloneForm, CreateModelForm, TrainingDataForm
 
 
 def _visible_model(request, pk):
@@ -22,16 +24,90 @@ def _visible_model(request, pk):
 
 @login_required
 def my_models(request):
+    form = CreateModelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            # Made on a page: the author id is the username (the API uses the key's secret id).
+            model = services.create_model(request.user, request.user.username, name=data["name"],
+                                          app_name=data["app_name"], model_type=data["model_type"],
+                                          in_size=data["in_size"], out_size=data["out_size"],
+                                          is_public=data["is_public"])
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Created {model.app_name}/{model.name}. Add training rows to train it.")
+            return redirect("sgt:model", pk=model.pk)
     return render(
         request,
         "sgt/my_models.html",
-        {"models": selectors.models_of(request.user), "model_types": selectors.model_types_described()},
+        {"models": selectors.models_of(request.user), "model_types": selectors.model_types_described(),
+         "create_form": form},
     )
 
 
 @login_required
 def public_models(request):
     return render(request, "sgt/public_models.html", {"models": selectors.public_models().select_related("owner")})
+
+
+@login_required
+@require_POST
+def clone(request, pk):
+    """Copy a public model (or one's own) into one's models, under a new name."""
+    source = _visible_model(request, pk)
+    form = CloneForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give your copy a name.")
+        return redirect("sgt:model", pk=source.pk)
+    try:
+        copy = services.clone_model(request.user, request.user.username, author_unique_id=source.user_unique_id,
+                                    app_name=source.app_name, name=source.name,
+                                    new_name=form.cleaned_data["new_name"])
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("sgt:model", pk=source.pk)
+    messages.success(request, f"Cloned into {copy.app_name}/{copy.name}.")
+    return redirect("sgt:model", pk=copy.pk)
+
+
+@login_required
+@require_POST
+def add_training_data(request, pk):
+    """Append rows (a CSV or JSON file, or pasted rows) and, by default, queue training."""
+    model = _visible_model(request, pk)
+    if model.owner_id != request.user.pk:
+        raise Http404("model not found")
+    form = TrainingDataForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            model, job = services.upload_train_data(request.user, model.app_name, model.name,
+                                                    form.cleaned_data["train_data"], train=form.cleaned_data["train"])
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            added = len(form.cleaned_data["train_data"])
+            messages.success(request, f"Added {added} row{'s' if added != 1 else ''}"
+                             + ("; training is queued." if job else "."))
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("sgt:model", pk=model.pk)
+
+
+@login_required
+def training_status(request, pk):
+    """htmx: the state and jobs panel, polled while a job is queued or running."""
+    model = _visible_model(request, pk)
+    context = _status_context(model)
+    response = render(request, "sgt/_training_status.html", context)
+    if not context["active"] and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"  # training ended: reload for the new loss chart and run form
+    return response
+
+
+def _status_context(model):
+    jobs = list(selectors.recent_jobs(model))
+    return {"model": model, "jobs": jobs, "active": any(job.status in ACTIVE_STATUSES for job in jobs)}
 
 
 @login_required
@@ -43,7 +119,9 @@ def model_detail(request, pk):
         {
             "model": model,
             "is_owner": model.owner_id == request.user.pk,
-            "jobs": selectors.recent_jobs(model),
+            **_status_context(model),
+            "data_form": TrainingDataForm(),
+            "clone_form": CloneForm(initial={"new_name": f"{model.name}-copy"}),
             "example": json.dumps([[0.0] * min(model.in_size, 8)] if model.in_size <= 8 else [[0.0] * model.in_size]),
         },
     )
@@ -80,4 +158,7 @@ urlpatterns = [
     path("sgt/models/<int:pk>/", model_detail, name="model"),
     path("sgt/models/<int:pk>/run", run_model, name="run"),
     path("sgt/models/<int:pk>/visibility", set_visibility, name="visibility"),
+    path("sgt/models/<int:pk>/data", add_training_data, name="data"),
+    path("sgt/models/<int:pk>/clone", clone, name="clone"),
+    path("sgt/models/<int:pk>/status", training_status, name="status"),
 ]
