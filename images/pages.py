@@ -1,15 +1,32 @@
-"""Image pages: the caller's images (search, status, tags) and one image with its tags and layers."""
+"""Image pages: the caller's images (search, status, tags), one image with its tags and layers, and
+importing a tarball uploaded from the page."""
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
+from files import services as files
+from files.uploads import SizeCapHandler
 
-from . import selectors
+from . import selectors, services
 from .models import ImageStatus
+
+TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+
+
+class ImportForm(forms.Form):
+    name = forms.CharField(max_length=128, label="Image name", help_text="A new name creates the image.")
+    tag = forms.CharField(max_length=128, initial="latest")
+    tarball = forms.FileField(help_text="docker save / podman save output (.tar, .tar.gz); kept in your files under "
+                                        "/images/.")
 
 
 def status_of(image):
@@ -22,7 +39,55 @@ def image_list(request):
     qs = selectors.search_images(request.user, [search] if search else [])
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
     rows = [(image, status_of(image), selectors.human_size(image.latest_size or 0)) for image in page]
-    return render(request, "images/list.html", {"page": page, "rows": rows, "search": search})
+    form = getattr(request, "import_form", None) or ImportForm()
+    error = getattr(request, "import_error", "")
+    return render(request, "images/list.html",
+                  {"page": page, "rows": rows, "search": search, "form": form, "import_error": error},
+                  status=400 if form.errors or error else 200)
+
+
+@csrf_exempt  # checked below, once the upload handlers are in place (Django reads the body for the token)
+@login_required
+@require_POST
+def import_tarball(request):
+    request.upload_handlers = [SizeCapHandler(request), TemporaryFileUploadHandler(request)]
+    try:
+        return _import_tarball(request)
+    except DomainError as exc:  # the tarball passed the per-file limit while it was received
+        return _list_with_errors(request, ImportForm(), exc.message)
+
+
+def _list_with_errors(request, form, error=""):
+    request.import_form, request.import_error = form, error
+    request.method = "GET"
+    return image_list(request)
+
+
+@csrf_protect
+def _import_tarball(request):
+    """Store the uploaded tarball in the caller's private files (/images/<image>-<tag>.tar...) and
+    import it as a tag of the image (created when new): the same services as uploadOld."""
+    form = ImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        name = data["tarball"].name.lower()
+        suffix = next((s for s in TARBALL_SUFFIXES if name.endswith(s)), None)
+        if suffix is None:
+            form.add_error("tarball", "choose a .tar, .tar.gz or .tgz file")
+        else:
+            try:
+                image = services.image_for_upload(owner=request.user, name=data["name"])
+                tag = services.clean_tag(data["tag"])
+                target = files.target_path("images", f"{image.name}-{tag}{suffix}".replace("/", "_"), field="tarball")
+                files.upload_files(request.user, request.user, "private", "images",
+                                   [files.Upload(path=target, content=data["tarball"])])
+                services.start_import(owner=request.user, image=image, file_url="/" + target, tag=tag)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, f"Importing {image.name}:{tag}; the tag turns ready when it is verified.")
+                return redirect("images:detail", uid=image.uid)
+    return _list_with_errors(request, form)
 
 
 @login_required
@@ -36,11 +101,13 @@ def image_detail(request, uid):
     return render(
         request,
         "images/detail.html",
-        {"image": image, "status": status_of(image), "tags": tags, "versions": versions},
+        {"image": image, "status": status_of(image), "tags": tags, "versions": versions,
+         "importing": any(tag.status == ImageStatus.IMPORTING for tag, _ in tags)},
     )
 
 
 urlpatterns = [
     path("images/", image_list, name="list"),
+    path("images/import/", import_tarball, name="import"),
     path("images/<str:uid>/", image_detail, name="detail"),
 ]
