@@ -22,6 +22,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from core.envelopes import ok
+from core.facades import error_schema
 from core.parsers import JSONParser
 
 from . import selectors, services
@@ -140,7 +141,7 @@ def plat_body(name, result):
 
 
 PLAT_ERROR = OpenApiResponse(
-    plat_body("PlatError", serializers.JSONField(allow_null=True, help_text="null")),
+    error_schema("plat"),
     description="Error: success false, errorCode = HTTP status",
 )
 

@@ -1,0 +1,245 @@
+"""The kit every spec facade (`<app>/compat.py`) is built from.
+
+A facade translates a spec's vocabulary (its paths, camelCase fields, envelopes and codes) to the
+app's services, and their answers back; the services never see the spec. One operation is one
+`FacadeView`:
+
+    class FindImagesView(FacadeView):
+        envelope = "plat"                       # every answer and error in this envelope
+        tags = ["platform images (images)"]
+
+        class Input(PageInput):                 # pageNum/pageSize by the one rule, plus the fields
+            imageName = NameList(required=False)
+            userId = UserIdCheck()              # a userId is a check, never a switch of user
+
+        class Output(serializers.Serializer):   # the shape of `data` (documentation and answer)
+            ...
+
+        @facade(summary="List images", output=Output(many=False))
+        def post(self, request):
+            data = self.input(request)          # validated, in the app's terms
+            ...
+            return self.answer(result, message="success")
+
+- `input(request)` reads the body through DRF's one JSON parser (core.parsers: depth, NaN and
+  size limits), requires a JSON object, and validates it with the view's `Input` serializer (query
+  parameters too when `query_params = True`); a serializer error is a 400 in the view's envelope
+  (core.envelopes.exception_handler) naming the spec's field.
+- `PageInput`: `pageNum` and `pageSize`, integers (a numeric string is accepted, a bool is not);
+  missing or 0 means the first page and the default size; negative or past the maximum is a 400.
+  `page(qs, data)` answers `(total, rows)` of that page through Django's Paginator.
+- `UserIdCheck`: a `userId`/`username` field checked against the signed-in user (403 otherwise).
+- `envelope_schema(kind, data)`: the OpenAPI schema of an envelope whose `data` is a serializer, so
+  the document is generated from the serializers the view answers with.
+"""
+
+from django.core.paginator import EmptyPage, Paginator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from .envelopes import SUCCESS_CODES, ok
+from .errors import Forbidden, InvalidInput
+
+PAGE_SIZE_DEFAULT = 10
+PAGE_SIZE_MAX = 100
+PAGE_NUM_MAX = 1_000_000
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 429)
+
+# The field names of each envelope: (ok flag, code, message, data); None where it has none.
+ENVELOPE_FIELDS = {
+    "hub": (None, "code", "msg", "data"),
+    "plat": ("success", "errorCode", "message", "result"),
+    "kernel": ("success", "returnCode", "message", "data"),
+    "eval": ("success", "code", "message", "data"),
+    "server": ("success", "code", "message", "data"),
+    "chat": (None, "code", "msg", None),
+}
+
+
+class StrictInteger(serializers.IntegerField):
+    """An integer, or a string of digits; never a bool or a float with a fraction."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or (isinstance(data, float) and not data.is_integer()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Text(serializers.CharField):
+    """A string, and only a string (DRF's CharField would turn 12 or true into text). Whitespace is
+    kept: trimming and the rules for names belong to the services."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("must be a string")
+        return super().to_internal_value(data)
+
+
+class PageInput(serializers.Serializer):
+    """pageNum and pageSize by one rule: missing or 0 is the first page and the default size."""
+
+    pageNum = StrictInteger(required=False, allow_null=True, min_value=0, max_value=PAGE_NUM_MAX,
+                            help_text="from 1; missing or 0: the first page")
+    pageSize = StrictInteger(required=False, allow_null=True, min_value=0, max_value=PAGE_SIZE_MAX,
+                             help_text=f"default {PAGE_SIZE_DEFAULT}, at most {PAGE_SIZE_MAX}")
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        attrs["pageNum"] = attrs.get("pageNum") or 1
+        attrs["pageSize"] = attrs.get("pageSize") or PAGE_SIZE_DEFAULT
+        return attrs
+
+
+def page(qs, data):
+    """(total, items) of the page `data` names (PageInput's validated data); past the end: no items."""
+    paginator = Paginator(qs, data["pageSize"], allow_empty_first_page=True)
+    try:
+        items = list(paginator.page(data["pageNum"]).object_list)
+    except EmptyPage:
+        items = []
+    return paginator.count, items
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class UserIdCheck(serializers.Field):
+    """A user id or username in a body: checked against the signed-in user, never a switch of user.
+    Needs the request in the serializer's context (FacadeView.input passes it)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("help_text", "checked against the signed-in user")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if data in (None, ""):
+            return None
+        if not isinstance(data, (str, int)) or isinstance(data, bool):
+            raise serializers.ValidationError("must be a user id or username")
+        user = self.context["request"].user
+        if str(data) not in (str(user.pk), user.username):
+            raise Forbidden(f"{self.field_name} does not match the signed-in user")
+        return user
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 20}]})
+class NameList(serializers.Field):
+    """A name or a list of names (substring searches): a list of at most 20 stripped strings."""
+
+    def __init__(self, *, max_length=128, **kwargs):
+        self.max_length = max_length
+        kwargs.setdefault("help_text", "a name or a list of names")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if data in (None, ""):
+            return []
+        if isinstance(data, str):
+            data = [data]
+        if not isinstance(data, list) or len(data) > 20 or not all(
+            isinstance(n, str) and len(n) <= self.max_length for n in data
+        ):
+            raise serializers.ValidationError(f"a name or a list of at most 20 names of {self.max_length} characters")
+        return [n.strip() for n in data if n.strip()]
+
+    def to_representation(self, value):
+        return value
+
+
+_ERROR_SCHEMAS = {}
+
+
+def error_schema(kind):
+    """The OpenAPI serializer of a `kind` envelope carrying an error (one component per envelope)."""
+    if kind not in _ERROR_SCHEMAS:
+        _ERROR_SCHEMAS[kind] = envelope_schema(kind, None, name=f"{kind.capitalize()}Error")
+    return _ERROR_SCHEMAS[kind]
+
+
+def envelope_schema(kind, data=None, *, name):
+    """The OpenAPI serializer of a `kind` envelope whose data is `data` (a serializer, or None)."""
+    flag, code, message, payload = ENVELOPE_FIELDS[kind]
+    fields = {}
+    if flag:
+        fields[flag] = serializers.BooleanField()
+    fields[code] = serializers.IntegerField(help_text=f"{SUCCESS_CODES[kind]} on success, the HTTP status on error")
+    fields[message] = serializers.CharField()
+    if payload:
+        fields[payload] = data if data is not None else serializers.JSONField(allow_null=True)
+    return inline_serializer(name, fields=fields)
+
+
+def facade(*, summary, input=None, output=None, name=None, **kwargs):
+    """extend_schema for a FacadeView method: the request is `input` (default: the view's Input),
+    the 200 answer is the view's envelope around `output`, and every error status is the envelope
+    without data. Applied by FacadeView to the view's http method (see FacadeView.__init_subclass__)."""
+
+    def decorate(method):
+        method._facade_schema = {"summary": summary, "input": input, "output": output, "name": name, **kwargs}
+        return method
+
+    return decorate
+
+
+class FacadeView(APIView):
+    envelope = None  # "hub" | "plat" | "kernel" | "eval" | "server" | "chat"
+    tags = None
+    query_params = False  # also read the query string (where a spec puts fields there)
+    Input = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for method_name in ("get", "post", "put", "patch", "delete"):
+            method = cls.__dict__.get(method_name)
+            schema = getattr(method, "_facade_schema", None)
+            if schema is None:
+                continue
+            schema = dict(schema)
+            base = schema.pop("name") or cls.__name__.removesuffix("View")
+            request = schema.pop("input") or (cls.Input() if cls.Input else None)
+            output = schema.pop("output")
+            # A view's nested Input and Output classes are named after the view in the document.
+            for serializer, suffix in ((request, ""), (output, "Result")):
+                serializer_class = type(serializer)
+                if serializer is not None and serializer_class.__qualname__.startswith(f"{cls.__name__}."):
+                    extend_schema_serializer(component_name=f"{base}{suffix}")(serializer_class)
+            envelope = envelope_schema(cls.envelope, output, name=f"{base}Answer")
+            error = error_schema(cls.envelope)
+            errors = {code: OpenApiResponse(error, description="the error, in the envelope") for code in ERROR_STATUSES}
+            setattr(cls, method_name, extend_schema(
+                tags=cls.tags, request=request if method_name != "get" else None,
+                parameters=[request] if method_name == "get" and request is not None else None,
+                responses={200: envelope, **errors}, **schema,
+            )(method))
+
+    def input(self, request, serializer_class=None):
+        """The request's fields validated by `Input` (a serializer error is a 400 in the envelope)."""
+        serializer_class = serializer_class or self.Input
+        data = request.data
+        if request.method == "GET":
+            data = {}
+        elif not isinstance(data, dict):
+            raise InvalidInput("the body must be a JSON object")
+        if self.query_params or request.method == "GET":
+            data = {**{k: v for k, v in request.query_params.items()}, **data}
+        serializer = serializer_class(data=data, context={"request": request, "view": self})
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def answer(self, data=None, *, message="success", code=None, status_code=200):
+        return ok(self.envelope, data, message=message, code=code, status_code=status_code)
