@@ -27,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .models import FINISHED_STATUSES, JobStatus
+from .selectors import job_models, live_workers, queue_consumers
 
 # Path prefixes that are their own group when no URL pattern names an app (static files,
 # 404s); anything else unmatched is "other". Raw paths are never labels.
@@ -115,8 +116,6 @@ class DatabaseCollector:
             yield down
 
     def _collect(self):
-        from .selectors import job_models, live_workers, queue_consumers
-
         jobs = GaugeMetricFamily("crucible_jobs", "Job records by queue, kind and status", labels=["queue", "kind", "status"])
         durations = SummaryMetricFamily(
             "crucible_job_duration_seconds", "Run time (start to finish) of finished jobs", labels=["queue", "kind", "status"]

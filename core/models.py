@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class JobStatus(models.TextChoices):
@@ -63,7 +64,6 @@ class Job(models.Model):
     def duration_seconds(self):
         if not self.started_at:
             return None
-        from django.utils import timezone
 
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()

@@ -28,6 +28,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import resource
 import shutil
 import signal
 import stat
@@ -182,8 +183,6 @@ def _unboxed(cmd, spec):
 
 
 def _set_limits(limits):
-    import resource
-
     pairs = [
         (resource.RLIMIT_AS, limits.memory_bytes),
         (resource.RLIMIT_CPU, limits.cpu_seconds),

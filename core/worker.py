@@ -9,13 +9,13 @@ from django.conf import settings
 from django.db import connection
 
 from . import sandbox
+from .services import reap_stale_jobs, record_worker_heartbeat
 
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
 
 
 def _beat_forever(hostname, queues):
-    from .services import reap_stale_jobs, record_worker_heartbeat
 
     try:
         while True:

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from core.models import ACTIVE_STATUSES
 
 from .models import AuditEntry, Experiment, ExperimentRun, Furnace, Precursor, TelemetryChunk
+from .services import stop_experiment
 
 
 @admin.register(Precursor)
@@ -61,7 +62,6 @@ class ExperimentRunAdmin(admin.ModelAdmin):
 
     @admin.action(description="Stop selected runs safely")
     def stop_runs(self, request, queryset):
-        from .services import stop_experiment
 
         stopped = 0
         for run in queryset.filter(status__in=ACTIVE_STATUSES):

@@ -22,6 +22,7 @@ from . import selectors
 from .drivers import driver_for
 from .models import TELEMETRY_CHANNELS, AuditEntry, Experiment, ExperimentRun, Furnace, TelemetryChunk
 from .profiles import Program, validate_parameters
+from .video import render_run_video
 
 logger = logging.getLogger(__name__)
 
@@ -476,7 +477,6 @@ def _summary_text(summary, stop_reason):
 
 
 def _render_video(run, handle):
-    from .video import render_run_video
 
     try:
         handle.log("rendering video")

@@ -8,12 +8,13 @@ from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import connection
 
+from .services import recover_lost_runs
+
 logger = logging.getLogger(__name__)
 _stop = threading.Event()
 
 
 def _sweep_forever():
-    from .services import recover_lost_runs
 
     try:
         while True:

@@ -15,6 +15,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import storage_status
 from core.parsers import NUL_MESSAGE, JSONParser, query_has_nul
 
 from . import selectors, services
@@ -195,7 +196,6 @@ class UsageView(APIView):
         }),
     )
     def get(self, request):
-        from accounts.selectors import storage_status
 
         status_ = storage_status(request.user)
         quota = status_["quota"]

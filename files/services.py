@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.selectors import storage_status
 from core.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, TooLarge
 
 from . import selectors
@@ -53,7 +54,6 @@ def target_path(folder, relative, field="file"):
 
 
 def _storage_status(owner):
-    from accounts.selectors import storage_status
 
     return storage_status(owner)
 

@@ -5,6 +5,7 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -93,7 +94,6 @@ class RepoListView(APIView):
     )
     def post(self, request):
         if not request.user.is_authenticated:
-            from rest_framework.exceptions import NotAuthenticated
 
             raise NotAuthenticated()
         body = RepoCreateSerializer(data=request.data)

@@ -4,6 +4,8 @@ Answers are in the hub envelope {"code", "msg", "data"} with code 0 on success, 
 spec's examples; errors carry their HTTP status as code (core.envelopes).
 """
 
+from urllib.parse import quote
+
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -195,7 +197,6 @@ def file_row(request, repo, revision, item):
 
 
 def resolve_url(repo, revision, file_path):
-    from urllib.parse import quote
 
     return f"/{repo.url_prefix}{repo.full_name}/resolve/{quote(revision, safe='')}/{quote(file_path)}"
 

@@ -59,7 +59,7 @@ class HubCompatView(APIView):
 
 
 def card_metadata(repo):
-    metadata, _ = services.split_front_matter(selectors.readme_text(repo.head))
+    metadata, _ = selectors.split_front_matter(selectors.readme_text(repo.head))
     return metadata
 
 

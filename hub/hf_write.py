@@ -27,6 +27,7 @@ import json
 import re
 import tempfile
 
+import yaml
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
@@ -151,7 +152,6 @@ class ValidateYamlView(HubCompatView):
             lines = content.splitlines()
             end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
             if end is not None:
-                import yaml
 
                 try:
                     metadata = yaml.safe_load("\n".join(lines[1:end])) or {}

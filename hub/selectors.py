@@ -4,6 +4,7 @@ import datetime
 import hashlib
 import re
 
+import yaml
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
@@ -14,6 +15,7 @@ from core.errors import InvalidInput, NotFound
 from core.markdown import render_markdown
 
 from .models import Blob, Commit, ListGeneration, Ref, RefKind, Repository, RepoType, Tag, TagCategory, TreeEntry
+from .storage import open_blob
 from .vocabulary import canonical
 
 PAGE_SIZE = 30
@@ -350,7 +352,6 @@ def _newest(folders, folder, commit):
 
 def folder_oid(commit, path):
     """A stable id for a folder of a commit (Hugging Face lists folders with an oid)."""
-    import hashlib
 
     return hashlib.sha1(f"{commit.oid}:{path}".encode()).hexdigest()
 
@@ -364,16 +365,28 @@ def readme_text(commit):
     entry = TreeEntry.objects.select_related("blob").filter(commit=commit, path="README.md").first()
     if entry is None:
         return ""
-    from .storage import open_blob
-
     with open_blob(entry.blob) as handle:
         return handle.read(settings.HUB_CARD_MAX_BYTES).decode("utf-8", errors="replace")
 
 
+def split_front_matter(text):
+    """(metadata dict, body) of a README with an optional YAML header between '---' lines."""
+    if not text.startswith("---"):
+        return {}, text
+    lines = text.splitlines(keepends=True)
+    for index in range(1, len(lines)):
+        if lines[index].strip() == "---":
+            header = "".join(lines[1:index])
+            try:
+                data = yaml.safe_load(header) or {}
+            except yaml.YAMLError:
+                return {}, text
+            return (data if isinstance(data, dict) else {}), "".join(lines[index + 1 :])
+    return {}, text
+
+
 def render_card(text):
     """README body (front matter removed) as safe HTML: raw HTML escaped, then sanitised (core.markdown)."""
-    from .services import split_front_matter
-
     metadata, body = split_front_matter(text)
     return metadata, render_markdown(body)
 

@@ -6,6 +6,7 @@ import re
 import secrets
 import unicodedata
 import uuid
+from pathlib import Path
 
 import yaml
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.selectors import storage_status
 from core.errors import Conflict, Forbidden, InvalidInput, QuotaExceeded, TooLarge
 from core.validators import validate_name_characters
 
@@ -30,13 +32,14 @@ from .models import (
     TagCategory,
     TreeEntry,
 )
-from .selectors import EntryNotFound, RevisionNotFound
+from .selectors import EntryNotFound, RevisionNotFound, split_front_matter
 from .storage import (
     STREAM_CHUNK,
     adopt_local_file,
     delete_blobs_if_unused,
     lfs_pointer_oid,
     local_root,
+    open_blob,
     store_blob,
     splice_into,
     splice_source,
@@ -167,22 +170,6 @@ def tag_objects(tags):
             tag, _ = Tag.objects.get_or_create(category=category, slug=slug, defaults={"name": display})
             objects[tag.pk] = tag
     return list(objects.values())
-
-
-def split_front_matter(text):
-    """(metadata dict, body) of a README with an optional YAML header between '---' lines."""
-    if not text.startswith("---"):
-        return {}, text
-    lines = text.splitlines(keepends=True)
-    for index in range(1, len(lines)):
-        if lines[index].strip() == "---":
-            header = "".join(lines[1:index])
-            try:
-                data = yaml.safe_load(header) or {}
-            except yaml.YAMLError:
-                return {}, text
-            return (data if isinstance(data, dict) else {}), "".join(lines[index + 1 :])
-    return {}, text
 
 
 def card_tags(metadata):
@@ -388,8 +375,6 @@ def commit_blobs(
     repo.last_message = message.split("\n", 1)[0]
     repo.save(update_fields=["head", "last_modified", "last_message"])
     if "README.md" in changed:
-        from .storage import open_blob
-
         with open_blob(changed["README.md"]) as handle:
             text = handle.read(settings.HUB_CARD_MAX_BYTES).decode("utf-8", errors="replace")
         apply_card(repo, text)
@@ -405,7 +390,6 @@ def check_can_write(repo, user):
 
 def check_quota(user, add_bytes, add_inodes):
     """Refuse an upload that would exceed the owner's StorageQuota (if they have one)."""
-    from accounts.selectors import storage_status
 
     status = storage_status(user)
     if not status["initialized"]:
@@ -458,7 +442,6 @@ def upload_files(*, repo, user, uploads, message="", prefix=""):
 
 def commit_local_folder(*, repo, author, folder, message, exclude=(), replace_tree=False):
     """Commit every file under a local folder (seed data, tiny models built on disk)."""
-    from pathlib import Path
 
     folder = Path(folder)
     files = []

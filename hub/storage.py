@@ -11,6 +11,7 @@ it goes through storage.save() under a random name, hashed on the way.
 
 import fcntl
 import hashlib
+import io
 import os
 import queue
 import threading
@@ -435,7 +436,6 @@ def delete_blobs_if_unused(blobs):
 
 
 def store_bytes(data):
-    import io
 
     return store_blob(io.BytesIO(data), len(data))
 

@@ -6,6 +6,7 @@ from django.core.files.base import ContentFile
 
 from core.jobs import JobHandle, claim, finish
 from core.models import JobStatus
+from files.services import save_file
 
 from . import services
 from .builders import build_docker_save, demo_files
@@ -17,8 +18,6 @@ TARBALL = "Image/crucible-serve-1.0.tar"
 
 
 def run(stdout):
-    from files.services import save_file
-
     owner = get_user_model().objects.filter(username=DEMO_OWNER).first()
     if owner is None:
         stdout.write("images: no demo researcher; skipped\n")

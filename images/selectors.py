@@ -2,7 +2,7 @@
 
 import re
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
@@ -52,8 +52,6 @@ def search_images(user, names=()):
     """Newest first; `names` are substrings, any of which may match the name."""
     qs = with_latest_tag(visible_images(user))
     if names:
-        from django.db.models import Q
-
         query = Q()
         for name in names:
             query |= Q(name__icontains=name)

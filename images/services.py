@@ -8,9 +8,12 @@ from django.db import IntegrityError, transaction
 from accounts.selectors import storage_status
 from core.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, TooLarge
 from core.services import enqueue_job
+from files.paths import normalize_path
+from files.selectors import get_file, open_file
 
 from . import tarball
 from .models import Image, ImageImportJob, ImageLayer, ImageStatus, ImageTag
+from .selectors import get_image_for_user
 
 # A docker repository name: lowercase components separated by "/", each made of
 # letters and digits joined by ".", "_", "__" or "-" runs ("dzq/45", "zjm/a", "my-org/base.cuda").
@@ -86,9 +89,6 @@ def create_image(*, owner, name, icon="", overview="", labels=None, description=
 def start_import(*, owner, image, file_url, tag):
     """Create (or retry a failed) tag of `image` from the tarball at `file_url` in the owner's
     private file space, and enqueue its import job."""
-    from files.paths import normalize_path
-    from files.selectors import get_file
-
     tag = clean_tag(tag)
     if not isinstance(file_url, str) or not file_url.strip():
         raise InvalidInput("fileUrl: is required (a tarball in your private file space)")
@@ -127,8 +127,6 @@ def start_import(*, owner, image, file_url, tag):
 
 def image_for_upload(*, owner, image_id=None, name=None):
     """The image an uploadOld call names: by imageId, else by imageName (created if new)."""
-    from .selectors import get_image_for_user
-
     if image_id not in (None, ""):
         image = get_image_for_user(owner, image_id)
         if image.owner_id != owner.pk:
@@ -153,8 +151,6 @@ def fail_tag(image_tag, reason):
 
 def run_import(job, handle):
     """The body of images.import_image: read the tarball, verify it, record the tag."""
-    from files.selectors import get_file, open_file
-
     image_tag = ImageTag.objects.select_related("image__owner").get(pk=job.image_tag_id)
     owner = image_tag.image.owner
     store = tarball.ImageStore(settings.IMAGES_STORE_DIR)

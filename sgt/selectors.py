@@ -6,6 +6,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import Q
 
+from accounts.models import ApiKey
 from core.errors import NotFound
 
 from .model_types import MODEL_TYPES
@@ -114,8 +115,6 @@ def run_target(*, secret_id, app_name, name, now, last_used_precision=timedelta(
     about 2 ms in query building; nothing is cached, so a revoked key or a retrained model is seen
     at the very next request.
     """
-    from accounts.models import ApiKey
-
     quote = connection.ops.quote_name
     key, user, model = ApiKey._meta, get_user_model()._meta, SgtModel._meta
 
