@@ -107,6 +107,12 @@ def walk_files(owner, space, path=""):
     return [(child.path[cut:], child) for child in descendants(owner, space, path).order_by("path")]
 
 
+def folder_paths(owner, space="private", limit=500):
+    """Paths of the owner's folders ("Model", "Data/train"), in path order: the choices of a folder picker."""
+    return list(FileNode.objects.filter(owner=owner, space=space, is_dir=True)
+                .order_by("path").values_list("path", flat=True)[:limit])
+
+
 def materialize(owner, space, path, dest_dir):
     """Copy the file or folder tree at `path` into the local directory `dest_dir`.
 

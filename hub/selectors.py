@@ -64,6 +64,14 @@ def visible_repositories(user):
     return qs.filter(Q(private=False) | Q(owner=user))
 
 
+def repository_choices(user, type=RepoType.MODEL, limit=300):
+    """Full names of the repositories a picker offers: the user's own first, then public ones."""
+    qs = visible_repositories(user).filter(type=type)
+    own = list(qs.filter(owner=user).order_by("full_name").values_list("full_name", flat=True)[:limit])
+    others = qs.exclude(owner=user).order_by("-downloads", "full_name").values_list("full_name", flat=True)
+    return own + list(others[: max(0, limit - len(own))])
+
+
 def split_full_name(full_name):
     if not isinstance(full_name, str) or full_name.count("/") != 1:
         raise InvalidInput("name must be owner/name")

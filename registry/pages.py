@@ -1,14 +1,18 @@
 """Registry pages: the caller's model applications and one application with its versions."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import path
 
 from core.errors import DomainError
+from files.selectors import folder_paths
+from hub import selectors as hub_selectors
 
-from . import selectors
+from . import selectors, services
+from .forms import NewVersionForm
 
 
 @login_required
@@ -33,7 +37,37 @@ def application_detail(request, uid):
     )
 
 
+@login_required
+def new_version(request):
+    """A new version (and application) from a hub model or a folder of one's files."""
+    form = NewVersionForm(request.POST or None, initial={"application": request.GET.get("application", "")[:96]})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["source"] == "hub":
+                repo = hub_selectors.find_repository(request.user, data["hub_model"].strip(), type="model")
+                version = services.register_hub_snapshot(owner=request.user, application_name=data["application"],
+                                                         source_repo=repo, description=data["description"])
+            else:
+                version = services.register_files_folder(owner=request.user, application_name=data["application"],
+                                                         folder=data["folder"], description=data["description"])
+        except DomainError as exc:
+            form.add_error("hub_model" if data["source"] == "hub" and "not found" in exc.message else None,
+                           exc.message)
+        else:
+            messages.success(request, f"Version {version.version} of {version.application.name} is registered"
+                             + ("." if version.status == 2 else "; its files are being imported."))
+            return redirect("registry:detail", uid=version.application.uid)
+    context = {
+        "form": form,
+        "hub_models": hub_selectors.repository_choices(request.user),
+        "folders": folder_paths(request.user),
+    }
+    return render(request, "registry/new.html", context, status=400 if form.errors else 200)
+
+
 urlpatterns = [
     path("registry/", application_list, name="list"),
+    path("registry/new/", new_version, name="new"),
     path("registry/<str:uid>/", application_detail, name="detail"),
 ]

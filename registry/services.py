@@ -18,6 +18,8 @@ from django.utils.text import slugify
 from core.errors import Conflict, InvalidInput, NotFound, TooLarge
 from core.services import enqueue_job
 from core.validators import validate_name_characters
+from files.paths import normalize_path as normalize_files_path
+from files.selectors import walk_files as walk_private_files
 
 from .inspection import inspect_model
 from .models import (
@@ -434,6 +436,26 @@ def create_applications_from_request(*, actor, application, versions, hyper_para
             enqueue_job(job)
             created.append(version)
     return app, created, hyper
+
+
+def register_files_folder(*, owner, application_name, folder, description=""):
+    """A new version (source 3, local files) of the owner's application `application_name`
+    (created if missing) from a folder of their private file space, imported by a job."""
+    path = normalize_files_path(folder, field="folder")
+    if not path:
+        raise InvalidInput("folder: choose a folder of your files")
+    try:
+        has_files = any(not node.is_dir for _, node in walk_private_files(owner, "private", path))
+    except NotFound:
+        raise InvalidInput(f"folder: no folder /{path} in your files") from None
+    if not has_files:
+        raise InvalidInput(f"folder: /{path} holds no files")
+    with transaction.atomic():
+        app, _ = ensure_application(owner=owner, name=application_name)
+        version = _new_version(app, created_by=owner, source=VersionSource.LOCAL, save_path=path,
+                               description=clean_text(description, "description"))
+        enqueue_job(VersionImportJob.objects.create(owner=owner, version=version))
+    return version
 
 
 # --- the import job ---------------------------------------------------------------------
