@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.models import ACTIVE_STATUSES, Job
+from core.scoping import ScopedQuerySet
 
 SIMULATOR_DRIVER = "experiments.drivers.simulator.SimulatedFurnace"
 
@@ -79,11 +80,20 @@ class Furnace(models.Model):
         return self.driver or settings.EXPERIMENTS_DEFAULT_DRIVER or SIMULATOR_DRIVER
 
 
+class LabQuerySet(ScopedQuerySet):
+    """Furnace work is the lab's: a user sees their own, their team's, and rows without an owner."""
+
+    team_visible = True
+    ownerless_visible = True
+
+
 class Experiment(models.Model):
     """One parameter table (the spec's `Parameters`), as validated and normalised.
 
     Profiles are stored with times in seconds: {"time": [...], "temperature": [...]}.
     """
+
+    objects = LabQuerySet.as_manager()
 
     experiment_id = models.CharField(max_length=64, unique=True, help_text="The spec's 实验id (its Order)")
     owner = models.ForeignKey(
@@ -133,6 +143,7 @@ class ExperimentRun(Job):
 
     task_name = "experiments.run_experiment"
     queue = "experiments"
+    objects = LabQuerySet.as_manager()
 
     experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="runs")
     furnace = models.ForeignKey(Furnace, on_delete=models.PROTECT, related_name="runs")

@@ -1,6 +1,5 @@
 """Reads: furnaces, visible experiments and runs, the task log, telemetry."""
 
-from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
@@ -41,21 +40,12 @@ def resolve_furnace(name=None):
     raise InvalidInput("furnace: several furnaces are enabled and none is the default; name one")
 
 
-def _visible(queryset, user):
-    if getattr(user, "is_platform_admin", False):
-        return queryset
-    scope = Q(owner=user) | Q(owner__isnull=True)
-    if getattr(user, "team_id", None):
-        scope |= Q(owner__team_id=user.team_id)
-    return queryset.filter(scope)
-
-
 def visible_experiments(user):
-    return _visible(Experiment.objects.select_related("furnace", "owner"), user)
+    return Experiment.objects.select_related("furnace", "owner").visible_to(user)
 
 
 def visible_runs(user):
-    return _visible(ExperimentRun.objects.select_related("furnace", "experiment", "owner"), user)
+    return ExperimentRun.objects.select_related("furnace", "experiment", "owner").visible_to(user)
 
 
 def get_visible_run(user, run_id):

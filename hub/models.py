@@ -10,6 +10,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from core.scoping import ScopedQuerySet
+
 
 class RepoType(models.TextChoices):
     MODEL = "model", "Model"
@@ -52,6 +54,10 @@ def new_uid():
 LIST_INCLUDE = ["private", "type", "owner"]
 
 
+class RepositoryQuerySet(ScopedQuerySet):
+    public = {"private": False}
+
+
 class Repository(models.Model):
     uid = models.CharField(max_length=24, unique=True, default=new_uid, editable=False)
     type = models.CharField(max_length=8, choices=RepoType.choices, default=RepoType.MODEL)
@@ -70,6 +76,8 @@ class Repository(models.Model):
     last_message = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
+
+    objects = RepositoryQuerySet.as_manager()
     class Meta:
         verbose_name_plural = "repositories"
         ordering = ["full_name"]

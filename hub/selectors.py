@@ -56,12 +56,7 @@ class EntryNotFound(NotFound):
 
 def visible_repositories(user):
     """Public repositories, plus the caller's own private ones (all of them for platform admins)."""
-    qs = Repository.objects.all()
-    if user is None or not user.is_authenticated:
-        return qs.filter(private=False)
-    if user.is_platform_admin:
-        return qs
-    return qs.filter(Q(private=False) | Q(owner=user))
+    return Repository.objects.visible_to(user)
 
 
 def repository_choices(user, type=RepoType.MODEL, limit=300):

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from core.models import Job
+from core.scoping import ScopedQuerySet
 
 
 def new_uid():
@@ -32,6 +33,10 @@ class ArchiveFormat(models.TextChoices):
     OCI = "oci", "OCI image layout"
 
 
+class ImageQuerySet(ScopedQuerySet):
+    """Images are private to their owner."""
+
+
 class Image(models.Model):
     uid = models.CharField(max_length=32, unique=True, default=new_uid, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
@@ -43,6 +48,8 @@ class Image(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+
+    objects = ImageQuerySet.as_manager()
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["owner", "name"], name="images_image_unique_owner_name")]

@@ -16,10 +16,7 @@ PAGE_SIZE_MAX = 100
 
 def visible_images(user):
     """Images are private: a user sees their own (platform admins see all)."""
-    qs = Image.objects.select_related("owner")
-    if user is None or not user.is_authenticated:
-        return qs.none()
-    return qs if user.is_platform_admin else qs.filter(owner=user)
+    return Image.objects.select_related("owner").visible_to(user)
 
 
 def with_latest_tag(qs):

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from core.models import Job
+from core.scoping import ScopedQuerySet
 
 
 class TrainState(models.TextChoices):
@@ -10,6 +11,10 @@ class TrainState(models.TextChoices):
     TRAINING = "training", "Training"
     TRAINED = "trained", "Trained"
     FAILED = "failed", "Training failed"
+
+
+class SgtModelQuerySet(ScopedQuerySet):
+    public = {"is_public": True}
 
 
 class SgtModel(models.Model):
@@ -44,6 +49,8 @@ class SgtModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+
+    objects = SgtModelQuerySet.as_manager()
     class Meta:
         ordering = ["app_name", "name"]
         verbose_name = "SGT model"

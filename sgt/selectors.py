@@ -22,7 +22,7 @@ def model_types_described():
 
 
 def models_of(user):
-    return SgtModel.objects.filter(owner=user).defer("loss_history").order_by("app_name", "name")
+    return SgtModel.objects.owned_by(user).defer("loss_history").order_by("app_name", "name")
 
 
 def public_models():
@@ -55,7 +55,7 @@ def find_clone_source(user, author_unique_id, app_name, name):
 
 def model_for_page(user, pk):
     """A model page shows the user's own models and public ones."""
-    model = SgtModel.objects.filter(Q(owner=user) | Q(is_public=True), pk=pk).first()
+    model = SgtModel.objects.visible_to(user).filter(pk=pk).first()
     if model is None:
         raise NotFound("model not found")
     return model
