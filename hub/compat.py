@@ -66,7 +66,7 @@ class ModelLabelView(APIView):
 
     @extend_schema(tags=["hub-api"], responses=ENVELOPE, summary="Tag vocabulary by category")
     def get(self, request):
-        return ok("hub", selectors.label_vocabulary(), message=login_message(request), code=0)
+        return ok("hub", selectors.label_vocabulary(request.user), message=login_message(request), code=0)
 
 
 class ModelListView(APIView):

@@ -197,7 +197,7 @@ def create(request):
         else:
             messages.success(request, f"Created {repo.full_name}. Upload files to publish a first revision.")
             return redirect("hub:repository", type=repo.type, owner=request.user.username, name=repo.name)
-    vocabulary = selectors.label_vocabulary()
+    vocabulary = selectors.label_vocabulary(request.user)
     return render(request, "hub/create.html", {"form": form, "vocabulary": vocabulary})
 
 

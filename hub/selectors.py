@@ -8,7 +8,7 @@ import yaml
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
@@ -105,9 +105,14 @@ def find_repository(user, full_name, type=None):
 # --- listing ----------------------------------------------------------------------
 
 
-def label_vocabulary():
+def label_vocabulary(user):
+    """{category: [display names]}: the tags no repository holds yet (the lab's vocabulary) and those
+    of repositories the user can see; a private repository's tags are not shown to anyone else."""
+    tagged = Repository.tags.through.objects.filter(tag_id=OuterRef("pk"))
+    seen = tagged.filter(repository__in=visible_repositories(user))
+    tags = Tag.objects.filter(~Exists(tagged) | Exists(seen)).order_by("id")
     vocabulary = {category: [] for category in TagCategory.values}
-    for category, name in Tag.objects.order_by("id").values_list("category", "name"):
+    for category, name in tags.values_list("category", "name"):
         vocabulary[category].append(name)
     return vocabulary
 

@@ -64,3 +64,20 @@ def test_the_migration_merges_existing_spellings_and_keeps_every_repository(user
     for repo in (first, second):
         repo = Repository.objects.get(pk=repo.pk)
         assert set(repo.tags.all()) == {task, language}
+
+
+def test_a_private_repositorys_tags_stay_out_of_everyone_elses_vocabulary(api_client, auth_client, user, other_user):
+    make_repo(other_user, "secret", private=True, tags={"other": ["project-nightingale"], "task": ["Robotics"]})
+    make_repo(user, "open", tags={"task": ["Robotics"]})
+    services.tag_objects({"library": ["PEFT"]})  # the lab's vocabulary: in no repository yet
+    for client in (api_client, auth_client):
+        labels = client.get("/api/modelLabel").json()["data"]
+        assert "project-nightingale" not in labels["other"]
+        assert labels["task"] == ["Robotics"] and labels["library"] == ["PEFT"]
+    from rest_framework.test import APIClient
+
+    from accounts.services import issue_tokens
+
+    bob = APIClient()
+    bob.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_tokens(other_user)[0]}")
+    assert "project-nightingale" in bob.get("/api/modelLabel").json()["data"]["other"]
