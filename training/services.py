@@ -13,6 +13,8 @@ from core.models import JobStatus
 from core.parsers import parse_json
 from core.services import enqueue_job, request_cancel
 from files.paths import normalize_path
+from registry.models import VersionStatus
+from registry.selectors import looks_like_id, resolve_application_version, resolve_version
 
 from . import hyper
 from .models import CodeTask, CodeTaskType, DataSource, LlmTask, ModelSource, Strategy
@@ -127,18 +129,26 @@ def check_quota(owner, cpu, memory_gb, gpu):
 # --- base model and data --------------------------------------------------------------------
 
 
+def imported(version, field):
+    """The public id of a registry version whose files are in (an import may still run)."""
+    if version.status != VersionStatus.IMPORTED:
+        raise InvalidInput(f"{field}: version {version.version} is {version.get_status_display().lower()}, not imported")
+    return version.uid
+
+
 def resolve_model(owner, body, is_pretrain):
-    """(source, ref) of the base model, checked to exist and be readable by the owner."""
-    version_id = text(body, "modelVersionId", 32)
+    """(source, ref) of the base model, checked to exist and be readable by the owner.
+
+    modelVersionId: a registry version (its public id from section 3, or its database number);
+    modelId: a registry application id (its version `modelVersion`, else the latest imported one)
+    or a hub model, owner/name; originModelDir: a folder of the private space. A registry
+    version is recorded by its public id.
+    """
+    version_id = text(body, "modelVersionId", 64)
     folder = text(body, "originModelDir")
     model_id = text(body, "modelId", 300)
     if version_id:
-        if not version_id.isdigit():
-            raise InvalidInput("modelVersionId: must be the id of a registry version")
-        from registry.selectors import get_version_for_user
-
-        get_version_for_user(owner, int(version_id))
-        return ModelSource.REGISTRY, version_id
+        return ModelSource.REGISTRY, imported(resolve_version(owner, version_id, field="modelVersionId"), "modelVersionId")
     if folder:
         from files import selectors as files
 
@@ -148,8 +158,14 @@ def resolve_model(owner, body, is_pretrain):
             raise InvalidInput(f"originModelDir: /{path} has no config.json (a save_pretrained folder is expected)")
         return ModelSource.FILES, path
     if model_id:
+        if looks_like_id(model_id):
+            version = resolve_application_version(owner, model_id, text(body, "modelVersion", 32), field="modelId")
+            return ModelSource.REGISTRY, imported(version, "modelId")
         if "/" not in model_id:
-            raise InvalidInput("modelId: give owner/name of a hub model, or use modelVersionId for a registry version")
+            raise InvalidInput(
+                "modelId: give the id of a registry application (section 3) or owner/name of a hub model, "
+                "or use modelVersionId for a registry version"
+            )
         from hub import selectors as hub
 
         repo = hub.find_repository(owner, model_id, type="model")
@@ -158,8 +174,9 @@ def resolve_model(owner, body, is_pretrain):
         return ModelSource.HUB, repo.full_name
     what = "a model to take the architecture and tokenizer from" if is_pretrain else "a base model"
     raise InvalidInput(
-        f"model path missing: {what} is required: modelVersionId (registry version), "
-        "originModelDir (a folder of your private space) or modelId (owner/name of a hub model)"
+        f"model path missing: {what} is required: modelVersionId (a registry version id), "
+        "originModelDir (a folder of your private space) or modelId (a registry application id, "
+        "or owner/name of a hub model)"
     )
 
 
