@@ -61,7 +61,7 @@ class VersionEvaluationsView(APIView):
 
         version = resolve_version(request.user, version_id, field="version_id")
         tasks = selectors.evaluations_for_version(version).filter(pk__in=selectors.visible(request.user))
-        return Response({"versionId": version.pk, "evaluations": [selectors.api_json(t) for t in tasks]})
+        return Response({"versionId": version.uid, "evaluations": [selectors.api_json(t) for t in tasks]})
 
 
 class CompareView(APIView):

@@ -259,7 +259,7 @@ def api_json(task, detail=False):
             "type": task.model_type,
             "source": task.model_source,
             "ref": task.model_ref,
-            "versionId": task.version_id,
+            "versionId": task.version.uid if task.version_id else None,
             "label": model_label(task),
             "base": {"source": task.base_source, "ref": task.base_ref} if task.base_source else None,
         },
@@ -359,7 +359,7 @@ def comparison(tasks):
         rows.append({"metric": name, "higherIsBetter": better, "values": values, "best": best})
     columns = [
         {"id": task.pk, "uid": str(task.uid), "name": task.name, "model": model_label(task), "status": task.status,
-         "versionId": task.version_id, "dataset": task.data_ref, "label": f"{task.name} ({model_label(task)})"}
+         "versionId": task.version.uid if task.version_id else None, "dataset": task.data_ref, "label": f"{task.name} ({model_label(task)})"}
         for task in tasks
     ]
     return {"columns": columns, "rows": rows}
