@@ -91,7 +91,7 @@ def looks_like_id(value):
     return isinstance(value, str) and bool(UID_RE.match(value.strip()))
 
 
-def resolve_application_version(user, application_ref, version="", field="modelId"):
+def resolve_application_version(user, application_ref, version="", field="application"):
     """A version named by its application's id: the one numbered `version` ("0.0.1"), else the
     latest imported one. Same scoping as resolve_version."""
     app = _lookup(visible_applications(user), application_ref, field)

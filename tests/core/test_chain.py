@@ -48,7 +48,7 @@ FAST = [hyper("learning_rate", "0.02"), hyper("max_steps", 16), hyper("save_step
 
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
-    return build_tiny_gpt2(tmp_path_factory.mktemp("chain-tiny-gpt2"), train_steps=10)
+    return build_tiny_gpt2(tmp_path_factory.mktemp("chain-tiny-gpt2"), train_steps=30)
 
 
 @pytest.fixture
