@@ -3,6 +3,7 @@
 What runs on the worker is in training.execution; the child process is training.runner.
 """
 
+import re
 import shutil
 
 from django.db import transaction
@@ -26,6 +27,7 @@ DEFAULT_WALL_TIME_SECONDS = 3600
 MAX_COMMAND_CHARS = 10_000
 MAX_VARIABLES = 100
 PRIVATE = "private"
+HUB_ID_RE = re.compile(r"^[0-9a-f]{24}\Z")
 
 
 # --- request parsing ------------------------------------------------------------------------
@@ -161,14 +163,19 @@ def resolve_model(owner, body, is_pretrain):
         if looks_like_id(model_id):
             version = resolve_application_version(owner, model_id, text(body, "modelVersion", 32), field="modelId")
             return ModelSource.REGISTRY, imported(version, "modelId")
-        if "/" not in model_id:
-            raise InvalidInput(
-                "modelId: give the id of a registry application (section 3) or owner/name of a hub model, "
-                "or use modelVersionId for a registry version"
-            )
         from hub import selectors as hub
 
-        repo = hub.find_repository(owner, model_id, type="model")
+        if HUB_ID_RE.match(model_id):  # the `id` hub-api.md answers for a repository
+            repo = hub.visible_repositories(owner).filter(uid=model_id, type="model").select_related("head").first()
+            if repo is None:
+                raise NotFound(f"modelId: hub model {model_id} not found")
+        elif "/" in model_id:
+            repo = hub.find_repository(owner, model_id, type="model")
+        else:
+            raise InvalidInput(
+                "modelId: give the id of a registry application (section 3), the id or owner/name of a hub model, "
+                "or use modelVersionId for a registry version"
+            )
         if repo.head is None or not repo.head.entries.filter(path="config.json").exists():
             raise InvalidInput(f"modelId: hub model {model_id} has no config.json")
         return ModelSource.HUB, repo.full_name
@@ -176,7 +183,7 @@ def resolve_model(owner, body, is_pretrain):
     raise InvalidInput(
         f"model path missing: {what} is required: modelVersionId (a registry version id), "
         "originModelDir (a folder of your private space) or modelId (a registry application id, "
-        "or owner/name of a hub model)"
+        "or the id or owner/name of a hub model)"
     )
 
 

@@ -70,12 +70,18 @@ def test_hub_names_and_database_numbers_are_still_accepted(registered, auth_clie
     assert by_number["modelVersionId"] == versions["0.0.1"]  # answered by its public id
     hub = create_task(auth_client, originModelDir="", modelId="alice/base").json()["data"]
     assert hub["modelSource"] == "hub" and hub["modelId"] == "alice/base"
+    # The repository id hub-api.md's /api/model answers names the same hub model.
+    hub_id = auth_client.get("/api/model", {"name": "alice/base"}).json()["data"]["options"]["id"]
+    by_id = create_task(auth_client, originModelDir="", modelId=hub_id).json()["data"]
+    assert by_id["modelSource"] == "hub" and by_id["modelId"] == "alice/base"
 
 
 def test_bob_cannot_fine_tune_alices_private_version_by_its_ids(registered, auth_client, other_user):
     app_id, versions = section3_ids(auth_client)
+    hub_id = auth_client.get("/api/model", {"name": "alice/base"}).json()["data"]["options"]["id"]
     bob = client_for(other_user)
-    for fields in ({"modelVersionId": versions["0.0.1"]}, {"modelId": app_id}):
+    for fields in ({"modelVersionId": versions["0.0.1"]}, {"modelId": app_id}, {"modelId": hub_id},
+                   {"modelId": "alice/base"}):
         message = kernel_error(create_task(bob, originModelDir="", **fields), 404)
         assert "not found" in message
     assert not LlmTask.objects.filter(owner=other_user).exists()
