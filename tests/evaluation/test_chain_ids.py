@@ -22,7 +22,7 @@ def version_id(eval_space, tiny_model_dir, auth_client):
     return listed["id"]
 
 
-def test_the_version_id_of_section_3_is_an_ai_app_version_id(version_id, auth_client):
+def test_the_version_id_of_section_3_is_an_ai_app_version_id(version_id, auth_client, client, user):
     response = create(auth_client, modelType="aiApp", aiAppVersionId=version_id, inputType="local",
                       inputDir="/Domain", metrics=["loss"])
     assert response.status_code == 200, response.content
@@ -33,6 +33,11 @@ def test_the_version_id_of_section_3_is_an_ai_app_version_id(version_id, auth_cl
     assert detail["aiAppVersionId"] == version_id and detail["modelType"] == "aiApp"
     rows = auth_client.post(PAGE, {"versionId": version_id}, format="json").json()["data"]["rows"]
     assert [row["id"] for row in rows] == [task_id]
+    # The version's page and the clean API take the same id.
+    assert auth_client.get(f"/api/v1/evaluation/versions/{version_id}/evaluations").json()["versionId"] == version_id
+    client.force_login(user)
+    page = client.get(f"/evaluation/version/{version_id}/")
+    assert page.status_code == 200 and version_id in page.content.decode()
 
 
 def test_the_database_number_is_still_accepted_and_answered_as_the_public_id(version_id, auth_client):

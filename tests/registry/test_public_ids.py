@@ -99,6 +99,13 @@ def test_resolve_version_takes_the_public_id_or_the_number_and_scopes_like_readi
     assert selectors.public_version_id(str(version.pk)) == version.uid == selectors.public_version_id(version.uid)
 
 
+def test_the_registry_page_shows_the_version_id_other_sections_take(user, client, tiny_model_dir):
+    version = services.register_training_result(owner=user, application_name="tiny", folder=tiny_model_dir)
+    client.force_login(user)
+    page = client.get(f"/registry/{version.application.uid}/").content.decode()
+    assert f'<code data-testid="version-id">{version.uid}</code>' in page
+
+
 def test_bob_reads_none_of_alices_versions_by_id(user, other_user, tiny_model_dir):
     version = services.register_training_result(owner=user, application_name="tiny", folder=tiny_model_dir)
     bob = client_for(other_user)
