@@ -57,11 +57,11 @@ class TaskCancelView(APIView):
 class VersionEvaluationsView(APIView):
     @extend_schema(tags=TAGS, summary="The evaluations of a registry version", responses=dict)
     def get(self, request, version_id):
-        from registry.selectors import get_version_for_user
+        from registry.selectors import resolve_version
 
-        version = get_version_for_user(request.user, version_id, field="version_id")
+        version = resolve_version(request.user, version_id, field="version_id")
         tasks = selectors.evaluations_for_version(version).filter(pk__in=selectors.visible(request.user))
-        return Response({"versionId": version.pk, "evaluations": [selectors.api_json(t) for t in tasks]})
+        return Response({"versionId": version.uid, "evaluations": [selectors.api_json(t) for t in tasks]})
 
 
 class CompareView(APIView):
@@ -84,6 +84,6 @@ urlpatterns = [
     path("api/v1/evaluation/tasks/<str:task_id>/", TaskDetailView.as_view(), name="api-task"),
     path("api/v1/evaluation/tasks/<str:task_id>/results", TaskResultsView.as_view(), name="api-task-results"),
     path("api/v1/evaluation/tasks/<str:task_id>/cancel", TaskCancelView.as_view(), name="api-task-cancel"),
-    path("api/v1/evaluation/versions/<int:version_id>/evaluations", VersionEvaluationsView.as_view(), name="api-version"),
+    path("api/v1/evaluation/versions/<str:version_id>/evaluations", VersionEvaluationsView.as_view(), name="api-version"),
     path("api/v1/evaluation/compare", CompareView.as_view(), name="api-compare"),
 ]

@@ -72,9 +72,9 @@ def materialize(owner, source, ref, dest, *, what):
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     if source == Source.REGISTRY:
-        from registry.selectors import get_version_for_user, materialize_version
+        from registry.selectors import materialize_version, resolve_version
 
-        materialize_version(get_version_for_user(owner, int(ref)), dest)
+        materialize_version(resolve_version(owner, ref), dest)
     elif source == Source.FILES:
         files.materialize(owner, "private", ref, dest)
     elif source == Source.HUB:

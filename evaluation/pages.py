@@ -90,10 +90,10 @@ def cancel(request, task_id):
 
 @login_required
 def version_page(request, version_id):
-    from registry.selectors import get_version_for_user
+    from registry.selectors import resolve_version
 
     try:
-        version = get_version_for_user(request.user, version_id)
+        version = resolve_version(request.user, version_id)
     except DomainError:
         raise Http404("no such version") from None
     tasks = list(selectors.evaluations_for_version(version).filter(pk__in=selectors.visible(request.user)))
@@ -126,6 +126,6 @@ urlpatterns = [
     path("evaluation/", index, name="index"),
     path("evaluation/tasks/<int:task_id>/", task_page, name="task"),
     path("evaluation/tasks/<int:task_id>/cancel", cancel, name="task-cancel"),
-    path("evaluation/version/<int:version_id>/", version_page, name="version"),
+    path("evaluation/version/<str:version_id>/", version_page, name="version"),
     path("evaluation/compare/", compare, name="compare"),
 ]

@@ -71,7 +71,7 @@ def run(stdout):
                                                        status=VersionStatus.IMPORTED).order_by("-number").first())
         if version is not None and files.get_node(owner, "private", "Data/test") is not None:
             create_task(owner=owner, data={
-                "name": DEMO_TASK, "modelType": "aiApp", "aiAppVersionId": str(version.pk), "inputType": "local",
+                "name": DEMO_TASK, "modelType": "aiApp", "aiAppVersionId": version.uid, "inputType": "local",
                 "inputDir": "/Data", "metrics": ["perplexity", "loss"], "outputDir": "/Evaluation/results/demo",
             })
             queued = 1

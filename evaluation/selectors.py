@@ -11,6 +11,8 @@ from core.child_process import read_log_tail
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.models import JobStatus
 from core.selectors import STATUS_ALIASES
+from registry.models import AiApplicationVersion
+from registry.selectors import looks_like_id, public_version_id
 
 from . import metrics as builtin
 from .models import EvaluationTask, Kind
@@ -106,9 +108,7 @@ def filtered(user, body):
         qs = qs.filter(kind=kind)
     version_id = str(body.get("versionId") or "").strip()
     if version_id:
-        if not version_id.isdigit() or len(version_id) > 18:
-            raise InvalidInput("versionId: must be a version id")
-        qs = qs.filter(version_id=int(version_id))
+        qs = qs.filter(version__in=version_filter(version_id, "versionId"))
     return qs.order_by("-created_at", "-pk")
 
 
@@ -123,6 +123,15 @@ def page_of(qs, body, to_json):
         "total": total,
         "rows": [to_json(task) for task in rows],
     }
+
+
+def version_filter(value, field):
+    """The versions a filter names: a registry version's public id or its database number."""
+    if looks_like_id(value):
+        return AiApplicationVersion.objects.filter(uid=value)
+    if not value.isdigit() or len(value) > 18:
+        raise InvalidInput(f"{field}: must be registry version ids")
+    return AiApplicationVersion.objects.filter(pk=int(value))
 
 
 def evaluations_for_version(version):
@@ -213,7 +222,7 @@ def detail_json(task):
         "datasetName": task.dataset_name or None,
         "modelType": task.model_type,
         "modelDir": "/" + task.model_ref if task.model_source == "files" else "",
-        "aiAppVersionId": task.model_ref if task.model_source == "registry" else "",
+        "aiAppVersionId": (public_version_id(task.model_ref) or "") if task.model_source == "registry" else "",
         "aiAppVersionName": task.version_label,
         "outputDir": "/" + task.output_dir if task.output_dir else "",
         "description": task.description,
@@ -250,7 +259,7 @@ def api_json(task, detail=False):
             "type": task.model_type,
             "source": task.model_source,
             "ref": task.model_ref,
-            "versionId": task.version_id,
+            "versionId": task.version.uid if task.version_id else None,
             "label": model_label(task),
             "base": {"source": task.base_source, "ref": task.base_ref} if task.base_source else None,
         },
@@ -315,9 +324,8 @@ def compared_tasks(user, task_ids=(), version_ids=()):
             seen.add(task.pk)
             tasks.append(task)
     for value in version_ids:
-        if not value.isdigit() or len(value) > 18:
-            raise InvalidInput("versions: must be version ids")
-        found = list(visible(user).filter(version_id=int(value), status=JobStatus.SUCCEEDED).order_by("created_at"))
+        found = list(visible(user).filter(version__in=version_filter(value, "versions"), status=JobStatus.SUCCEEDED)
+                     .order_by("created_at"))
         if not found:
             raise NotFound(f"version {value} has no succeeded evaluation of yours")
         for task in found:
@@ -351,7 +359,7 @@ def comparison(tasks):
         rows.append({"metric": name, "higherIsBetter": better, "values": values, "best": best})
     columns = [
         {"id": task.pk, "uid": str(task.uid), "name": task.name, "model": model_label(task), "status": task.status,
-         "versionId": task.version_id, "dataset": task.data_ref, "label": f"{task.name} ({model_label(task)})"}
+         "versionId": task.version.uid if task.version_id else None, "dataset": task.data_ref, "label": f"{task.name} ({model_label(task)})"}
         for task in tasks
     ]
     return {"columns": columns, "rows": rows}

@@ -176,11 +176,12 @@ def _local_model(owner, value, field):
 
 
 def _version(owner, value, field):
+    """A registry version by its public id (section 3) or database number, if the owner may read it."""
     from registry.models import VersionStatus
-    from registry.selectors import get_version_for_user
+    from registry.selectors import resolve_version
 
     try:
-        version = get_version_for_user(owner, value, field=field)
+        version = resolve_version(owner, value, field=field)
     except NotFound:
         raise NotFound(f"model missing: {field}: no model version {value} of yours") from None
     if version.status != VersionStatus.IMPORTED:
@@ -206,7 +207,7 @@ def adapter_base(owner, body, version=None):
         found = _version(owner, base_version, "baseAiAppVersionId")
         if _is_adapter(found):
             raise InvalidInput("baseAiAppVersionId: must be a full model, not another adapter")
-        return Source.REGISTRY, str(found.pk)
+        return Source.REGISTRY, found.uid
     if version is not None and version.llm_fine_tune_task_id.isdigit():
         from training.models import LlmTask
 
@@ -238,7 +239,7 @@ def resolve_model(owner, body, required):
         version = _version(owner, version_id, "aiAppVersionId")
         base = adapter_base(owner, body, version) if _is_adapter(version) else ("", "")
         label = text(body, "aiAppVersionName", 256) or f"{version.application.name} {version.version}"
-        return "aiApp", Source.REGISTRY, str(version.pk), version, label, *base
+        return "aiApp", Source.REGISTRY, version.uid, version, label, *base
     if not model_dir:
         raise InvalidInput("model missing: modelDir is required when modelType is local")
     path, is_adapter = _local_model(owner, model_dir, "modelDir")

@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from core.envelopes import ok
-from core.errors import Forbidden, InvalidInput
+from core.errors import AuthError, Forbidden, InvalidInput, NotFound
 
 from . import selectors, services
 from .models import TagCategory
@@ -54,6 +54,18 @@ def repo_detail(repo):
             "isPrivate": repo.private,
         },
     }
+
+
+def readable_repository(request, name, type):
+    """The repository for an anonymous or signed-in reader. Anonymous readers see public
+    repositories; for anything else they are asked to log in (401), whether it is private or
+    missing, so the answer tells them nothing about private names."""
+    try:
+        return selectors.find_repository(request.user, name, type)
+    except NotFound:
+        if not request.user.is_authenticated:
+            raise AuthError(f"{name} is not a public repository; log in to see private ones") from None
+        raise
 
 
 def list_filters(params):
@@ -108,7 +120,14 @@ class CreateRepositorySerializer(serializers.Serializer):
 
 
 class ModelView(APIView):
+    """GET reads a repository (public ones without login, as hub-api.md asks); POST creates one."""
+
     envelope = "hub"
+
+    def get_permissions(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [AllowAny()]
+        return super().get_permissions()
 
     @extend_schema(
         tags=["hub-api"],
@@ -124,7 +143,7 @@ class ModelView(APIView):
         if not name:
             raise InvalidInput("name is required")
         type = services.parse_repo_type(request.query_params.get("type"), default=None)
-        repo = selectors.find_repository(request.user, name, type)
+        repo = readable_repository(request, name, type)
         return ok("hub", repo_detail(repo), code=0)
 
     @extend_schema(tags=["hub-api"], summary="Create a repository", request=CreateRepositorySerializer, responses=ENVELOPE)
@@ -151,7 +170,10 @@ class ModelView(APIView):
 
 
 class FilesTableView(APIView):
+    """Public repositories without login; a private one only for whoever may see it (404 otherwise)."""
+
     envelope = "hub"
+    permission_classes = [AllowAny]
 
     @extend_schema(
         tags=["hub-api"],
@@ -169,7 +191,7 @@ class FilesTableView(APIView):
         name = params.get("name", "")
         if not name:
             raise InvalidInput("name is required")
-        repo = selectors.find_repository(request.user, name, services.parse_repo_type(params.get("type"), None))
+        repo = readable_repository(request, name, services.parse_repo_type(params.get("type"), None))
         revision = params.get("revision") or "main"
         folder = params.get("path", "").strip("/")
         if folder:

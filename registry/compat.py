@@ -9,6 +9,7 @@ status as code (core.envelopes, kind "server").
 import json
 
 from django.urls import path
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -36,9 +37,46 @@ TAGS = ["platform model registry (registry)"]
 
 
 def spec_time(value):
-    from django.utils import timezone
-
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else None
+
+
+def spec_timestamp(value):
+    """A time as section 3.4 shows it: the JSON of a java.sql.Timestamp (JavaScript Date
+    fields, in the server's time zone): month from 0, year since 1900, day the weekday
+    (0 Sunday), time the epoch milliseconds, timezoneOffset minutes behind UTC, nanos the
+    fraction of the second."""
+    if not value:
+        return None
+    local = timezone.localtime(value)
+    offset = local.utcoffset()
+    return {
+        "date": local.day,
+        "day": (local.weekday() + 1) % 7,
+        "hours": local.hour,
+        "minutes": local.minute,
+        "month": local.month - 1,
+        "nanos": local.microsecond * 1000,
+        "seconds": local.second,
+        "time": int(value.timestamp() * 1000),
+        "timezoneOffset": -int(offset.total_seconds() // 60) if offset is not None else 0,
+        "year": local.year - 1900,
+    }
+
+
+def json_text(value):
+    return json.dumps(value, ensure_ascii=False) if value is not None else None
+
+
+def parameters_json(version):
+    """`parameters`: what Crucible read from the version's files (weights and config.json)."""
+    if version.parameter_count is None and not version.model_structure:
+        return None
+    return json_text({
+        "parameterCount": version.parameter_count,
+        "scale": version.scale,
+        "modelType": version.model_type,
+        "modelStructure": version.model_structure,
+    })
 
 
 def login_user(user):
@@ -104,9 +142,9 @@ def version_json(version):
         "hyperParameterList": json.dumps(version.hyper_parameters, ensure_ascii=False),
         "preDeployLabel": version.pre_deploy_label,
         "parameterStatus": 2 if version.parameter_count is not None else (1 if version.status == VersionStatus.IMPORTING else 0),
-        "parameters": None,
-        "originalParameters": None,
-        "metrics": None,
+        "parameters": parameters_json(version),
+        "originalParameters": selectors.version_config_text(version),
+        "metrics": json_text(selectors.latest_evaluation_results(version)),
         "deployJson": None,
         "softVersion": None,
         "use": None,
@@ -117,8 +155,8 @@ def version_json(version):
         "commit": commit.oid if commit else None,
         "repoId": app.repository.full_name,
         "files": version.files,
-        "createTime": spec_time(version.created_at),
-        "modifiedTime": spec_time(version.modified_at),
+        "createTime": spec_timestamp(version.created_at),
+        "modifiedTime": spec_timestamp(version.modified_at),
     }
 
 
@@ -280,7 +318,7 @@ class VersionDetailView(APIView):
         responses={200: BODY, **ERRORS},
     )
     def get(self, request):
-        version = selectors.get_version_for_user(request.user, query_param(request, "aiApplicationVersionId"))
+        version = selectors.resolve_version(request.user, query_param(request, "aiApplicationVersionId"))
         return ok(ENVELOPE, version_json(version), message="success", code=SUCCESS)
 
 

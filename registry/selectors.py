@@ -7,11 +7,16 @@ from pathlib import Path
 from django.db.models import Count, OuterRef, Subquery, Sum
 
 from core.errors import InvalidInput, NotFound
+from core.models import JobStatus
+from hub.selectors import entry_at
+from hub.storage import open_blob
 
 from .models import AiApplication, AiApplicationVersion, VersionStatus
 
 UID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 COPY_CHUNK = 1024 * 1024
+CONFIG_FILES = ("config.json", "adapter_config.json")
+CONFIG_TEXT_MAX = 64 * 1024
 
 
 def visible_applications(user):
@@ -61,15 +66,95 @@ def versions_of(application):
     )
 
 
-def get_version_for_user(user, version_id, field="aiApplicationVersionId"):
-    """The version (by its uid or primary key) if the user may see it; NotFound otherwise."""
+def resolve_version(user, ref, field="aiApplicationVersionId"):
+    """The one place a version id from a client becomes a version.
+
+    `ref` is the public id every answer gives (32 hex, the `id` of section 3's versions) or,
+    for older clients, the database number. The version is returned only if `user` may read
+    it (the same scoping as reading it: visible_applications); someone else's private version
+    is NotFound, like a missing one.
+    """
     qs = AiApplicationVersion.objects.select_related(
         "application__owner", "application__repository", "commit", "created_by"
     ).filter(application__in=visible_applications(user))
-    version = _lookup(qs, version_id, field)
+    version = _lookup(qs, ref, field)
     if version is None:
-        raise NotFound(f"version {version_id} not found")
+        raise NotFound(f"version {ref} not found")
     return version
+
+
+get_version_for_user = resolve_version  # the older name
+
+
+def looks_like_id(value):
+    """True for a public registry id (32 hex), the shape of application and version ids."""
+    return isinstance(value, str) and bool(UID_RE.match(value.strip()))
+
+
+def resolve_application_version(user, application_ref, version="", field="application"):
+    """A version named by its application's id: the one numbered `version` ("0.0.1"), else the
+    latest imported one. Same scoping as resolve_version."""
+    app = _lookup(visible_applications(user), application_ref, field)
+    if app is None:
+        raise NotFound(f"application {application_ref} not found")
+    versions = app.versions.select_related("application__owner", "application__repository", "commit", "created_by")
+    if version:
+        found = versions.filter(version=version).first()
+        if found is None:
+            raise NotFound(f"application {app.name} has no version {version}")
+        return found
+    found = versions.filter(status=VersionStatus.IMPORTED).order_by("-number").first()
+    if found is None:
+        raise InvalidInput(f"{field}: application {app.name} has no imported version yet")
+    return found
+
+
+def public_version_id(ref):
+    """The public id of the version a stored reference names (a public id already, or the
+    database number older rows keep); None when there is none."""
+    if ref in (None, ""):
+        return None
+    ref = str(ref)
+    if UID_RE.match(ref):
+        return ref
+    if ref.isdigit() and len(ref) < 19:
+        return AiApplicationVersion.objects.filter(pk=int(ref)).values_list("uid", flat=True).first()
+    return None
+
+
+def version_by_pk(pk):
+    """A version by its database number, for rows of other apps that point at one (no scoping:
+    the caller already holds the row that names it)."""
+    if not pk:
+        return None
+    return AiApplicationVersion.objects.filter(pk=pk).select_related("application").first()
+
+
+def latest_evaluation_results(version):
+    """{metric: value} of the version's latest succeeded evaluation, or None when it has none."""
+    task = (
+        version.evaluations.filter(status=JobStatus.SUCCEEDED)
+        .order_by("-finished_at", "-pk")
+        .only("results", "finished_at")
+        .first()
+    )
+    return dict(task.results) if task is not None else None
+
+
+def version_config_text(version):
+    """The version's config.json (or adapter_config.json) as stored, unparsed; None without one."""
+    if version.status != VersionStatus.IMPORTED or version.commit_id is None:
+        return None
+    paths = {item.get("path") for item in version.files or []}
+    for name in CONFIG_FILES:
+        if name in paths:
+            entry = entry_at(version.commit, name)
+            with open_blob(entry.blob) as handle:
+                raw = handle.read(CONFIG_TEXT_MAX + 1)
+            if len(raw) > CONFIG_TEXT_MAX:
+                return None
+            return raw.decode("utf-8", "replace")
+    return None
 
 
 def filtered_applications(user, query):
@@ -98,9 +183,6 @@ def materialize_version(version, dest_dir):
 
     The folder then loads with from_pretrained. Only imported versions have files.
     """
-    from hub.selectors import entry_at
-    from hub.storage import open_blob
-
     if version.status != VersionStatus.IMPORTED or version.commit_id is None:
         raise InvalidInput(f"version {version.version} is {version.get_status_display().lower()}, not imported")
     dest = Path(dest_dir)

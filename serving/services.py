@@ -134,13 +134,13 @@ def has_gpu():
 
 def clean_version(actor, data, index):
     from registry.models import VersionStatus as RegistryStatus
-    from registry.selectors import get_version_for_user
+    from registry.selectors import resolve_version
 
     where = f"modelServerVersions[{index}]"
     if not isinstance(data, dict):
         raise InvalidInput(f"{where}: must be an object")
     check_identity(actor, data, where)
-    app_version = get_version_for_user(actor, data.get("aiApplicationVersionId"), f"{where}.aiApplicationVersionId")
+    app_version = resolve_version(actor, data.get("aiApplicationVersionId"), f"{where}.aiApplicationVersionId")
     if app_version.status != RegistryStatus.IMPORTED:
         raise InvalidInput(f"{where}.aiApplicationVersionId: version {app_version.version} is not imported yet")
     fields = {

@@ -58,9 +58,9 @@ def materialize_model(task, dest):
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     if task.model_source == "registry":
-        from registry.selectors import get_version_for_user, materialize_version
+        from registry.selectors import materialize_version, resolve_version
 
-        materialize_version(get_version_for_user(task.owner, int(task.model_ref)), dest)
+        materialize_version(resolve_version(task.owner, task.model_ref), dest)
     elif task.model_source == "files":
         files.materialize(task.owner, "private", task.model_ref, dest)
     else:

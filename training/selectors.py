@@ -9,6 +9,7 @@ from core.child_process import read_log_tail
 from core.errors import Forbidden, InvalidInput, NotFound
 from core.models import JobStatus
 from core.selectors import STATUS_ALIASES
+from registry.selectors import public_version_id, version_by_pk
 
 from .hyper import as_config_lists
 from .models import CodeTask, LlmTask
@@ -233,7 +234,7 @@ def llm_task_json(task, detail=False):
         isPretrain=1 if task.is_pretrain else 0,
         fineTuneStrategy=task.strategy,
         modelSource=task.model_source,
-        modelVersionId=task.model_ref if task.model_source == "registry" else None,
+        modelVersionId=public_version_id(task.model_ref) if task.model_source == "registry" else None,
         originModelDir=task.model_ref if task.model_source == "files" else None,
         modelId=task.model_ref if task.model_source == "hub" else None,
         inputType="dataset" if task.data_source == "hub" else "local",
@@ -242,8 +243,8 @@ def llm_task_json(task, detail=False):
         outputDir=task.output_dir,
         currentStep=task.current_step,
         totalSteps=task.total_steps,
-        producedVersionId=task.produced_version_id,
-        mergedVersionId=task.merged_version_id,
+        producedVersionId=public_version_id(task.produced_version_id),
+        mergedVersionId=public_version_id(task.merged_version_id),
         mergeStatus=task.merge_status,
     )
     if detail:
@@ -261,7 +262,8 @@ def llm_task_json(task, detail=False):
 
 
 def produced_model_json(task):
-    """A row of listFineTuneTaskManage: the registry version a task produced."""
+    """A row of listFineTuneTaskManage: the registry version a task produced, by its public ids
+    (the ids sections 3, 4, 7 and 8 take)."""
     data = {
         "taskId": str(task.pk),
         "taskName": task.name,
@@ -270,8 +272,8 @@ def produced_model_json(task):
         "status": task.status,
         "userId": str(task.owner_id) if task.owner_id else None,
         "userName": task.owner.username if task.owner_id else None,
-        "modelVersionId": task.produced_version_id,
-        "mergedModelVersionId": task.merged_version_id,
+        "modelVersionId": None,
+        "mergedModelVersionId": public_version_id(task.merged_version_id),
         "createTime": iso(task.finished_at or task.created_at),
         "applicationId": None,
         "applicationName": None,
@@ -281,21 +283,16 @@ def produced_model_json(task):
     version = produced_version(task)
     if version is not None:
         data.update(
-            applicationId=getattr(version, "application_id", None),
-            applicationName=getattr(getattr(version, "application", None), "name", None),
-            version=getattr(version, "version", None) or getattr(version, "name", None),
+            modelVersionId=version.uid,
+            applicationId=version.application.uid,
+            applicationName=version.application.name,
+            version=version.version,
         )
     return data
 
 
 def produced_version(task):
-    if not task.produced_version_id:
-        return None
-    try:
-        from registry.models import AiApplicationVersion
-    except ImportError:
-        return None
-    return AiApplicationVersion.objects.filter(pk=task.produced_version_id).select_related("application").first()
+    return version_by_pk(task.produced_version_id)
 
 
 def produced_models(user, body):

@@ -3,6 +3,7 @@
 What runs on the worker is in training.execution; the child process is training.runner.
 """
 
+import re
 import shutil
 
 from django.db import transaction
@@ -13,6 +14,8 @@ from core.models import JobStatus
 from core.parsers import parse_json
 from core.services import enqueue_job, request_cancel
 from files.paths import normalize_path
+from registry.models import VersionStatus
+from registry.selectors import looks_like_id, resolve_application_version, resolve_version
 
 from . import hyper
 from .models import CodeTask, CodeTaskType, DataSource, LlmTask, ModelSource, Strategy
@@ -24,6 +27,7 @@ DEFAULT_WALL_TIME_SECONDS = 3600
 MAX_COMMAND_CHARS = 10_000
 MAX_VARIABLES = 100
 PRIVATE = "private"
+HUB_ID_RE = re.compile(r"^[0-9a-f]{24}\Z")
 
 
 # --- request parsing ------------------------------------------------------------------------
@@ -127,18 +131,26 @@ def check_quota(owner, cpu, memory_gb, gpu):
 # --- base model and data --------------------------------------------------------------------
 
 
+def imported(version, field):
+    """The public id of a registry version whose files are in (an import may still run)."""
+    if version.status != VersionStatus.IMPORTED:
+        raise InvalidInput(f"{field}: version {version.version} is {version.get_status_display().lower()}, not imported")
+    return version.uid
+
+
 def resolve_model(owner, body, is_pretrain):
-    """(source, ref) of the base model, checked to exist and be readable by the owner."""
-    version_id = text(body, "modelVersionId", 32)
+    """(source, ref) of the base model, checked to exist and be readable by the owner.
+
+    modelVersionId: a registry version (its public id from section 3, or its database number);
+    modelId: a registry application id (its version `modelVersion`, else the latest imported one)
+    or a hub model, owner/name; originModelDir: a folder of the private space. A registry
+    version is recorded by its public id.
+    """
+    version_id = text(body, "modelVersionId", 64)
     folder = text(body, "originModelDir")
     model_id = text(body, "modelId", 300)
     if version_id:
-        if not version_id.isdigit():
-            raise InvalidInput("modelVersionId: must be the id of a registry version")
-        from registry.selectors import get_version_for_user
-
-        get_version_for_user(owner, int(version_id))
-        return ModelSource.REGISTRY, version_id
+        return ModelSource.REGISTRY, imported(resolve_version(owner, version_id, field="modelVersionId"), "modelVersionId")
     if folder:
         from files import selectors as files
 
@@ -148,18 +160,30 @@ def resolve_model(owner, body, is_pretrain):
             raise InvalidInput(f"originModelDir: /{path} has no config.json (a save_pretrained folder is expected)")
         return ModelSource.FILES, path
     if model_id:
-        if "/" not in model_id:
-            raise InvalidInput("modelId: give owner/name of a hub model, or use modelVersionId for a registry version")
+        if looks_like_id(model_id):
+            version = resolve_application_version(owner, model_id, text(body, "modelVersion", 32), field="modelId")
+            return ModelSource.REGISTRY, imported(version, "modelId")
         from hub import selectors as hub
 
-        repo = hub.find_repository(owner, model_id, type="model")
+        if HUB_ID_RE.match(model_id):  # the `id` hub-api.md answers for a repository
+            repo = hub.visible_repositories(owner).filter(uid=model_id, type="model").select_related("head").first()
+            if repo is None:
+                raise NotFound(f"modelId: hub model {model_id} not found")
+        elif "/" in model_id:
+            repo = hub.find_repository(owner, model_id, type="model")
+        else:
+            raise InvalidInput(
+                "modelId: give the id of a registry application (section 3), the id or owner/name of a hub model, "
+                "or use modelVersionId for a registry version"
+            )
         if repo.head is None or not repo.head.entries.filter(path="config.json").exists():
             raise InvalidInput(f"modelId: hub model {model_id} has no config.json")
         return ModelSource.HUB, repo.full_name
     what = "a model to take the architecture and tokenizer from" if is_pretrain else "a base model"
     raise InvalidInput(
-        f"model path missing: {what} is required: modelVersionId (registry version), "
-        "originModelDir (a folder of your private space) or modelId (owner/name of a hub model)"
+        f"model path missing: {what} is required: modelVersionId (a registry version id), "
+        "originModelDir (a folder of your private space) or modelId (a registry application id, "
+        "or the id or owner/name of a hub model)"
     )
 
 

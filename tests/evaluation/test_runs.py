@@ -83,7 +83,7 @@ def test_lora_fine_tune_has_lower_perplexity_on_its_domain_than_its_base(
     # The version's evaluations, its page, the spec detail and the comparison.
     assert list(evaluations_for_version(version)) == [tuned]
     detail = auth_client.get(f"{DETAIL}{tuned.uid}").json()["data"]
-    assert detail["status"] == "Succeeded" and detail["runTime"].endswith("秒") and detail["aiAppVersionId"] == str(version.pk)
+    assert detail["status"] == "Succeeded" and detail["runTime"].endswith("秒") and detail["aiAppVersionId"] == version.uid
     client.force_login(user)
     page = client.get(f"/evaluation/version/{version.pk}/").content.decode()
     assert "tuned" in page and 'data-testid="version-evaluations"' in page

@@ -76,11 +76,11 @@ def test_lora_fine_tune_trains_checkpoints_registers_and_merges(training_space, 
         generate(AutoModelForCausalLM.from_pretrained(full), full)
 
     detail = auth_client.post(f"{DETAIL}?taskId={task.pk}").json()["data"]
-    assert detail["status"] == "succeeded" and detail["producedVersionId"] == version.pk
+    assert detail["status"] == "succeeded" and detail["producedVersionId"] == version.uid
     assert len(detail["metrics"]) == task.metrics.count() and detail["checkpoints"] == task.checkpoints
     assert "resuming" not in detail["log"]
     produced = auth_client.post("/kernel/fineTuneManage/listFineTuneTaskManage", {"isPretrain": 0}, format="json").json()
-    assert produced["data"]["list"][0]["modelVersionId"] == version.pk
+    assert produced["data"]["list"][0]["modelVersionId"] == version.uid
     assert produced["data"]["list"][0]["source"] == 1
     # outputDir: the adapter is in the private space too.
     from files.selectors import get_file
