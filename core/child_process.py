@@ -22,11 +22,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
 from . import sandbox
+from .jobs import hide_server_paths
 from .errors import InvalidInput
 
 GRACE_SECONDS = 5
@@ -59,7 +61,7 @@ class ChildResult:
 
 def append_job_log(model, pk, lines):
     stamp = timezone.now().strftime("%H:%M:%S")
-    text = "".join(f"[{stamp}] {line}\n" for line in lines)
+    text = hide_server_paths("".join(f"[{stamp}] {line}\n" for line in lines))
     model.objects.filter(pk=pk).update(log=Concat(F("log"), Value(text)), heartbeat_at=timezone.now())
 
 
@@ -227,7 +229,7 @@ def is_event_line(line, marker=EVENT_MARKER):
 def read_log_tail(path, job_log, chars, *, hide_events=True):
     """The end of the log to show people: the full log file (every line of the child) or, when
     there is no file, the job log; without the event lines (kept as data elsewhere) unless
-    `hide_events` is False."""
+    `hide_events` is False, and without the data folder's path (hide_server_paths)."""
     path = Path(path)
     if path.exists():
         size = path.stat().st_size
@@ -238,7 +240,7 @@ def read_log_tail(path, job_log, chars, *, hide_events=True):
         text = job_log[-chars:]
     if hide_events and EVENT_MARKER in text:
         text = "".join(line for line in text.splitlines(keepends=True) if not is_event_line(line.rstrip("\n")))
-    return text
+    return hide_server_paths(text)
 
 
 def parse_env_variables(value, field, *, reserved=RESERVED_ENV, limit=100):

@@ -18,6 +18,7 @@ import logging
 import socket
 import threading
 import traceback
+from pathlib import Path
 
 from celery import current_task
 from django.conf import settings
@@ -30,6 +31,14 @@ from .models import JobStatus
 
 logger = logging.getLogger(__name__)
 
+
+def hide_server_paths(text):
+    """`text` with the data folder's path written as "[data]": libraries log the paths they load
+    from and save to, and people reading a job's log learn nothing from where this machine keeps it."""
+    data = Path(settings.DATA_DIR)
+    for path in sorted({str(data.resolve()), str(data)}, key=len, reverse=True):
+        text = text.replace(path, "[data]")
+    return text
 
 
 class JobCancelled(Exception):
@@ -48,7 +57,7 @@ class JobHandle:
 
     def log(self, line):
         stamp = timezone.now().strftime("%H:%M:%S")
-        text = f"[{stamp}] {line}\n"
+        text = hide_server_paths(f"[{stamp}] {line}\n")
         self._rows().update(log=Concat(F("log"), Value(text)), heartbeat_at=timezone.now())
 
     def progress(self, fraction):
@@ -106,7 +115,7 @@ def claim(model, pk):
 
 
 def finish(model, pk, status, error=""):
-    values = {"status": status, "finished_at": timezone.now(), "error": error[:10000]}
+    values = {"status": status, "finished_at": timezone.now(), "error": hide_server_paths(error)[:10000]}
     if status == JobStatus.SUCCEEDED:
         values["progress"] = 1.0
     model.objects.filter(pk=pk, status=JobStatus.RUNNING).update(**values)

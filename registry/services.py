@@ -283,7 +283,7 @@ def _commit_message(version):
 
 
 def register_training_result(
-    *, owner, application_name, folder, description="", hyper_parameters=None, training_task_id=None
+    *, owner, application_name, folder, description="", hyper_parameters=None, training_task_id=None, save_path=""
 ):
     """Snapshot a training run's output folder as a new imported version (source 1).
 
@@ -312,7 +312,8 @@ def register_training_result(
             hyper_parameters=clean_hyper_parameters(hyper_parameters),
             train_task_version_id=task_id,
             llm_fine_tune_task_id=task_id,
-            save_path=str(folder)[:1024],
+            # Where the owner keeps a copy in their files (outputDir), never the worker's folder.
+            save_path=str(save_path or "")[:1024],
         )
         commit = commit_local_folder(
             repo=app.repository, author=owner, folder=folder, message=_commit_message(version), replace_tree=True

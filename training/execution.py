@@ -17,7 +17,7 @@ from core import sandbox
 from core.child_process import append_job_log, child_env, run_child, run_quiet
 from core.jobs import JobCancelled
 
-from . import selectors
+from . import lineage, selectors
 from .models import CodeTask, LlmTask, MetricRow
 from .runner import METRIC_MARKER
 
@@ -191,6 +191,8 @@ def prepare_llm_run(task, handle):
 def register(task, folder, note):
     from registry.services import register_training_result
 
+    # Named by where it came from, with no path of this machine in it (training.lineage).
+    lineage.publish(folder, work_root=selectors.task_dir(task), base_name=lineage.base_model_name(task))
     kind = "pretraining" if task.is_pretrain else f"{task.strategy} fine-tune"
     version = register_training_result(
         owner=task.owner,
@@ -199,6 +201,7 @@ def register(task, folder, note):
         description=f"{kind} by training task {task.pk}{note}",
         hyper_parameters={k: ",".join(v) if isinstance(v, list) else v for k, v in task.hyper_parameters.items()},
         training_task_id=task.pk,
+        save_path=task.output_dir or "",
     )
     return version.pk
 

@@ -15,9 +15,23 @@ from pathlib import Path
 
 from django.conf import settings
 
+from registry.selectors import resolve_version
+
+from .models import ModelSource
+
 TEXT_SUFFIXES = {".json", ".md", ".txt", ".yaml", ".yml", ".jinja"}
 MAX_TEXT_BYTES = 16 * 1024 * 1024
 DROPPED = {"training_args.bin"}
+
+
+def base_model_name(task):
+    """The public name of a task's base model: the hub repository it was taken from (a registry
+    version's application is a hub repository too), or the owner's folder path for a folder of files."""
+    if task.model_source == ModelSource.REGISTRY:
+        return resolve_version(task.owner, task.model_ref).application.repository.full_name
+    if task.model_source == ModelSource.FILES:
+        return "/" + task.model_ref.strip("/")
+    return task.model_ref
 
 
 def publish(folder, *, work_root, base_name):

@@ -14,12 +14,16 @@ from pathlib import Path
 
 import openai
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from hub.tiny_models import build_tiny_gpt2, corpus_lines
+from registry.models import AiApplication
 from tests.factories import PASSWORD
+from tests.leaks import assert_no_server_path
 from tests.serving.conftest import kill_replicas, replica_pids
 from tests.worker import wait_until
+from training.models import LlmTask
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.timeout(1200)]
 
@@ -96,6 +100,12 @@ def poll(read, done, timeout, what):
 
     wait_until(reached, timeout=timeout, interval=1, message=f"{what} (last answer: {str(last.get('answer'))[:1500]})")
     return last["answer"]
+
+
+def pages_text(client, url):
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return b"".join(response.streaming_content).decode() if response.streaming else response.content.decode()
 
 
 def jsonl(lines):
@@ -198,3 +208,25 @@ def test_one_client_chains_registry_fine_tune_evaluation_serving_and_chat(
     assert reply.status_code == 200 and reply.json()["code"] == 0, reply.content
     history = chat.post("/myapp/get_history_chat/", {"chat_title": "chain"}).json()["历史信息列表"]
     assert history == [["user", "The river runs"], ["chatcar", reply.json()["reply"]]]
+
+    # Lineage by name: the adapter names its base by the base application's hub repository, and no
+    # page, tag, file or answer alice (or anyone) can read holds a path of this machine.
+    tuned_app = AiApplication.objects.get(uid=tuned_application_id)
+    base_repo = AiApplication.objects.get(uid=application_id).repository.full_name
+    repo = tuned_app.repository
+    adapter = json.loads(pages_text(alice, f"/{repo.full_name}/resolve/main/adapter_config.json"))
+    assert adapter["base_model_name_or_path"] == base_repo
+    pages = Client()
+    pages.force_login(user)
+    training_task = LlmTask.objects.get(name="chain-lora")
+    seen = {"fine-tune detail": json.dumps(finished, ensure_ascii=False),
+            "versions": json.dumps(ok(alice.get(VERSIONS, {"aiApplicationId": tuned_application_id})), ensure_ascii=False),
+            "evaluation": json.dumps(evaluation, ensure_ascii=False), "service": json.dumps(service, ensure_ascii=False)}
+    urls = ["/", "/hub/", f"/hub/model/{repo.full_name}/", f"/hub/model/{repo.full_name}/blob/README.md",
+            f"/hub/model/{repo.full_name}/blob/adapter_config.json", "/registry/", f"/registry/{tuned_app.uid}/",
+            "/training/", f"/training/tasks/{training_task.pk}/", "/evaluation/", "/serving/", "/files/",
+            "/api/modelLabel", "/modelList", f"/api/models/{repo.full_name}", f"/{repo.full_name}/resolve/main/README.md"]
+    for url in urls:
+        seen[url] = pages_text(pages, url)
+    assert base_repo in seen[f"/hub/model/{repo.full_name}/blob/adapter_config.json"]
+    assert_no_server_path(seen)

@@ -130,3 +130,11 @@ def test_the_log_people_read_has_no_event_lines(tmp_path):
     path.write_text(f'step 1\n{EVENT_MARKER}{{"event": "metric", "step": 1, "loss": 3.2}}\n{EVENT_MARKER}not an event\ndone\n')
     assert read_log_tail(path, "", 10_000) == f"step 1\n{EVENT_MARKER}not an event\ndone\n"
     assert '"metric"' in read_log_tail(path, "", 10_000, hide_events=False)
+
+
+def test_logs_shown_to_people_hide_the_data_folder(tmp_path, settings):
+    settings.DATA_DIR = tmp_path / "var"
+    log = tmp_path / "run.log"
+    log.write_text(f"loading {tmp_path / 'var'}/training/llm/3/base_model\nstep 1\n")
+    assert read_log_tail(log, "", 10_000) == "loading [data]/training/llm/3/base_model\nstep 1\n"
+    assert read_log_tail(tmp_path / "missing.log", f"saved to {tmp_path / 'var'}/x", 10_000) == "saved to [data]/x"
