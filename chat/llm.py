@@ -200,13 +200,13 @@ def open_openai_compatible(backend, messages, max_tokens, temperature):
         base_url=backend.base_url.rstrip("/"),
         # Without a key no Authorization header is sent (the client wants a non-empty key).
         api_key=backend.api_key or "unused",
-        default_headers=None if backend.api_key else {"Authorization": openai.Omit()},
         timeout=backend.timeout_seconds,
         max_retries=0,
     )
     try:
         stream = client.chat.completions.create(
             model=backend.model_name, messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True,
+            extra_headers=None if backend.api_key else {"Authorization": openai.Omit()},
         )
     except openai.BadRequestError as exc:
         client.close()
