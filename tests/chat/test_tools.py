@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from django.utils.html import escape
 
 from chat import seed, services
 from chat.markdown import render_answer
@@ -141,7 +142,7 @@ def test_a_long_message_is_cut_with_a_notice(client, user, backend, model_server
     assert stored.notice == notice
     # The stored question is whole; the page shows the notice under the answer.
     assert Message.objects.get(role="user").content == words
-    assert notice in client.get(f"/chat/c/{stored.conversation.chat_id}/").content.decode()
+    assert escape(notice) in client.get(f"/chat/c/{stored.conversation.chat_id}/").content.decode()
 
 
 def test_left_out_turns_are_named(client, user, backend, model_server):
