@@ -1,6 +1,8 @@
 """The chat page's tools in a real browser: Markdown answers (no script ever runs), conversation
 settings, regenerate, edit-and-resend, stop, and the notice of a cut message."""
 
+import re
+
 import pytest
 
 from chat import services
@@ -88,7 +90,7 @@ def test_stop_keeps_the_partial_answer_and_says_so(page, live_server, user, back
     stop = page.locator("[data-testid=chat-stop]")
     stop.wait_for(state="visible")
     assert page.locator("[data-testid=chat-send]").is_hidden()
-    page.wait_for_function("document.querySelector('.msg.chatcar .text').textContent.length > 0", timeout=30_000)
+    page.locator(".msg.chatcar .text").filter(has_text=re.compile(r"\S")).wait_for(timeout=30_000)
     stop.click()
     page.locator(".msg.chatcar[data-stopped=true]").wait_for()
     assert "stopped before it was complete" in page.locator(".msg.chatcar [data-testid=notice]").inner_text()
