@@ -27,8 +27,8 @@ ATTRIBUTES = {
     "span": {"class"},
     "ol": {"start"},
 }
-TOKEN_CLASS = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,3}$")  # Pygments' short token classes
-LANGUAGE_CLASS = re.compile(r"^language-[A-Za-z0-9+#_-]{1,40}$")
+TOKEN_CLASS = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,3}\Z")  # Pygments' short token classes
+LANGUAGE_CLASS = re.compile(r"^language-[A-Za-z0-9+#_-]{1,40}\Z")
 
 
 def _keep_attribute(tag, attribute, value):
