@@ -70,7 +70,8 @@ class AddChatSerializer(serializers.Serializer):
     )
     model = serializers.CharField(
         required=False, allow_blank=True, max_length=200,
-        help_text='Extension: "backend:<name>" or "serving:<name>"; the conversation keeps it',
+        help_text='Extension: "backend:<name>", "serving:<name>" or "serving:<owner>/<name>" (a service shared '
+        "with you); the conversation keeps it",
     )
 
 
