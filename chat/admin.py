@@ -6,14 +6,14 @@ from .models import ChatBackend, Conversation, Message, PromptExample
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ("role", "content", "model_key", "created_at")
+    fields = ("role", "content", "model_key", "notice", "created_at")
     readonly_fields = ("created_at",)
     extra = 0
 
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("title", "chat_id", "owner", "model_key", "created_at", "updated_at")
+    list_display = ("title", "chat_id", "owner", "model_key", "temperature", "created_at", "updated_at")
     list_filter = ("created_at", "updated_at")
     search_fields = ("title", "chat_id", "owner__username")
     list_select_related = ("owner",)

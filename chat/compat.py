@@ -70,7 +70,8 @@ class AddChatSerializer(serializers.Serializer):
     )
     model = serializers.CharField(
         required=False, allow_blank=True, max_length=200,
-        help_text='Extension: "backend:<name>" or "serving:<name>"; the conversation keeps it',
+        help_text='Extension: "backend:<name>", "serving:<name>" or "serving:<owner>/<name>" (a service shared '
+        "with you); the conversation keeps it",
     )
 
 
@@ -99,6 +100,11 @@ ADD_CHAT_BODY = inline_serializer(
         "code": serializers.IntegerField(),
         "msg": serializers.CharField(),
         "reply": serializers.CharField(required=False, help_text="Extension: the assistant's answer (chat_tpye 0)"),
+        "notice": serializers.CharField(
+            required=False,
+            help_text="Extension: what was left out to fit the model's window (earlier messages, the start of "
+            "a long message), when anything was",
+        ),
     },
 )
 ERRORS = {400: CHAT_ERROR, 401: CHAT_ERROR, 403: CHAT_ERROR, 404: CHAT_ERROR}
@@ -120,7 +126,7 @@ class AddChatView(ChatFacadeView):
     )
     def post(self, request):
         data = validated(AddChatSerializer, request)
-        _, reply = services.add_chat(
+        conversation, reply = services.add_chat(
             request.user,
             username=data["username"],
             chat_id=data["chat_id"],
@@ -132,6 +138,9 @@ class AddChatView(ChatFacadeView):
         body = {"code": 0, "msg": "对话加入成功"}
         if reply is not None:
             body["reply"] = reply
+            answer = selectors.last_reply(conversation)
+            if answer is not None and answer.notice:
+                body["notice"] = answer.notice
         return Response(body)
 
 

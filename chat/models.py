@@ -12,6 +12,10 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200)
     # The model picked for the conversation ("backend:<name>" or "serving:<name>"), "" for the default.
     model_key = models.CharField(max_length=200, blank=True, default="")
+    # Sent first as the "system" message of every request of this conversation ("" for none).
+    system_prompt = models.TextField(blank=True, default="", max_length=4000)
+    # The sampling temperature of this conversation's answers; None: the model's own.
+    temperature = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -35,6 +39,9 @@ class Message(models.Model):
     content = models.TextField()
     # Which model wrote an assistant message ("" for user messages and recorded replies).
     model_key = models.CharField(max_length=200, blank=True, default="")
+    # For an assistant message: what was left out of the conversation to fit the model's window,
+    # or that the answer itself was cut ("" when nothing was).
+    notice = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

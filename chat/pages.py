@@ -4,6 +4,7 @@ import json
 import uuid
 
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -13,6 +14,8 @@ from core.errors import DomainError, InvalidInput, NotFound
 from core.parsers import parse_json
 
 from . import selectors, services
+from .llm import Notice
+from .markdown import HIGHLIGHT_CSS, render_answer
 from .models import Message
 
 STARTER_CARDS = 6
@@ -34,17 +37,21 @@ def _page(request, conversation=None):
     except DomainError:
         default_key = ""
     selected = (conversation.model_key if conversation else "") or default_key
+    messages_list = list(conversation.messages.all()) if conversation else []
+    for message in messages_list:
+        message.html = render_answer(message.content) if message.role == Message.ASSISTANT else ""
     return render(
         request,
         "chat/chat.html",
         {
             "conversations": selectors.conversations_of(request.user, query)[:200],
             "conversation": conversation,
-            "messages_list": conversation.messages.all() if conversation else [],
+            "messages_list": messages_list,
             "query": query,
             "models": models,
             "selected_model": selected,
             "starters": selectors.random_prompts(request.user, STARTER_CARDS) if conversation is None else [],
+            "highlight_css": HIGHLIGHT_CSS,
         },
     )
 
@@ -63,48 +70,100 @@ def sse(event, data):
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _reply_events(conversation, model):
+def _error(status, message):
+    return JsonResponse({"code": status, "msg": message}, status=status)
+
+
+def _reply_events(conversation, model_key):
+    """`model` {key, label}, `notice` {text} when something was cut, `delta` {text} pieces, then
+    `done` {model, message_id, html, notice} or `error` {message, code}."""
     try:
-        for piece in services.stream_reply(conversation, model):
-            yield sse("delta", {"text": piece})
+        model = services.model_for(conversation, model_key)
     except DomainError as exc:
         yield sse("error", {"message": exc.message, "code": exc.status_code})
         return
-    yield sse("done", {"model": model.key})
+    yield sse("model", {"key": model.key, "label": model.label})
+    try:
+        for piece in services.stream_reply(conversation, model):
+            if isinstance(piece, Notice):
+                yield sse("notice", {"text": piece.text})
+            else:
+                yield sse("delta", {"text": piece})
+    except DomainError as exc:
+        yield sse("error", {"message": exc.message, "code": exc.status_code})
+        return
+    answer = selectors.last_reply(conversation)
+    yield sse("done", {"model": model.key, "message_id": answer.pk, "html": render_answer(answer.content),
+                       "notice": answer.notice})
+
+
+def _event_stream(events):
+    response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass the events on as they come
+    return response
+
+
+def _json_body(request):
+    """(body, None) or (None, an error response): the body must be a JSON object."""
+    if not request.user.is_authenticated:
+        return None, _error(401, "login required")
+    try:
+        body = parse_json(request.body or b"{}")
+    except InvalidInput as exc:
+        return None, _error(400, exc.message)
+    if not isinstance(body, dict):
+        return None, _error(400, "the body must be a JSON object")
+    model_key = body.get("model") or ""
+    if not isinstance(model_key, str):
+        return None, _error(400, "model must be a string")
+    return body, None
+
+
+def _apply_settings(request, conversation, body, model_key):
+    """The model, system prompt and temperature a request names, kept by the conversation."""
+    if model_key:
+        selectors.resolve_model(request.user, model_key)
+        if conversation.model_key != model_key:
+            conversation.model_key = model_key
+            conversation.save(update_fields=["model_key", "updated_at"])
+    services.update_settings(
+        conversation,
+        system_prompt=body.get("system_prompt"),
+        temperature=body["temperature"] if "temperature" in body else ...,
+    )
 
 
 @require_POST
 def send(request):
-    """POST JSON {chat_id?, content, model?} -> text/event-stream.
+    """POST JSON {chat_id?, content, model?, system_prompt?, temperature?} -> text/event-stream.
 
-    Events: `conversation` {chat_id, title, url} first, then `delta` {text} pieces, then
-    `done` {model}, or `error` {message, code}. The question is stored before the model is
-    asked, so a failing model loses nothing.
+    Events: `conversation` {chat_id, title, url, message_id} first, then those of _reply_events.
+    The question is stored before the model is asked, so a failing model loses nothing.
     """
-    if not request.user.is_authenticated:
-        return JsonResponse({"code": 401, "msg": "login required"}, status=401)
-    try:
-        body = parse_json(request.body or b"{}")
-    except InvalidInput as exc:
-        return JsonResponse({"code": 400, "msg": exc.message}, status=400)
-    if not isinstance(body, dict):
-        return JsonResponse({"code": 400, "msg": "the body must be a JSON object"}, status=400)
+    body, error = _json_body(request)
+    if error:
+        return error
     content = body.get("content")
     chat_id = body.get("chat_id") or uuid.uuid4().hex[:16]
     model_key = body.get("model") or ""
     if not isinstance(content, str) or not content.strip():
-        return JsonResponse({"code": 400, "msg": "content must be a non-empty string"}, status=400)
-    if not isinstance(chat_id, str) or not isinstance(model_key, str):
-        return JsonResponse({"code": 400, "msg": "chat_id and model must be strings"}, status=400)
+        return _error(400, "content must be a non-empty string")
+    if not isinstance(chat_id, str):
+        return _error(400, "chat_id and model must be strings")
     try:
         existing = selectors.conversations_of(request.user).filter(chat_id=chat_id).first()
         title = existing.title if existing else " ".join(content.split())[:NEW_TITLE_CHARS]
         if model_key:
             selectors.resolve_model(request.user, model_key)
-        conversation = services.get_or_create_conversation(request.user, chat_id, title, model_key=model_key or None)
-        services.add_message(conversation, Message.USER, content)
+        services.clean_temperature(body.get("temperature"))
+        with transaction.atomic():
+            conversation = services.get_or_create_conversation(request.user, chat_id, title,
+                                                               model_key=model_key or None)
+            _apply_settings(request, conversation, body, model_key)
+            question = services.add_message(conversation, Message.USER, content)
     except DomainError as exc:
-        return JsonResponse({"code": exc.status_code, "msg": exc.message}, status=exc.status_code)
+        return _error(exc.status_code, exc.message)
 
     def events():
         yield sse(
@@ -113,20 +172,50 @@ def send(request):
                 "chat_id": conversation.chat_id,
                 "title": conversation.title,
                 "url": reverse("chat:conversation", args=[conversation.chat_id]),
+                "message_id": question.pk,
             },
         )
-        try:
-            model = services.model_for(conversation, model_key)
-        except DomainError as exc:
-            yield sse("error", {"message": exc.message, "code": exc.status_code})
-            return
-        yield sse("model", {"key": model.key, "label": model.label})
-        yield from _reply_events(conversation, model)
+        yield from _reply_events(conversation, model_key)
 
-    response = StreamingHttpResponse(events(), content_type="text/event-stream; charset=utf-8")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # nginx: pass the events on as they come
-    return response
+    return _event_stream(events())
+
+
+@require_POST
+def regenerate(request, chat_id):
+    """POST JSON {model?, system_prompt?, temperature?}: the last answer is replaced by a new one
+    (streamed as _reply_events)."""
+    body, error = _json_body(request)
+    if error:
+        return error
+    try:
+        conversation = selectors.conversation_by_chat_id(request.user, chat_id)
+        with transaction.atomic():
+            _apply_settings(request, conversation, body, body.get("model") or "")
+            services.prepare_regenerate(conversation)
+    except NotFound:
+        return _error(404, "conversation not found")
+    except DomainError as exc:
+        return _error(exc.status_code, exc.message)
+    return _event_stream(_reply_events(conversation, body.get("model") or ""))
+
+
+@require_POST
+def edit(request, chat_id):
+    """POST JSON {message_id, content, model?, system_prompt?, temperature?}: one of the user's
+    messages gets the new text, every message after it goes, and the model answers again."""
+    body, error = _json_body(request)
+    if error:
+        return error
+    try:
+        conversation = selectors.conversation_by_chat_id(request.user, chat_id)
+        with transaction.atomic():
+            _apply_settings(request, conversation, body, body.get("model") or "")
+            services.prepare_edit(conversation, body.get("message_id"), body.get("content"))
+    except NotFound:
+        return _error(404, "conversation not found")
+    except DomainError as exc:
+        return _error(exc.status_code, exc.message)
+    return _event_stream(_reply_events(conversation, body.get("model") or ""))
 
 
 @login_required
@@ -171,6 +260,8 @@ urlpatterns = [
     path("chat/send", send, name="send"),
     path("chat/c/<str:chat_id>/", conversation_page, name="conversation"),
     path("chat/c/<str:chat_id>/rename", rename, name="rename"),
+    path("chat/c/<str:chat_id>/regenerate", regenerate, name="regenerate"),
+    path("chat/c/<str:chat_id>/edit", edit, name="edit"),
     path("chat/c/<str:chat_id>/delete", delete, name="delete"),
     path("chat/c/<str:chat_id>/export.<str:fmt>", export, name="export"),
 ]

@@ -8,7 +8,7 @@ from django.db.models import Q
 from core.errors import InvalidInput, NotFound
 
 from .llm import ChatModel, ModelUnavailable, estimate_tokens
-from .models import ChatBackend, Conversation, PromptExample
+from .models import ChatBackend, Conversation, Message, PromptExample
 
 PROMPT_SAMPLE_SIZE = 8
 # Served models tell their window when they can; otherwise this is assumed.
@@ -46,11 +46,17 @@ def history_pairs(conversation):
 
 
 def openai_messages(conversation):
-    """The conversation in OpenAI form: chatcar becomes assistant."""
-    return [
+    """The conversation in OpenAI form: its system prompt first (if any), chatcar becomes assistant."""
+    system = [{"role": "system", "content": conversation.system_prompt}] if conversation.system_prompt.strip() else []
+    return system + [
         {"role": "assistant" if role == "chatcar" else "user", "content": content}
         for role, content in conversation.messages.values_list("role", "content")
     ]
+
+
+def last_reply(conversation):
+    """The conversation's newest assistant message, or None."""
+    return conversation.messages.filter(role=Message.ASSISTANT).order_by("-pk").first()
 
 
 def prompts_visible_to(user):
@@ -110,7 +116,8 @@ def _serving_window_and_counter(service_id):
 
 
 def _serving_models(user):
-    """The user's running chat services of the serving app."""
+    """The running chat services of the serving app the user may call: their own first, then
+    those shared with them (with everyone or their team), called `owner/name`."""
     from serving import selectors as serving_selectors
 
     models = []
@@ -118,10 +125,11 @@ def _serving_models(user):
         if service["kind"] != "chat" or service["status"] != "running":
             continue
         window, counter = _serving_window_and_counter(service["id"])
+        label = f"{service['name']} (served)" if service["own"] else f"{service['name']} (shared by {service['owner']})"
         models.append(
             ChatModel(
                 key=f"serving:{service['name']}",
-                label=f"{service['name']} (served)",
+                label=label,
                 context_window=window,
                 max_tokens=min(DEFAULT_SERVING_MAX_TOKENS, max(16, window // 4)),
                 serving_model=service["name"],
@@ -141,7 +149,8 @@ def available_models(user):
 def resolve_model(user, key=""):
     """The model for `key` ("backend:<name>" or "serving:<name>"), or the default one.
 
-    Default: the active backend marked default, else the first model the user may call.
+    Default: the active backend marked default, else the user's own first running served model,
+    else the first one shared with them, else any active backend.
     """
     models = available_models(user)
     if key:
@@ -173,10 +182,13 @@ def export_data(conversation):
         "chat_id": conversation.chat_id,
         "title": conversation.title,
         "model": conversation.model_key,
+        "system_prompt": conversation.system_prompt,
+        "temperature": conversation.temperature,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
         "messages": [
-            {"role": m.role, "content": m.content, "model": m.model_key, "created_at": m.created_at.isoformat()}
+            {"role": m.role, "content": m.content, "model": m.model_key, "created_at": m.created_at.isoformat(),
+             **({"notice": m.notice} if m.notice else {})}
             for m in conversation.messages.all()
         ],
     }
@@ -189,4 +201,6 @@ def export_markdown(conversation):
     lines.append(f"- exported from Crucible, {conversation.updated_at:%Y-%m-%d %H:%M} UTC")
     for message in conversation.messages.all():
         lines += ["", f"## {ROLE_NAMES.get(message.role, message.role)}", "", message.content]
+        if message.notice:
+            lines += ["", f"> {message.notice}"]
     return "\n".join(lines) + "\n"

@@ -8,7 +8,7 @@ from django.utils import timezone
 from core.errors import Conflict, Forbidden, InvalidInput
 
 from . import selectors
-from .llm import ModelUnavailable
+from .llm import ModelUnavailable, Notice
 from .models import Conversation, Message, PromptExample
 
 # chat_tpye of /myapp/add_chat/ (docs/chat.md).
@@ -21,6 +21,8 @@ CHAT_ID_RE = re.compile(r"^[\w.:-]{1,64}\Z")
 MAX_TITLE = 200
 MAX_CONTENT = 32000
 MAX_REPLY_CHARS = 200_000
+MAX_SYSTEM_PROMPT = 4000
+STOPPED_NOTICE = "The answer was stopped before it was complete."
 
 
 def check_username(user, username):
@@ -68,12 +70,50 @@ def get_or_create_conversation(user, chat_id, title, model_key=None):
     return conversation
 
 
-def add_message(conversation, role, content, model_key=""):
+def add_message(conversation, role, content, model_key="", notice=""):
     if len(content) > MAX_CONTENT and role == Message.USER:
         raise InvalidInput(f"chat_content is longer than {MAX_CONTENT} characters")
-    message = Message.objects.create(conversation=conversation, role=role, content=content, model_key=model_key)
+    message = Message.objects.create(
+        conversation=conversation, role=role, content=content, model_key=model_key, notice=notice[:500]
+    )
     Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
     return message
+
+
+def clean_temperature(value):
+    """None (the model's own), or a number from 0 to 2."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise InvalidInput("temperature must be a number from 0 to 2") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2:
+        raise InvalidInput("temperature must be a number from 0 to 2")
+    return float(value)
+
+
+def update_settings(conversation, *, system_prompt=None, temperature=...):
+    """The conversation's system prompt and temperature (None: the model's own); a value not
+    given (system_prompt None, temperature ...) is left as it is."""
+    changed = []
+    if system_prompt is not None:
+        if not isinstance(system_prompt, str):
+            raise InvalidInput("system_prompt must be a string")
+        if len(system_prompt) > MAX_SYSTEM_PROMPT:
+            raise InvalidInput(f"system_prompt is longer than {MAX_SYSTEM_PROMPT} characters")
+        if system_prompt.strip() != conversation.system_prompt:
+            conversation.system_prompt = system_prompt.strip()
+            changed.append("system_prompt")
+    if temperature is not ...:
+        temperature = clean_temperature(temperature)
+        if temperature != conversation.temperature:
+            conversation.temperature = temperature
+            changed.append("temperature")
+    if changed:
+        conversation.save(update_fields=changed + ["updated_at"])
+    return conversation
 
 
 def model_for(conversation, key=""):
@@ -90,16 +130,27 @@ def model_for(conversation, key=""):
 
 
 def stream_reply(conversation, model):
-    """Ask `model` to answer the conversation; yield the reply's pieces, then store it as chatcar.
+    """Ask `model` to answer the conversation; yield the reply's pieces (str), after a Notice when
+    part of the conversation was left out to fit the model's window; then store it as chatcar,
+    with that notice.
 
-    A reply cut short by the client going away is stored as far as it got. A model that
-    fails raises ModelUnavailable (the question stays stored).
+    A reply cut short by the client going away (or stopping it) is stored as far as it got, and
+    says so; one longer than MAX_REPLY_CHARS is cut there, and says so. A model that fails raises
+    ModelUnavailable (the question stays stored).
     """
     pieces = []
+    notices = []
     size = 0
     try:
-        for piece in model.stream(selectors.openai_messages(conversation)):
+        for piece in model.stream(selectors.openai_messages(conversation), temperature=conversation.temperature):
+            if isinstance(piece, Notice):
+                notices.append(piece.text)
+                yield piece
+                continue
             if size + len(piece) > MAX_REPLY_CHARS:
+                cut = Notice(f"The answer was cut at {MAX_REPLY_CHARS:,} characters.")
+                notices.append(cut.text)
+                yield cut
                 break
             pieces.append(piece)
             size += len(piece)
@@ -107,19 +158,60 @@ def stream_reply(conversation, model):
     except GeneratorExit:
         partial = "".join(pieces)
         if partial.strip():
-            add_message(conversation, Message.ASSISTANT, partial, model_key=model.key)
+            add_message(conversation, Message.ASSISTANT, partial, model_key=model.key,
+                        notice=" ".join([*notices, STOPPED_NOTICE]))
         raise
     reply = "".join(pieces)
     if not reply.strip():
         raise ModelUnavailable(f"{model.label} answered nothing", status_code=502)
-    add_message(conversation, Message.ASSISTANT, reply, model_key=model.key)
+    add_message(conversation, Message.ASSISTANT, reply, model_key=model.key, notice=" ".join(notices))
+
+
+def reply_text(pieces):
+    """The text of stream_reply's pieces (the notices are stored with the reply)."""
+    return "".join(piece for piece in pieces if isinstance(piece, str))
 
 
 def ask(conversation, content, model_key=""):
     """Store the user's message, then the assistant's reply; return the reply message text."""
     add_message(conversation, Message.USER, content)
     model = model_for(conversation, model_key)  # after storing: nothing is lost without a model
-    return "".join(stream_reply(conversation, model))
+    return reply_text(stream_reply(conversation, model))
+
+
+def prepare_regenerate(conversation):
+    """Delete the conversation's last answer so that it can be asked again (regenerate).
+
+    The conversation must end with a question, or with an answer to one."""
+    messages = list(conversation.messages.order_by("-pk")[:1])
+    if not messages:
+        raise InvalidInput("the conversation has no message to answer")
+    if messages[0].role == Message.ASSISTANT:
+        previous = conversation.messages.filter(pk__lt=messages[0].pk).order_by("-pk").first()
+        if previous is None or previous.role != Message.USER:
+            raise InvalidInput("the last answer follows no question")
+        messages[0].delete()
+    return conversation
+
+
+def prepare_edit(conversation, message_id, content):
+    """Replace the text of one of the user's messages and delete every message after it, so that
+    the conversation continues from the edited question (edit and resend)."""
+    if isinstance(message_id, bool) or not isinstance(message_id, (int, str)) or not str(message_id).isdigit():
+        raise InvalidInput("message_id must be the id of one of your messages")
+    if not isinstance(content, str) or not content.strip():
+        raise InvalidInput("content must be a non-empty string")
+    if len(content) > MAX_CONTENT:
+        raise InvalidInput(f"content is longer than {MAX_CONTENT} characters")
+    message = conversation.messages.filter(pk=int(message_id), role=Message.USER).first()
+    if message is None:
+        raise InvalidInput("message_id must be the id of one of your messages in this conversation")
+    with transaction.atomic():
+        conversation.messages.filter(pk__gt=message.pk).delete()
+        message.content = content
+        message.save(update_fields=["content"])
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    return message
 
 
 def add_chat(user, *, chat_id, chat_title, chat_content="", chat_tpye=None, username=None, model_key=None):

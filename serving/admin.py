@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import gateway
 from .models import ModelService, Replica, ServiceEvent, ServiceVersion, ServingJob
 
 
@@ -15,11 +16,21 @@ class ServiceVersionInline(admin.TabularInline):
 
 @admin.register(ModelService)
 class ModelServiceAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "kind", "deleting", "created_at")
-    list_filter = ("kind", "deleting", "created_at")
+    list_display = ("name", "owner", "kind", "sharing", "shared_team", "deleting", "created_at")
+    list_filter = ("kind", "sharing", "deleting", "created_at")
+    list_editable = ("sharing",)
     search_fields = ("name", "uid", "owner__username", "description")
     readonly_fields = ("uid", "created_at", "modified_at")
     raw_id_fields = ("owner",)
+
+    def save_model(self, request, obj, form, change):
+        # "team" means the owner's team unless the admin names another one.
+        if obj.sharing == "team" and obj.shared_team_id is None:
+            obj.shared_team = obj.owner.team
+        if obj.sharing != "team":
+            obj.shared_team = None
+        super().save_model(request, obj, form, change)
+        gateway.forget_routes()
     inlines = [ServiceVersionInline]
 
 

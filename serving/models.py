@@ -41,6 +41,12 @@ class Metric(models.IntegerChoices):
     GPU = 3, "GPU use (GPU hosts only)"
 
 
+class Sharing(models.TextChoices):
+    PRIVATE = "private", "Private (only the owner)"
+    TEAM = "team", "The owner's team"
+    EVERYONE = "everyone", "Everyone on the platform"
+
+
 class ModelService(models.Model):
     uid = models.CharField(max_length=32, unique=True, default=new_uid, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="model_services")
@@ -48,6 +54,15 @@ class ModelService(models.Model):
     description = models.TextField(blank=True, default="")
     path = models.CharField(max_length=255, blank=True, default="", help_text="the spec's internal access path")
     kind = models.CharField(max_length=16, choices=ServiceKind.choices, default=ServiceKind.GENERATE)
+    # Who else may call it (through /v1, the playground and chat); only the owner manages it.
+    sharing = models.CharField(
+        max_length=16, choices=Sharing.choices, default=Sharing.PRIVATE,
+        help_text="who may call it besides its owner: nobody, the members of the owner's team, or everyone",
+    )
+    shared_team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="shared_services",
+        help_text="with sharing 'team': the team whose members may call it (the owner's team when it was shared)",
+    )
     deleting = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)

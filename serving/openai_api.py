@@ -1,7 +1,8 @@
 """The OpenAI-compatible API on Crucible's gateway: /v1/models, /v1/completions,
 /v1/chat/completions and /v1/embeddings.
 
-`model` names a service the caller may call (their own). Authentication is Crucible's:
+`model` names a service the caller may call: their own by name, one shared with them (with
+everyone or their team) as `owner/name` (or by name when no other is called so). Authentication is Crucible's:
 an API key as `Authorization: Bearer <secret_id>:<secret_key>` (what the OpenAI clients
 send as api_key), a JWT, or the session (with CSRF) for the playground page. Errors have
 OpenAI's shape, {"error": {"message", "type", "param", "code"}}, with a 4xx status.
@@ -141,18 +142,18 @@ def sse(chunks):
     return response
 
 
-def model_json(row, owner):
-    return {"id": row["name"], "object": "model", "created": int(row["created"].timestamp()), "owned_by": owner,
-            "status": row["status"], "kind": row["kind"]}
+def model_json(row):
+    return {"id": row["name"], "object": "model", "created": int(row["created"].timestamp()), "owned_by": row["owner"],
+            "status": row["status"], "kind": row["kind"], "shared": not row["own"]}
 
 
 class ModelListView(OpenAIView):
     @extend_schema(
-        tags=TAGS, summary="The services you may call, as OpenAI models", responses={200: dict}, operation_id="v1_models_list"
+        tags=TAGS, summary="The services you may call (your own and those shared with you), as OpenAI models", responses={200: dict}, operation_id="v1_models_list"
     )
     def get(self, request):
         rows = selectors.callable_services(request.user)
-        return Response({"object": "list", "data": [model_json(r, request.user.username) for r in rows]})
+        return Response({"object": "list", "data": [model_json(r) for r in rows]})
 
 
 class ModelDetailView(OpenAIView):
@@ -160,7 +161,7 @@ class ModelDetailView(OpenAIView):
     def get(self, request, model):
         for row in selectors.callable_services(request.user):
             if row["name"] == model:
-                return Response(model_json(row, request.user.username))
+                return Response(model_json(row))
         raise gateway.ModelError(f"The model `{model}` does not exist or you do not have access to it.",
                                  status_code=404, param="model", code="model_not_found")
 
@@ -202,7 +203,7 @@ class EmbeddingView(OpenAIView):
 
 urlpatterns = [
     path("v1/models", ModelListView.as_view(), name="openai-models"),
-    path("v1/models/<str:model>", ModelDetailView.as_view(), name="openai-model"),
+    path("v1/models/<path:model>", ModelDetailView.as_view(), name="openai-model"),
     path("v1/chat/completions", ChatCompletionView.as_view(), name="openai-chat"),
     path("v1/completions", CompletionView.as_view(), name="openai-completions"),
     path("v1/embeddings", EmbeddingView.as_view(), name="openai-embeddings"),

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from core.errors import DomainError
 
 from . import selectors, services
+from .models import Sharing
 
 
 def _service(request, uid):
@@ -38,7 +39,20 @@ def service_detail(request, uid):
         "versions": versions,
         "traffic": traffic,
         "events": service.events.select_related("version")[:30],
+        "sharing_choices": Sharing.choices,
     })
+
+
+@login_required
+@require_POST
+def service_sharing(request, uid):
+    service = _service(request, uid)
+    try:
+        services.set_sharing(actor=request.user, service=service, sharing=request.POST.get("sharing", ""))
+        messages.success(request, f"{service.name}: {service.get_sharing_display().lower()}")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("serving:detail", uid=service.uid)
 
 
 @login_required
@@ -84,7 +98,11 @@ def playground(request):
     rows = selectors.callable_services(request.user)
     chosen = request.GET.get("model", "")
     chat_models = [row for row in rows if row["kind"] == "chat"]
-    return render(request, "serving/playground.html", {"chat_models": chat_models, "chosen": chosen})
+    windows = selectors.context_windows([row["id"] for row in chat_models])
+    # The page keeps a conversation inside each model's window (oldest turns left out, said so).
+    model_windows = {row["name"]: windows.get(row["id"]) for row in chat_models}
+    return render(request, "serving/playground.html",
+                  {"chat_models": chat_models, "chosen": chosen, "model_windows": model_windows})
 
 
 urlpatterns = [
@@ -92,5 +110,6 @@ urlpatterns = [
     path("serving/playground/", playground, name="playground"),
     path("serving/versions/<str:uid>/rate", version_rate, name="version-rate"),
     path("serving/<str:uid>/", service_detail, name="detail"),
+    path("serving/<str:uid>/sharing", service_sharing, name="sharing"),
     path("serving/<str:uid>/<str:action>", service_action, name="action"),
 ]

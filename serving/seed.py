@@ -1,17 +1,19 @@
 """Serving demo data (idempotent): the demo researcher's registry versions of the tiny GPT-2
 and all-MiniLM-L6-v2 deployed as services `tiny-gpt2` and `minilm`, one replica each.
-The deploy jobs go to the `serving` queue; a worker starts the replicas."""
+The deploy jobs go to the `serving` queue; a worker starts the replicas. The chat model
+`tiny-gpt2` is shared with everyone, so that every user (a new one too) can chat with it."""
 
 from django.contrib.auth import get_user_model
 
 from registry.models import AiApplicationVersion, VersionStatus
 
 from . import services
-from .models import ModelService
+from .models import ModelService, Sharing
 
 DEMO_OWNER = "researcher"
-# (registry application of the registry seed, service name)
-DEMO_SERVICES = [("tiny-gpt2", "tiny-gpt2"), ("all-MiniLM-L6-v2", "minilm")]
+# (registry application of the registry seed, service name, sharing)
+DEMO_SERVICES = [("tiny-gpt2", "tiny-gpt2", Sharing.EVERYONE), ("all-MiniLM-L6-v2", "minilm", Sharing.PRIVATE)]
+SHARED_CHAT_SERVICE = "tiny-gpt2"
 
 
 def run(stdout):
@@ -20,8 +22,11 @@ def run(stdout):
         stdout.write("serving: no demo researcher; skipped\n")
         return
     created = 0
-    for application, name in DEMO_SERVICES:
-        if ModelService.objects.filter(owner=owner, name=name).exists():
+    for application, name, sharing in DEMO_SERVICES:
+        existing = ModelService.objects.filter(owner=owner, name=name).first()
+        if existing is not None:
+            if sharing != Sharing.PRIVATE and existing.sharing != sharing:  # an older seed's private service
+                services.set_sharing(actor=owner, service=existing, sharing=sharing)
             continue
         version = (
             AiApplicationVersion.objects.filter(application__owner=owner, application__name=application,
@@ -38,7 +43,9 @@ def run(stdout):
             versions=[{"aiApplicationVersionId": version.uid, "rate": 100, "predictMinReplicas": 1,
                        "predictMaxReplicas": 1, "metric": 1, "monitorThreshold": "100"}],
             deploy=True,
+            sharing=sharing,
         )
         created += 1
     total = ModelService.objects.filter(owner=owner).count()
-    stdout.write(f"serving: {total} demo services ({created} new, deploying through the serving worker)\n")
+    stdout.write(f"serving: {total} demo services ({created} new, deploying through the serving worker); "
+                 f"{DEMO_OWNER}/{SHARED_CHAT_SERVICE} is shared with everyone for chat\n")

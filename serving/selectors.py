@@ -14,6 +14,7 @@ from .models import (
     Replica,
     ReplicaStatus,
     ServiceVersion,
+    Sharing,
     VersionStatus,
 )
 
@@ -22,7 +23,7 @@ UID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 
 def visible_services(user):
     """A user's own services (every service for platform admins)."""
-    qs = ModelService.objects.select_related("owner").filter(deleting=False)
+    qs = ModelService.objects.select_related("owner", "shared_team").filter(deleting=False)
     if user is None or not user.is_authenticated:
         return qs.none()
     if getattr(user, "is_platform_admin", False):
@@ -30,12 +31,28 @@ def visible_services(user):
     return qs.filter(owner=user)
 
 
+def shared_with(user):
+    """The condition for services shared with `user` by others: with everyone, or with their team."""
+    condition = Q(sharing=Sharing.EVERYONE)
+    if getattr(user, "team_id", None):
+        condition |= Q(sharing=Sharing.TEAM, shared_team_id=user.team_id)
+    return condition
+
+
 def callable_service_qs(user):
-    """Services a user may send requests to: their own. A service is private to its owner."""
+    """Services a user may send requests to: their own, and those shared with everyone or with
+    their team. Only the owner (or a platform admin) manages a service (visible_services)."""
     qs = ModelService.objects.select_related("owner").filter(deleting=False)
     if user is None or not user.is_authenticated:
         return qs.none()
-    return qs.filter(owner=user)
+    return qs.filter(Q(owner=user) | shared_with(user))
+
+
+def call_name(service, user):
+    """The `model` a user calls a service by: its name when it is theirs, `owner/name` when shared."""
+    if service.owner_id == getattr(user, "pk", None):
+        return service.name
+    return f"{service.owner.username}/{service.name}"
 
 
 def service_status(service):
@@ -49,28 +66,57 @@ def service_status(service):
 
 
 def callable_services(user):
-    """[{name, status, kind ("chat" or "embedding"), id, created}] for the services the user may call."""
+    """[{name, status, kind ("chat" or "embedding"), id, created, owner, own, sharing}] for the services
+    the user may call: their own first (called by name), then those shared with them (`owner/name`)."""
     rows = []
-    for service in callable_service_qs(user).prefetch_related("versions").order_by("name"):
+    for service in callable_service_qs(user).prefetch_related("versions").order_by("name", "owner__username"):
         rows.append(
             {
-                "name": service.name,
+                "name": call_name(service, user),
                 "status": service_status(service),
                 "kind": "embedding" if service.kind == "embedding" else "chat",
                 "id": service.uid,
                 "created": service.created_at,
+                "owner": service.owner.username,
+                "own": service.owner_id == user.pk,
+                "sharing": service.sharing,
             }
         )
+    rows.sort(key=lambda row: not row["own"])  # stable: by name within each group
     return rows
 
 
 def get_callable_service(user, name):
+    """The service `name` names for `user`: `owner/name`, or a plain name: their own service of
+    that name, else the one service of that name shared with them (several: ask for owner/name)."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("model: is required", status_code=400)
-    service = callable_service_qs(user).filter(name=name.strip()).first()
+    name = name.strip()
+    qs = callable_service_qs(user)
+    owner, slash, short = name.rpartition("/")
+    if slash:
+        service = qs.filter(owner__username=owner, name=short).first()
+    else:
+        service = qs.filter(owner=user, name=name).first()
+        if service is None:
+            shared = list(qs.filter(name=name).exclude(owner=user)[:2])
+            if len(shared) > 1:
+                raise NotFound(f"Several models named `{name}` are shared with you; call one as owner/{name} "
+                               "(GET /v1/models lists them).")
+            service = shared[0] if shared else None
     if service is None:
         raise NotFound(f"The model `{name}` does not exist or you do not have access to it.")
     return service
+
+
+def context_windows(service_uids):
+    """{service uid: the smallest context (tokens) of its running versions} for those that report one."""
+    windows = {}
+    rows = ServiceVersion.objects.filter(service__uid__in=list(service_uids), status=VersionStatus.RUNNING,
+                                         max_context__isnull=False).values_list("service__uid", "max_context")
+    for uid, window in rows:
+        windows[uid] = min(windows.get(uid, window), window)
+    return windows
 
 
 def _lookup(qs, value, field):

@@ -31,6 +31,7 @@ from .models import (
     ServiceVersion,
     ServingAction,
     ServingJob,
+    Sharing,
     VersionStatus,
 )
 
@@ -204,11 +205,12 @@ def log_event(service, message, version=None):
     logger.info("service %s: %s", service.pk, message)
 
 
-def create_service(*, actor, model_server, versions, deploy):
+def create_service(*, actor, model_server, versions, deploy, sharing=None):
     """The spec's createModelInferenceServer (deploy=True) and createModelServer (deploy=False).
 
     A service of that name you already own gets the versions added (a canary is a second
-    version with its own rate). Returns (service, [new versions]).
+    version with its own rate). `sharing` (the clean API and the seed): who else may call it
+    (set_sharing); None leaves it as it is (private for a new service). Returns (service, [new versions]).
     """
     if not isinstance(model_server, dict):
         raise InvalidInput("modelServer: must be an object")
@@ -252,10 +254,35 @@ def create_service(*, actor, model_server, versions, deploy):
             log_event(service, f"version {number} saved: {fields['application_version']} at rate {fields['rate']}",
                       version)
             created.append(version)
+        if sharing is not None:
+            set_sharing(actor=actor, service=service, sharing=sharing)
         if deploy:
             for version in created:
                 deploy_version(version, actor)
     return service, created
+
+
+def set_sharing(*, actor, service, sharing):
+    """Who may call the service besides its owner: "private", "team" (the members of the owner's
+    team) or "everyone". Only the owner (or a platform admin) decides."""
+    if service.owner_id != actor.pk and not getattr(actor, "is_platform_admin", False):
+        raise NotFound(f"model service {service.uid} not found")
+    if not isinstance(sharing, str) or sharing not in Sharing.values:
+        raise InvalidInput(f"sharing: one of {', '.join(Sharing.values)}")
+    team = None
+    if sharing == Sharing.TEAM:
+        team = service.owner.team
+        if team is None:
+            raise InvalidInput(f"sharing: {service.owner.username} is in no team; share with everyone or keep it private")
+    if service.sharing == sharing and service.shared_team_id == getattr(team, "pk", None):
+        return service
+    ModelService.objects.filter(pk=service.pk).update(sharing=sharing, shared_team=team, modified_at=timezone.now())
+    service.sharing, service.shared_team = sharing, team
+    whom = {Sharing.PRIVATE: "private to its owner", Sharing.TEAM: f"shared with team {getattr(team, 'name', '')}",
+            Sharing.EVERYONE: "shared with everyone"}[sharing]
+    log_event(service, f"{whom} (set by {actor.username})")
+    gateway.forget_routes()  # this process's cached lookups; other processes see it within conf.ROUTE_CACHE_S
+    return service
 
 
 def deploy_version(version, actor=None):

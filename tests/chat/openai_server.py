@@ -7,6 +7,7 @@ headers it received so that tests can check what the chat app sent.
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -60,6 +61,7 @@ class OpenAICompatibleServer:
         self.model = model
         self.api_key = api_key
         self.requests = []
+        self.delay_s = 0.0  # a pause before each streamed piece (tests that stop an answer midway)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,6 +99,7 @@ class OpenAICompatibleServer:
                 first = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
                 self.wfile.write(f"data: {json.dumps(first)}\n\n".encode())
                 for piece in pieces:
+                    time.sleep(server.delay_s)
                     chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}}]}
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()

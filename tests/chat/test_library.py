@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 
 from chat import seed
-from chat.llm import PromptTooLong, estimate_tokens, fit_to_window, iter_sse_data
+from chat.llm import PromptTooLong, estimate_tokens, fit, fit_to_window
 from chat.models import ChatBackend, Conversation, PromptExample
 from chat.prompt_library import PROMPTS
 
@@ -110,9 +110,27 @@ def test_estimate_tokens_counts_chinese_by_bytes():
     assert estimate_tokens("") == 0
 
 
-def test_sse_parsing_joins_data_lines_and_skips_comments():
-    lines = [b": keep-alive\n", b"data: {\"a\":\n", b"data: 1}\n", b"\n", b"event: x\n", b"data: [DONE]\n", b"\n"]
-    assert list(iter_sse_data(lines)) == ['{"a":\n1}', "[DONE]"]
+def test_fit_says_what_was_left_out():
+    turns = [{"role": "user", "content": f"note {i} " + "x" * 60} for i in range(6)] + [
+        {"role": "user", "content": "question?"}]
+    fitted = fit(turns, window=128, reply_tokens=32)
+    assert fitted.dropped == len(turns) - len(fitted.messages) >= 2
+    assert fitted.notice == f"{fitted.dropped} earlier messages were left out to fit the model's 128-token window."
+    assert fit(turns[-1:], window=128, reply_tokens=32).notice == ""
+
+    long = [{"role": "user", "content": "word " * 3000 + "the real question?"}]
+    cut = fit(long, window=128, reply_tokens=32)
+    kept = len(cut.messages[0]["content"])
+    assert cut.cut_from == len(long[0]["content"]) and kept < 400
+    assert cut.notice == (f"Your message was cut to its last {kept:,} of {cut.cut_from:,} characters "
+                          "to fit the model's 128-token window.")
+
+    # The system prompt is kept first while it leaves room for the question.
+    system = [{"role": "system", "content": "Be brief."}] + turns
+    fitted = fit(system, window=128, reply_tokens=32)
+    assert fitted.messages[0] == {"role": "system", "content": "Be brief."} and fitted.messages[-1]["content"] == "question?"
+    huge = [{"role": "system", "content": "rule " * 200}, {"role": "user", "content": "hi"}]
+    assert fit(huge, window=128, reply_tokens=32).notice.startswith("The system prompt was left out")
 
 
 def test_prompt_too_long_is_a_400():

@@ -177,4 +177,4 @@ def test_pages(user, tiny_version, client):
 def test_the_playground_says_why_it_has_no_model(other_user, client):
     client.force_login(other_user)  # bob has deployed nothing
     page = client.get("/serving/playground/").content.decode()
-    assert 'data-testid="no-models"' in page and "your own services only" in page
+    assert 'data-testid="no-models"' in page and "those shared with you" in page
