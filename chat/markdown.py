@@ -1,5 +1,5 @@
 """Assistant answers as safe HTML: Markdown with fenced code blocks highlighted by Pygments,
-then cleaned by the same kind of allowlist as the hub's model cards (hub.markdown).
+then cleaned by the same kind of allowlist as the hub's model cards (core.markdown).
 
 Raw HTML in an answer is shown as text (never interpreted); whatever the renderer produces
 goes through nh3, which keeps only the tags and attributes below: `class` only on the code
@@ -16,7 +16,7 @@ from markdown.extensions.codehilite import CodeHiliteExtension
 from markdown.extensions.tables import TableExtension
 from pygments.formatters import HtmlFormatter
 
-from hub.markdown import ALIGNED, ALLOWED_TAGS, URL_SCHEMES, _EscapeRawHtml
+from core.markdown import ALIGNED, ALLOWED_TAGS, URL_SCHEMES, _EscapeRawHtml
 
 TAGS = ALLOWED_TAGS - {"img"} | {"div", "span"}
 ATTRIBUTES = {
