@@ -6,9 +6,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
+from core.templatetags.crucible_i18n import status_label
 
 from . import metrics as builtin
 from . import selectors, services
@@ -42,7 +44,7 @@ def index(request):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"Evaluation {task.name} queued")
+            messages.success(request, _("Evaluation %(name)s queued") % {"name": task.name})
             return redirect("evaluation:task", task_id=task.pk)
     try:
         tasks = list(selectors.filtered(request.user, request.GET)[:100])
@@ -52,6 +54,7 @@ def index(request):
     return render(request, "evaluation/index.html", {
         "form": form, "chosen": chosen, "tasks": tasks, "catalogue": selectors.metric_catalogue(),
         "status": request.GET.get("status", ""), "task_name": request.GET.get("taskName", ""),
+        "status_filter": list(dict.fromkeys(selectors.SPEC_STATUS.values())),
     })
 
 
@@ -73,6 +76,8 @@ def task_page(request, task_id):
         "task": task, "results": results, "spec_status": selectors.SPEC_STATUS[task.status],
         "run_time": selectors.run_time(task), "model": selectors.model_label(task), "log": selectors.log_tail(task),
         "results_url": reverse("evaluation:api-task-results", args=[task.pk]),
+        # The spec's status words, in the page's language, for the script that polls the task.
+        "status_words": {status: str(status_label(word)) for status, word in selectors.SPEC_STATUS.items()},
     })
 
 
@@ -82,7 +87,7 @@ def cancel(request, task_id):
     task = _task_or_404(request.user, task_id)
     try:
         services.cancel_task(task)
-        messages.success(request, "Cancel requested")
+        messages.success(request, _("Cancel requested"))
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("evaluation:task", task_id=task.pk)

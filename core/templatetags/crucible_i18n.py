@@ -8,6 +8,7 @@ through these filters; the words themselves are in locale/ like every other stri
 import re
 
 from django import template
+from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext, gettext_lazy, ngettext, pgettext_lazy
 
 register = template.Library()
@@ -49,8 +50,11 @@ def status_label(value):
     """A status word in the page's language ("succeeded" -> "成功" in Chinese); others unchanged."""
     if value is None:
         return ""
-    label = STATUS_LABELS.get(str(value).lower())
-    return label if label is not None else value
+    text = str(value)
+    label = STATUS_LABELS.get(text.lower())
+    if label is None:
+        return value
+    return capfirst(label) if text[:1].isupper() else label
 
 
 def status_labels():
