@@ -30,6 +30,10 @@ STATUS_LABELS = {
     "trained": pgettext_lazy("status", "trained"),
     "ready": pgettext_lazy("status", "ready"),
     "error": pgettext_lazy("status", "error"),
+    # Furnace run phases.
+    "program": pgettext_lazy("phase", "program"),
+    "shutdown": pgettext_lazy("phase", "shutdown"),
+    "done": pgettext_lazy("phase", "done"),
 }
 
 # The furnace spec's Chinese messages (experiments.compat) -> page text.
@@ -55,6 +59,11 @@ def status_label(value):
     if label is None:
         return value
     return capfirst(label) if text[:1].isupper() else label
+
+
+def spec_messages():
+    """{Chinese message: text in the page's language} for scripts that show a spec's answer."""
+    return {key: str(label) for key, label in SPEC_MESSAGES.items()}
 
 
 def status_labels():
