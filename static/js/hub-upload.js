@@ -293,7 +293,7 @@
         const pct = total ? Math.floor((100 * done) / total) : 100;
         bar.firstElementChild.style.width = pct + "%";
         bar.setAttribute("aria-valuenow", String(pct));
-        text.textContent = `${what}… ${pct}%`;
+        text.textContent = what + "… " + pct + "%";
       },
       note(message) { notes.textContent = message; },
     };
