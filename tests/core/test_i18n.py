@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-Hans,zh;q=0.9,en;q=0.5"}
 EN = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}
 # Words of the navigation and common headings in Chinese, and the English they replace.
-NAV_ZH = ["模型中心", "模型仓库", "文件", "镜像", "训练", "评测", "推理服务", "对话", "实验", "API 文档"]
+NAV_ZH = ["模型中心", "模型注册表", "文件", "镜像", "训练", "评测", "推理服务", "对话", "实验", "API 文档"]
 NAV_EN = [">Hub</a>", ">Registry</a>", ">Files</a>", ">Images</a>", ">Training</a>", ">Evaluation</a>",
           ">Serving</a>", ">Chat</a>", ">Experiments</a>", ">API docs</a>"]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -37,7 +37,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 @pytest.fixture
 def world(user, operator, operator_client, furnace, tiny_model_dir):  # noqa: F811
-    """One of everything the pages show, owned by alice (and a furnace run by the operator)."""
+    """One of everything the pages show, owned by alice (the furnace parameters set by the operator)."""
     repo = make_repo(user, "tiny", files={"README.md": b"# Tiny\n", "config.json": b"{}"})
     image = image_services.create_image(owner=user, name="crucible/serve", labels=["demo"], overview="A serving image")
     ImageTag.objects.create(image=image, tag="1.0", file_url="Image/serve.tar", status=ImageStatus.SUCCESS,
@@ -53,7 +53,7 @@ def world(user, operator, operator_client, furnace, tiny_model_dir):  # noqa: F8
     other = EvaluationTaskFactory(owner=user, name="eval-2", status="succeeded", results={"perplexity": 10.0})
     operator_client.post("/set_parameters", {"Parameters": ramp_and_hold("I18N-1")}, format="json")
     experiment = Experiment.objects.get()
-    run = ExperimentRun.objects.create(owner=operator, experiment=experiment, furnace=furnace,
+    run = ExperimentRun.objects.create(owner=user, experiment=experiment, furnace=furnace,
                                        program=experiment.program(), progress=1.0, status="succeeded",
                                        started_at=now - timedelta(minutes=5), finished_at=now)
     sgt = sgt_services.create_model(user, "alice-sgt", name="line", app_name="lab", model_type="linear_regression",
@@ -75,19 +75,19 @@ def pages(world):
         ("/files/public/", ["公开"], ["Public"]),
         ("/images/", ["镜像", "就绪"], ["Images", "Ready"]),
         (f"/images/{world['image'].uid}/", ["全部镜像", "就绪"], ["All images", "Ready"]),
-        ("/registry/", ["模型仓库", "已导入"], ["Model registry", "Imported"]),
+        ("/registry/", ["模型注册表", "已导入"], ["Model registry", "Imported"]),
         (f"/registry/{version.application.uid}/", ["训练结果", "超参数"], ["Training result", "Hyper-parameters"]),
         ("/training/", ["新建微调或预训练", "任务式建模"], ["New fine-tune or pretraining run", "Task-based modeling"]),
-        (f"/training/tasks/{world['llm'].pk}/", ["成功", "损失"], ["succeeded", "Loss"]),
+        (f"/training/tasks/{world['llm'].pk}/", [">成功</span>", "损失"], [">succeeded</span>", "Loss"]),
         ("/evaluation/", ["新建评测", "对比所选"], ["New evaluation", "Compare selected"]),
         (f"/evaluation/tasks/{evaluation.pk}/", ["54分41秒", "结果"], ["54 min 41 s", "Results"]),
         (f"/evaluation/compare/?tasks={evaluation.pk},{world['other'].pk}", ["对比评测", "指标"],
          ["Compare evaluations", "Metric"]),
-        (f"/evaluation/version/{version.pk}/", ["模型仓库"], ["Registry"]),
+        (f"/evaluation/version/{version.pk}/", ["模型注册表"], ["Registry"]),
         ("/experiments/", ["实验设计", "校验"], ["Experiment designer", "Validate"]),
         ("/experiments/history/", ["任务 ID", "实验 ID"], ["Task id", "Experiment id"]),
         (f"/experiments/runs/{world['run'].pk}/", ["程序", "温度：设定值与实测值"], ["Program", "Temperatures"]),
-        (f"/experiments/runs/{world['run'].pk}/panel", ["成功", "炉内时间"], ["succeeded", "Furnace time"]),
+        (f"/experiments/runs/{world['run'].pk}/panel", [">成功</span>", "炉内时间"], [">succeeded</span>", "Furnace time"]),
         ("/sgt/", ["我的 SGT 模型", "模型类型"], ["My SGT models", "Model types"]),
         ("/sgt/shared/", ["公开的 SGT 模型"], ["Public SGT models"]),
         (f"/sgt/models/{world['sgt'].pk}/", ["训练损失", "训练任务"], ["Training loss", "Training jobs"]),

@@ -13,7 +13,7 @@ WALK = [
     ("/hub/", "模型与数据集", "Models and datasets"),
     ("/hub/model/alice/tiny/upload/", "上传到", "Upload to"),
     ("/files/", "文件", "Files"),
-    ("/registry/", "模型仓库", "Model registry"),
+    ("/registry/", "模型注册表", "Model registry"),
     ("/images/", "镜像", "Images"),
     ("/training/", "训练", "Training"),
     ("/evaluation/", "评测", "Evaluation"),
