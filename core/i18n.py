@@ -8,7 +8,8 @@ LANGUAGE_CODE and its response gets no Content-Language, so the specs' envelopes
 own messages and every field read the same whatever the client's Accept-Language.
 
 Pages are the views of each app's `pages` module, the home page, the admin and Django's
-own i18n views (set_language, the JavaScript catalog); an unresolved path (404) is a page.
+own i18n views (set_language, the JavaScript catalog); an unresolved path (404) is a page,
+except under /api/ and /v1/.
 The spec values pages show (an image status "成功", a run time "54分41秒") are mapped for
 display by `core.templatetags.crucible_i18n`.
 """
@@ -17,9 +18,10 @@ from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 
-PAGE_MODULE_SUFFIXES = (".pages",)
+PAGE_MODULE_SUFFIXES = (".pages", ".admin")
 PAGE_MODULES = ("core.views", "django.contrib.admin", "django.contrib.auth", "django.views.i18n")
 API_VIEW_NAMES = {("core.views", "healthz")}
+API_PATH_PREFIXES = ("/api/", "/v1/")
 
 
 def is_page_view(view_func):
@@ -32,12 +34,21 @@ def is_page_view(view_func):
 
 
 class PageLocaleMiddleware(LocaleMiddleware):
+    def process_request(self, request):
+        super().process_request(request)
+        if request.path_info.startswith(API_PATH_PREFIXES):
+            self._api(request)
+
     def process_view(self, request, view_func, view_args, view_kwargs):
         if not is_page_view(view_func):
-            request.crucible_api = True
-            translation.activate(settings.LANGUAGE_CODE)
-            request.LANGUAGE_CODE = translation.get_language()
+            self._api(request)
         return None
+
+    @staticmethod
+    def _api(request):
+        request.crucible_api = True
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = translation.get_language()
 
     def process_response(self, request, response):
         if getattr(request, "crucible_api", False):

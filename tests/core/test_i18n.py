@@ -78,7 +78,7 @@ def pages(world):
         ("/registry/", ["模型注册表", "已导入"], ["Model registry", "Imported"]),
         (f"/registry/{version.application.uid}/", ["训练结果", "超参数"], ["Training result", "Hyper-parameters"]),
         ("/training/", ["新建微调或预训练", "任务式建模"], ["New fine-tune or pretraining run", "Task-based modeling"]),
-        (f"/training/tasks/{world['llm'].pk}/", [">成功</span>", "损失"], [">succeeded</span>", "Loss"]),
+        (f"/training/tasks/{world['llm'].pk}/", [">成功</span>", "损失"], [">succeeded</span>", "<h2>Loss</h2>"]),
         ("/evaluation/", ["新建评测", "对比所选"], ["New evaluation", "Compare selected"]),
         (f"/evaluation/tasks/{evaluation.pk}/", ["54分41秒", "结果"], ["54 min 41 s", "Results"]),
         (f"/evaluation/compare/?tasks={evaluation.pk},{world['other'].pk}", ["对比评测", "指标"],
@@ -107,7 +107,7 @@ def test_every_main_page_in_chinese_from_the_browsers_language(client, user, wor
         if not path.endswith("/panel"):  # the htmx fragment has no layout
             assert '<html lang="zh-hans">' in html, path
             for word in NAV_ZH:
-                assert word in html, (path, word)
+                assert f">{word}</a>" in html, (path, word)
             for word in NAV_EN:
                 assert word not in html, (path, word)  # no leftover English navigation
         for text in english:
@@ -128,7 +128,7 @@ def test_every_main_page_in_english_by_default(client, user, world):
             if not path.endswith("/panel"):
                 assert '<html lang="en">' in html, path
                 for word in NAV_ZH:
-                    assert word not in html, (path, word)
+                    assert f">{word}</a>" not in html, (path, word)
 
 
 def test_the_specs_chinese_values_are_translated_on_english_pages(client, user, world):
@@ -211,3 +211,29 @@ def test_api_answers_are_the_same_in_both_languages(client, auth_client, user, o
     assert "成功" in images.content.decode()
     assert evaluations.json()["data"]["rows"][0]["runTime"] == "54分41秒"
     assert unauthenticated.status_code == 401 and "身份" not in unauthenticated.content.decode()
+
+
+def test_every_api_route_runs_untranslated_and_every_page_route_translated():
+    """The middleware's split, over the whole URL configuration: spec facades, the clean API, the
+    OpenAI-compatible and Hugging Face routes are APIs; each app's pages module is pages."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    from core.i18n import is_page_view
+
+    def callbacks(patterns):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from callbacks(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern):
+                yield pattern.callback
+
+    seen = {"api": 0, "page": 0}
+    for callback in callbacks(get_resolver().url_patterns):
+        module = callback.__module__
+        if module.rsplit(".", 1)[-1] in ("compat", "api", "openai_api", "hf", "hf_write") or hasattr(callback, "cls"):
+            assert not is_page_view(callback), (module, callback.__name__)
+            seen["api"] += 1
+        elif module.endswith(".pages"):
+            assert is_page_view(callback), (module, callback.__name__)
+            seen["page"] += 1
+    assert seen["api"] > 100 and seen["page"] > 30, seen
