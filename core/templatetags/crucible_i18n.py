@@ -46,7 +46,7 @@ SPEC_MESSAGES = {
     "失败": gettext_lazy("Failed"),
 }
 
-_RUN_TIME = re.compile(r"^(?:(\d+)天)?(?:(\d+)小时)?(?:(\d+)分)?(\d+)秒$")
+_RUN_TIME = re.compile(r"^(?:(\d+)天)?(?:(\d+)小时)?(?:(\d+)分)?(\d+)秒\Z")
 
 
 @register.filter
