@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
@@ -14,6 +15,23 @@ from core.templatetags.crucible_i18n import status_label
 
 from . import metrics as builtin
 from . import selectors, services
+
+# The definitions of evaluation.metrics.METRICS, listed for the translation catalogue (metrics.py
+# stays free of Django for the runner); templates translate them with {% translate row.definition %}.
+METRIC_DEFINITIONS = (
+    gettext_noop("mean negative log-likelihood (nats) per predicted token of the test texts"),
+    gettext_noop("exp(loss): perplexity of the test texts under the model"),
+    gettext_noop("share of records whose predicted label or answer is the reference "
+                 "(choices ranked by likelihood when the record has candidates, else the generated answer)"),
+    gettext_noop("share of records whose generated answer equals a reference after normalisation "
+                 "(lower case, no punctuation, articles or extra spaces)"),
+    gettext_noop("sacrebleu corpus BLEU (0-100) of the generated texts against the references"),
+    gettext_noop("sacrebleu corpus chrF (0-100) of the generated texts against the references"),
+    gettext_noop("rouge-score ROUGE-1 F-measure (0-1), mean over records, Porter stemming"),
+    gettext_noop("rouge-score ROUGE-2 F-measure (0-1), mean over records, Porter stemming"),
+    gettext_noop("rouge-score ROUGE-L F-measure (0-1), mean over records, Porter stemming"),
+    gettext_noop("from metrics.json"),
+)
 
 FORM_FIELDS = ("name", "kind", "modelType", "aiAppVersionId", "modelDir", "baseModelDir", "inputType", "inputDir",
                "datasetName", "outputDir", "command", "workDir", "image", "description", "maxSamples", "maxNewTokens")

@@ -237,3 +237,14 @@ def test_every_api_route_runs_untranslated_and_every_page_route_translated():
             assert is_page_view(callback), (module, callback.__name__)
             seen["page"] += 1
     assert seen["api"] > 100 and seen["page"] > 30, seen
+
+
+def test_the_metric_definitions_are_in_the_catalogue(client, user):
+    """evaluation.metrics stays free of Django; evaluation.pages lists its definitions for translation."""
+    from evaluation.metrics import METRICS
+    from evaluation.pages import METRIC_DEFINITIONS
+
+    assert {definition for _group, definition, _better in METRICS.values()} <= set(METRIC_DEFINITIONS)
+    client.force_login(user)
+    html = client.get("/evaluation/", **ZH).content.decode()
+    assert "exp(loss)：模型下测试文本的困惑度" in html
