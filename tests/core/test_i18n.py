@@ -104,6 +104,7 @@ def test_every_main_page_in_chinese_from_the_browsers_language(client, user, wor
         html = response.content.decode()
         for text in chinese:
             assert text in html, (path, text)
+        assert "{#" not in html and "{%" not in html and "#}" not in html, path  # no template source shows
         if not path.endswith("/panel"):  # the htmx fragment has no layout
             assert '<html lang="zh-hans">' in html, path
             for word in NAV_ZH:
