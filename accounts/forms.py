@@ -13,7 +13,9 @@ from core.errors import DomainError
 
 from . import services, throttling
 
-AVATAR_HELP = format_lazy(_("PNG, JPEG, GIF or WebP, at most {kb} KB; cropped to a square."), kb=settings.AVATAR_MAX_BYTES // 1024)
+AVATAR_HELP = format_lazy(
+    _("PNG, JPEG, GIF or WebP, at most {kb} KB; cropped to a square."), kb=settings.AVATAR_MAX_BYTES // 1024
+)
 
 
 def _check(validator, *args):
@@ -57,7 +59,8 @@ class RegisterForm(forms.Form):
         help_text=_("At least 8 characters, not too common, not only digits."),
     )
     password2 = forms.CharField(
-        label=_("Password again"), strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Password again"), strip=False, max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     avatar = _avatar_field(required=False)
 

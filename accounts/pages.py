@@ -84,7 +84,8 @@ def register(request):
             form.add_error(None, exc.message)
         else:
             if not user.is_active:  # REGISTRATION=approval
-                messages.info(request, _("Thank you, %(name)s: an administrator will approve your account.") % {"name": user.username})
+                text = _("Thank you, %(name)s: an administrator will approve your account.")
+                messages.info(request, text % {"name": user.username})
                 return redirect("accounts:login")
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, _("Welcome to Crucible, %(name)s.") % {"name": user.username})
@@ -201,7 +202,8 @@ def upload_avatar(request):
         except DomainError as exc:
             form.add_error("avatar", exc.message)
     if form.errors:
-        messages.error(request, _("Avatar not changed: %(reason)s") % {"reason": " ".join(form.errors.get("avatar", [_("no file")]))})
+        reason = " ".join(form.errors.get("avatar", [_("no file")]))
+        messages.error(request, _("Avatar not changed: %(reason)s") % {"reason": reason})
         return _render_profile(request, status=400, avatar_form=form)
     messages.success(request, _("Avatar updated."))
     return redirect("accounts:profile")

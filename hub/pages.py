@@ -203,7 +203,8 @@ def create(request):
         except DomainError as exc:
             form.add_error("name" if "name" in exc.message or "exists" in exc.message else None, exc.message)
         else:
-            messages.success(request, _("Created %(name)s. Upload files to publish a first revision.") % {"name": repo.full_name})
+            text = _("Created %(name)s. Upload files to publish a first revision.")
+            messages.success(request, text % {"name": repo.full_name})
             return redirect("hub:repository", type=repo.type, owner=request.user.username, name=repo.name)
     vocabulary = selectors.label_vocabulary()
     return render(request, "hub/create.html", {"form": form, "vocabulary": vocabulary})

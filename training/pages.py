@@ -92,11 +92,12 @@ SCHEDULE_FIELDS = (("logging_steps", "log_points"), ("eval_steps", "evaluations"
 
 
 def _cadence(name, value, count, total_steps):
+    values = {"value": value, "count": count, "total": total_steps}
     if name == "logging_steps":
-        return _("%(value)s (%(count)s points in %(total)s steps)") % {"value": value, "count": count, "total": total_steps}
+        return _("%(value)s (%(count)s points in %(total)s steps)") % values
     if name == "eval_steps":
-        return _("%(value)s (%(count)s evaluations in %(total)s steps)") % {"value": value, "count": count, "total": total_steps}
-    return _("%(value)s (%(count)s checkpoints in %(total)s steps)") % {"value": value, "count": count, "total": total_steps}
+        return _("%(value)s (%(count)s evaluations in %(total)s steps)") % values
+    return _("%(value)s (%(count)s checkpoints in %(total)s steps)") % values
 
 
 def schedule_rows(schedule):
