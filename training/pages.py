@@ -33,7 +33,7 @@ def parse_hyper_text(raw):
         if not line or line.startswith("#"):
             continue
         if "=" not in line:
-            raise DomainError(f"hyper-parameters line {number}: write name=value")
+            raise DomainError(_("hyper-parameters line %(number)s: write name=value") % {"number": number})
         name, value = line.split("=", 1)
         items.append({"name": name.strip(), "value": value.strip()})
     return items
