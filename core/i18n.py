@@ -35,9 +35,10 @@ def is_page_view(view_func):
 
 class PageLocaleMiddleware(LocaleMiddleware):
     def process_request(self, request):
-        super().process_request(request)
         if request.path_info.startswith(API_PATH_PREFIXES):
-            self._api(request)
+            self._api(request)  # the busiest routes (/v1/) skip reading Accept-Language and the cookie
+        else:
+            super().process_request(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if not is_page_view(view_func):
