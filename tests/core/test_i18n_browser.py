@@ -2,9 +2,16 @@
 Simplified Chinese from the navigation (a plain form, no script), walks the main pages in
 Chinese under the Content-Security-Policy, and switches back."""
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from images import services as image_services
+from images.models import ImageStatus, ImageTag
+from tests.evaluation.factories import EvaluationTaskFactory
 from tests.hub.factories import make_repo
+from training.models import LlmTask
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,6 +32,13 @@ WALK = [
 
 def test_switch_to_chinese_walk_the_site_and_switch_back(page, live_server, user, password):
     make_repo(user, "tiny", files={"README.md": b"# Tiny\n"})
+    image = image_services.create_image(owner=user, name="crucible/serve", labels=[], overview="")
+    ImageTag.objects.create(image=image, tag="1.0", file_url="Image/serve.tar", status=ImageStatus.SUCCESS, size=10)
+    tune = LlmTask.objects.create(owner=user, name="tune-1", model_source="files", model_ref="Model",
+                                  data_source="files", data_ref="Data", status="succeeded", total_steps=4, current_step=4)
+    now = timezone.now()
+    evaluation = EvaluationTaskFactory(owner=user, name="eval-1", status="succeeded", results={"perplexity": 12.5},
+                                       started_at=now - timedelta(seconds=3281), finished_at=now)
     page.goto(live_server.url + "/accounts/login/")
     assert page.locator("html").get_attribute("lang") == "en"  # the context's browser is en-US
     page.fill("#id_username", user.username)
@@ -46,6 +60,16 @@ def test_switch_to_chinese_walk_the_site_and_switch_back(page, live_server, user
         assert response.status == 200, path
         assert chinese in page.locator("h1").inner_text(), path
         page.wait_for_load_state("networkidle")
+    # Pages whose scripts take their words from the page: the run's status, steps and chart.
+    page.goto(f"{live_server.url}/images/{image.uid}/")
+    assert page.locator("[data-status='1']").first.inner_text() == "就绪"  # the spec's 成功, as a page label
+    page.goto(f"{live_server.url}/training/tasks/{tune.pk}/")
+    page.wait_for_function("() => document.getElementById('steps').textContent.includes('步')")
+    assert page.locator("#status").inner_text() == "成功"
+    assert page.evaluate("Chart.getChart('loss-chart').data.datasets[0].label") == "训练损失"
+    page.goto(f"{live_server.url}/evaluation/tasks/{evaluation.pk}/")
+    assert page.locator("[data-testid=run-time]").inner_text() == "运行时长 54分41秒"
+    assert page.locator("#status").inner_text() == "成功"
     # The upload page's script reads its words from Django's JavaScript catalog.
     page.goto(live_server.url + "/hub/model/alice/tiny/upload/")
     assert page.evaluate("gettext('Committing')") == "正在提交"
