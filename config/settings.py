@@ -544,6 +544,9 @@ LOGGING = {
 # --- HTTPS (production defaults on; `check --deploy` is clean with them) -----------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+# The language switcher's cookie goes where the session's goes; no script reads it.
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Behind a TLS-terminating proxy: the request header (Django's META name) that the proxy
 # sets to "https", e.g. HTTP_X_FORWARDED_PROTO. Only set it when the proxy always sets or
