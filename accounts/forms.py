@@ -6,12 +6,16 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 
 from . import services, throttling
 
-AVATAR_HELP = f"PNG, JPEG, GIF or WebP, at most {settings.AVATAR_MAX_BYTES // 1024} KB; cropped to a square."
+AVATAR_HELP = format_lazy(
+    _("PNG, JPEG, GIF or WebP, at most {kb} KB; cropped to a square."), kb=settings.AVATAR_MAX_BYTES // 1024
+)
 
 
 def _check(validator, *args):
@@ -24,7 +28,7 @@ def _check(validator, *args):
 
 def _avatar_field(required):
     return forms.FileField(
-        label="Avatar image" if required else "Avatar",
+        label=_("Avatar image") if required else _("Avatar"),
         required=required,
         help_text=AVATAR_HELP,
         widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
@@ -43,18 +47,20 @@ def _clean_avatar(upload):
 class RegisterForm(forms.Form):
     username = forms.CharField(
         max_length=64,
-        help_text="3-64 characters: letters, digits and _ . @ + -",
+        label=_("Username"),
+        help_text=_("3-64 characters: letters, digits and _ . @ + -"),
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 8 characters, not too common, not only digits.",
+        help_text=_("At least 8 characters, not too common, not only digits."),
     )
     password2 = forms.CharField(
-        label="Password again", strip=False, max_length=128, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+        label=_("Password again"), strip=False, max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     avatar = _avatar_field(required=False)
 
@@ -69,7 +75,7 @@ class RegisterForm(forms.Form):
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")
         if password1 and password2:
             if password1 != password2:
-                self.add_error("password2", "The two passwords differ.")
+                self.add_error("password2", _("The two passwords differ."))
             else:
                 try:
                     services.validate_new_password(password1, cleaned.get("username", ""))
@@ -89,13 +95,14 @@ class ApiKeyForm(forms.Form):
     description = forms.CharField(
         max_length=500,
         required=False,
-        help_text="Shown in the key list.",
-        widget=forms.TextInput(attrs={"placeholder": "what the key is for"}),
+        label=_("Description"),
+        help_text=_("Shown in the key list."),
+        widget=forms.TextInput(attrs={"placeholder": _("what the key is for")}),
     )
     end_time = forms.DateTimeField(
         required=False,
-        label="Expires",
-        help_text="Optional; empty: never expires.",
+        label=_("Expires"),
+        help_text=_("Optional; empty: never expires."),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
@@ -103,7 +110,7 @@ class ApiKeyForm(forms.Form):
     def clean_end_time(self):
         end_time = self.cleaned_data.get("end_time")
         if end_time is not None and end_time <= timezone.now():
-            raise forms.ValidationError("The expiry must be in the future.")
+            raise forms.ValidationError(_("The expiry must be in the future."))
         return end_time
 
 

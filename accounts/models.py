@@ -4,6 +4,7 @@ from django.db import models
 from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 
 class Team(models.Model):
@@ -27,9 +28,9 @@ class Team(models.Model):
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    RESEARCHER = "researcher", "Researcher"
-    OPERATOR = "operator", "Operator (furnace control)"
+    ADMIN = "admin", _("Admin")
+    RESEARCHER = "researcher", _("Researcher")
+    OPERATOR = "operator", _("Operator (furnace control)")
 
 
 DEFAULT_AVATAR = "img/default-avatar.png"

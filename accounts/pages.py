@@ -18,6 +18,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse_lazy
 from django.views.decorators.cache import never_cache
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
@@ -82,10 +84,11 @@ def register(request):
             form.add_error(None, exc.message)
         else:
             if not user.is_active:  # REGISTRATION=approval
-                messages.info(request, f"Thank you, {user.username}: an administrator will approve your account.")
+                text = _("Thank you, %(name)s: an administrator will approve your account.")
+                messages.info(request, text % {"name": user.username})
                 return redirect("accounts:login")
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome to Crucible, {user.username}.")
+            messages.success(request, _("Welcome to Crucible, %(name)s.") % {"name": user.username})
             return redirect("accounts:profile")
     status = 400 if form.errors else 200
     context = {"form": form, "approval": settings.REGISTRATION == "approval"}
@@ -100,7 +103,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        messages.success(self.request, "Your password was changed.")
+        messages.success(self.request, _("Your password was changed."))
         return response
 
 
@@ -110,12 +113,12 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 def _quota_context(user):
     resources = selectors.remaining_resources(user)
     labels = {
-        "cpu": "CPU cores",
-        "gpu": "GPUs",
-        "memory_gb": "Memory (GB)",
-        "job_slots": "Job slots",
-        "mig": "MIG slices",
-        "vgpu": "vGPUs",
+        "cpu": gettext_lazy("CPU cores"),
+        "gpu": gettext_lazy("GPUs"),
+        "memory_gb": gettext_lazy("Memory (GB)"),
+        "job_slots": gettext_lazy("Job slots"),
+        "mig": gettext_lazy("MIG slices"),
+        "vgpu": gettext_lazy("vGPUs"),
     }
     rows = [
         {
@@ -199,9 +202,10 @@ def upload_avatar(request):
         except DomainError as exc:
             form.add_error("avatar", exc.message)
     if form.errors:
-        messages.error(request, "Avatar not changed: " + " ".join(form.errors.get("avatar", ["no file"])))
+        reason = " ".join(form.errors.get("avatar", [_("no file")]))
+        messages.error(request, _("Avatar not changed: %(reason)s") % {"reason": reason})
         return _render_profile(request, status=400, avatar_form=form)
-    messages.success(request, "Avatar updated.")
+    messages.success(request, _("Avatar updated."))
     return redirect("accounts:profile")
 
 
@@ -211,7 +215,7 @@ def sign_out_everywhere(request):
     """End every other session and every JWT issued so far; this session goes on."""
     user = services.sign_out_everywhere(user=request.user)
     update_session_auth_hash(request, user)
-    messages.success(request, "Signed out everywhere else: other sessions and every token issued so far are ended.")
+    messages.success(request, _("Signed out everywhere else: other sessions and every token issued so far are ended."))
     return redirect("accounts:profile")
 
 
@@ -222,7 +226,7 @@ def accept_invitation(request, pk):
         services.accept_team_invitation(user=request.user, invitation_id=pk)
     except DomainError as exc:
         raise Http404(exc.message) from exc
-    messages.success(request, f"You joined {request.user.team.name}.")
+    messages.success(request, _("You joined %(team)s.") % {"team": request.user.team.name})
     return redirect("accounts:profile")
 
 
@@ -233,7 +237,7 @@ def decline_invitation(request, pk):
         services.withdraw_team_invitation(actor=request.user, invitation_id=pk)
     except DomainError as exc:
         raise Http404(exc.message) from exc
-    messages.success(request, "Invitation declined.")
+    messages.success(request, _("Invitation declined."))
     return redirect("accounts:profile")
 
 
@@ -266,7 +270,7 @@ def revoke_key(request, secret_id):
         raise Http404("No such API key.")
     if _is_htmx(request):
         return render(request, "accounts/_api_keys.html", _keys_context(request.user))
-    messages.success(request, f"API key {secret_id} revoked.")
+    messages.success(request, _("API key %(secret_id)s revoked.") % {"secret_id": secret_id})
     return redirect("accounts:profile")
 
 

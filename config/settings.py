@@ -123,6 +123,9 @@ MIDDLEWARE = [
     "core.parsers.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Pages in the browser's language (Accept-Language) or the one chosen with the switcher
+    # (cookie); API answers (spec facades, /api/v1/, /v1/) always in LANGUAGE_CODE (core.i18n).
+    "core.i18n.PageLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -208,7 +211,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Pages in English (the default, also for a client that sends no Accept-Language) or
+# Simplified Chinese; translations in locale/<lang>/LC_MESSAGES (docs/development.md).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switcher's choice, remembered for a year.
+LANGUAGE_COOKIE_NAME = "crucible_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -533,6 +544,9 @@ LOGGING = {
 # --- HTTPS (production defaults on; `check --deploy` is clean with them) -----------
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+# The language switcher's cookie goes where the session's goes; no script reads it.
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Behind a TLS-terminating proxy: the request header (Django's META name) that the proxy
 # sets to "https", e.g. HTTP_X_FORWARDED_PROTO. Only set it when the proxy always sets or

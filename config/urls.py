@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import metrics
@@ -17,6 +18,10 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    # The language switcher posts to /i18n/setlang/ (a cookie; no language prefix on any URL),
+    # and scripts read their translated strings from /i18n/js/ (gettext in static/js/*.js).
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/js/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("core.urls")),

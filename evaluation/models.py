@@ -1,22 +1,23 @@
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Job
 
 
 class Kind(models.TextChoices):
-    BUILTIN = "builtin", "Built-in metrics"
-    CUSTOM = "custom", "Custom script"
+    BUILTIN = "builtin", _("Built-in metrics")
+    CUSTOM = "custom", _("Custom script")
 
 
 class Source(models.TextChoices):
     """Where a model or a dataset comes from."""
 
-    NONE = "", "None"
-    REGISTRY = "registry", "Registry version"
-    FILES = "files", "Folder in the private space"
-    HUB = "hub", "Hub repository"
+    NONE = "", _("None")
+    REGISTRY = "registry", _("Registry version")
+    FILES = "files", _("Folder in the private space")
+    HUB = "hub", _("Hub repository")
 
 
 class EvaluationTask(Job):

@@ -6,12 +6,32 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
+from core.templatetags.crucible_i18n import status_label
 
 from . import metrics as builtin
 from . import selectors, services
+
+# The definitions of evaluation.metrics.METRICS, listed for the translation catalogue (metrics.py
+# stays free of Django for the runner); templates translate them with {% translate row.definition %}.
+METRIC_DEFINITIONS = (
+    gettext_noop("mean negative log-likelihood (nats) per predicted token of the test texts"),
+    gettext_noop("exp(loss): perplexity of the test texts under the model"),
+    gettext_noop("share of records whose predicted label or answer is the reference "
+                 "(choices ranked by likelihood when the record has candidates, else the generated answer)"),
+    gettext_noop("share of records whose generated answer equals a reference after normalisation "
+                 "(lower case, no punctuation, articles or extra spaces)"),
+    gettext_noop("sacrebleu corpus BLEU (0-100) of the generated texts against the references"),
+    gettext_noop("sacrebleu corpus chrF (0-100) of the generated texts against the references"),
+    gettext_noop("rouge-score ROUGE-1 F-measure (0-1), mean over records, Porter stemming"),
+    gettext_noop("rouge-score ROUGE-2 F-measure (0-1), mean over records, Porter stemming"),
+    gettext_noop("rouge-score ROUGE-L F-measure (0-1), mean over records, Porter stemming"),
+    gettext_noop("from metrics.json"),
+)
 
 FORM_FIELDS = ("name", "kind", "modelType", "aiAppVersionId", "modelDir", "baseModelDir", "inputType", "inputDir",
                "datasetName", "outputDir", "command", "workDir", "image", "description", "maxSamples", "maxNewTokens")
@@ -42,7 +62,7 @@ def index(request):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"Evaluation {task.name} queued")
+            messages.success(request, _("Evaluation %(name)s queued") % {"name": task.name})
             return redirect("evaluation:task", task_id=task.pk)
     try:
         tasks = list(selectors.filtered(request.user, request.GET)[:100])
@@ -52,6 +72,7 @@ def index(request):
     return render(request, "evaluation/index.html", {
         "form": form, "chosen": chosen, "tasks": tasks, "catalogue": selectors.metric_catalogue(),
         "status": request.GET.get("status", ""), "task_name": request.GET.get("taskName", ""),
+        "status_filter": list(dict.fromkeys(selectors.SPEC_STATUS.values())),
     })
 
 
@@ -73,6 +94,8 @@ def task_page(request, task_id):
         "task": task, "results": results, "spec_status": selectors.SPEC_STATUS[task.status],
         "run_time": selectors.run_time(task), "model": selectors.model_label(task), "log": selectors.log_tail(task),
         "results_url": reverse("evaluation:api-task-results", args=[task.pk]),
+        # The spec's status words, in the page's language, for the script that polls the task.
+        "status_words": {status: str(status_label(word)) for status, word in selectors.SPEC_STATUS.items()},
     })
 
 
@@ -82,7 +105,7 @@ def cancel(request, task_id):
     task = _task_or_404(request.user, task_id)
     try:
         services.cancel_task(task)
-        messages.success(request, "Cancel requested")
+        messages.success(request, _("Cancel requested"))
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("evaluation:task", task_id=task.pk)

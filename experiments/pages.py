@@ -4,8 +4,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import path
+from django.utils.translation import gettext as _
 
 from core.errors import DomainError
+from core.templatetags.crucible_i18n import spec_messages, status_labels
 
 from . import selectors, tools
 from .seed import DEMO_PARAMETERS
@@ -15,6 +17,25 @@ def _default_parameters(furnace):
     if furnace and furnace.loaded_experiment_id:
         return furnace.loaded_experiment.raw_parameters
     return DEMO_PARAMETERS
+
+
+def _designer_text():
+    """The designer script's words in the page's language (json_script; no inline strings)."""
+    return {
+        "zoneA": _("Zone A (°C)"), "zoneB": _("Zone B (°C)"), "ar": _("Ar (sccm)"), "h2": _("H2 (sccm)"),
+        "time": _("time (min)"), "addPoint": _("Add point"), "remove": _("Remove this point"),
+        "seriesA": _("zone A"), "seriesB": _("zone B"),
+        "valid": _("valid: %(minutes)s min program"), "messages": spec_messages(),
+    }
+
+
+def _run_text():
+    return {
+        "time": _("time (min)"), "setpointA": _("setpoint A"), "zoneA": _("zone A"),
+        "setpointB": _("setpoint B"), "zoneB": _("zone B"), "powerA": _("power A (W)"), "powerB": _("power B (W)"),
+        "confirmStop": _("Stop this run? H2 closes at once, heaters go off and argon purges until the furnace is cool."),
+        "messages": spec_messages(), "statuses": status_labels(),
+    }
 
 
 @login_required
@@ -32,6 +53,7 @@ def designer(request):
         "initial_parameters": parameters,
         "experiments": selectors.visible_experiments(request.user).order_by("-updated_at")[:20],
         "can_operate": request.user.is_operator,
+        "page_text": _designer_text(),
     }
     return render(request, "experiments/designer.html", context)
 
@@ -46,7 +68,9 @@ def _run_or_404(request, run_id):
 @login_required
 def run_page(request, run_id):
     run = _run_or_404(request, run_id)
-    return render(request, "experiments/run.html", {"run": run, "can_operate": request.user.is_operator})
+    return render(request, "experiments/run.html", {
+        "run": run, "can_operate": request.user.is_operator, "page_text": _run_text(),
+    })
 
 
 @login_required

@@ -9,21 +9,22 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.scoping import ScopedQuerySet
 
 
 class RepoType(models.TextChoices):
-    MODEL = "model", "Model"
-    DATASET = "dataset", "Dataset"
+    MODEL = "model", _("Model")
+    DATASET = "dataset", _("Dataset")
 
 
 class TagCategory(models.TextChoices):
-    TASK = "task", "Task"
-    LIBRARY = "library", "Library"
-    DATASET = "dataset", "Dataset"
-    LANGUAGE = "language", "Language"
-    OTHER = "other", "Other"
+    TASK = "task", _("Task")
+    LIBRARY = "library", _("Library")
+    DATASET = "dataset", _("Dataset")
+    LANGUAGE = "language", _("Language")
+    OTHER = "other", _("Other")
 
 
 class Tag(models.Model):

@@ -11,6 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.errors import DomainError, NotFound
 from core.preview import preview
@@ -21,11 +23,11 @@ from .models import RepoType, TagCategory
 from .storage import open_blob
 
 SORT_CHOICES = [
-    ("trending", "Trending"),
-    ("downloads", "Most downloads"),
-    ("recent", "Recently updated"),
-    ("created", "Recently created"),
-    ("name", "Name"),
+    ("trending", gettext_lazy("Trending")),
+    ("downloads", gettext_lazy("Most downloads")),
+    ("recent", gettext_lazy("Recently updated")),
+    ("created", gettext_lazy("Recently created")),
+    ("name", gettext_lazy("Name")),
 ]
 
 
@@ -161,16 +163,27 @@ def repository(request, type, owner, name):
 
 
 class CreateRepositoryForm(forms.Form):
-    name = forms.CharField(max_length=96, help_text="Letters, digits, '-', '_' and '.'; the full id is you/name.")
-    type = forms.ChoiceField(choices=RepoType.choices, initial=RepoType.MODEL)
-    private = forms.BooleanField(required=False, help_text="Only you can see and download it.")
-    task = forms.CharField(required=False, help_text="Comma separated, e.g. Text Generation")
-    library = forms.CharField(required=False)
-    dataset = forms.CharField(required=False)
-    language = forms.CharField(required=False)
-    other = forms.CharField(required=False)
-    license = forms.CharField(max_length=64, required=False, help_text="e.g. mit, apache-2.0")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=5000)
+    name = forms.CharField(
+        max_length=96, label=gettext_lazy("Name"),
+        help_text=gettext_lazy("Letters, digits, '-', '_' and '.'; the full id is you/name."),
+    )
+    type = forms.ChoiceField(choices=RepoType.choices, initial=RepoType.MODEL, label=gettext_lazy("Type"))
+    private = forms.BooleanField(
+        required=False, label=gettext_lazy("Private"), help_text=gettext_lazy("Only you can see and download it.")
+    )
+    task = forms.CharField(
+        required=False, label=gettext_lazy("Task"), help_text=gettext_lazy("Comma separated, e.g. Text Generation")
+    )
+    library = forms.CharField(required=False, label=gettext_lazy("Library"))
+    dataset = forms.CharField(required=False, label=gettext_lazy("Dataset"))
+    language = forms.CharField(required=False, label=gettext_lazy("Language"))
+    other = forms.CharField(required=False, label=gettext_lazy("Other"))
+    license = forms.CharField(
+        max_length=64, required=False, label=gettext_lazy("License"), help_text=gettext_lazy("e.g. mit, apache-2.0")
+    )
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=5000, label=gettext_lazy("Description")
+    )
 
     def tags(self):
         data = self.cleaned_data
@@ -195,7 +208,8 @@ def create(request):
         except DomainError as exc:
             form.add_error("name" if "name" in exc.message or "exists" in exc.message else None, exc.message)
         else:
-            messages.success(request, f"Created {repo.full_name}. Upload files to publish a first revision.")
+            text = _("Created %(name)s. Upload files to publish a first revision.")
+            messages.success(request, text % {"name": repo.full_name})
             return redirect("hub:repository", type=repo.type, owner=request.user.username, name=repo.name)
     vocabulary = selectors.label_vocabulary(request.user)
     return render(request, "hub/create.html", {"form": form, "vocabulary": vocabulary})

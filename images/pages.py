@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
@@ -23,14 +24,28 @@ TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
 
 class ImportForm(forms.Form):
-    name = forms.CharField(max_length=128, label="Image name", help_text="A new name creates the image.")
-    tag = forms.CharField(max_length=128, initial="latest")
-    tarball = forms.FileField(help_text="docker save / podman save output (.tar, .tar.gz); kept in your files under "
-                                        "/images/.")
+    name = forms.CharField(max_length=128, label=_("Image name"), help_text=_("A new name creates the image."))
+    tag = forms.CharField(max_length=128, initial="latest", label=_("Tag"))
+    tarball = forms.FileField(label=_("Tarball"), help_text=_("docker save / podman save output (.tar, .tar.gz); "
+                                                             "kept in your files under /images/."))
+
+
+# The spec's status names are Chinese (未上传, 成功, ...) and stay so in API answers; pages show
+# these, in the page's language.
+STATUS_LABELS = {
+    ImageStatus.EMPTY: _("Not uploaded"),
+    ImageStatus.SUCCESS: _("Ready"),
+    ImageStatus.IMPORTING: _("Importing"),
+    ImageStatus.FAILED: _("Failed"),
+}
 
 
 def status_of(image):
     return ImageStatus(image.latest_status if image.latest_status is not None else ImageStatus.EMPTY)
+
+
+def status_label(status):
+    return STATUS_LABELS[ImageStatus(status)]
 
 
 @login_required
@@ -38,7 +53,10 @@ def image_list(request):
     search = request.GET.get("q", "").strip()[:128]
     qs = selectors.search_images(request.user, [search] if search else [])
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
-    rows = [(image, status_of(image), selectors.human_size(image.latest_size or 0)) for image in page]
+    rows = [
+        (image, status_of(image), selectors.human_size(image.latest_size or 0), status_label(status_of(image)))
+        for image in page
+    ]
     form = getattr(request, "import_form", None) or ImportForm()
     error = getattr(request, "import_error", "")
     return render(request, "images/list.html",
@@ -73,7 +91,7 @@ def _import_tarball(request):
         name = data["tarball"].name.lower()
         suffix = next((s for s in TARBALL_SUFFIXES if name.endswith(s)), None)
         if suffix is None:
-            form.add_error("tarball", "choose a .tar, .tar.gz or .tgz file")
+            form.add_error("tarball", _("choose a .tar, .tar.gz or .tgz file"))
         else:
             try:
                 image = services.image_for_upload(owner=request.user, name=data["name"])
@@ -85,7 +103,8 @@ def _import_tarball(request):
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, f"Importing {image.name}:{tag}; the tag turns ready when it is verified.")
+                messages.success(request, _("Importing %(image)s:%(tag)s; the tag turns ready when it is verified.")
+                                 % {"image": image.name, "tag": tag})
                 return redirect("images:detail", uid=image.uid)
     return _list_with_errors(request, form)
 
@@ -96,13 +115,19 @@ def image_detail(request, uid):
         image = selectors.get_image_for_user(request.user, uid)
     except DomainError:
         raise Http404("No such image") from None
-    tags = [(tag, selectors.human_size(tag.size)) for tag in selectors.tags_of(image)]
+    tags = [(tag, selectors.human_size(tag.size), status_label(tag.status)) for tag in selectors.tags_of(image)]
     versions = image.model_versions.select_related("application").order_by("-created_at")[:20]
     return render(
         request,
         "images/detail.html",
-        {"image": image, "status": status_of(image), "tags": tags, "versions": versions,
-         "importing": any(tag.status == ImageStatus.IMPORTING for tag, _ in tags)},
+        {
+            "image": image,
+            "status": status_of(image),
+            "status_label": status_label(status_of(image)),
+            "tags": tags,
+            "versions": versions,
+            "importing": any(row[0].status == ImageStatus.IMPORTING for row in tags),
+        },
     )
 
 

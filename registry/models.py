@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Job
 
@@ -20,9 +21,9 @@ def new_uid():
 
 
 class VersionSource(models.IntegerChoices):
-    TRAINING = 1, "Training result"
-    IMAGE = 2, "Custom image"
-    LOCAL = 3, "Local files"
+    TRAINING = 1, _("Training result")
+    IMAGE = 2, _("Custom image")
+    LOCAL = 3, _("Local files")
 
 
 class VersionStatus(models.IntegerChoices):

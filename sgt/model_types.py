@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from torch import nn
 
 MLP_HIDDEN = 32
@@ -72,11 +74,15 @@ class ModelType:
 MODEL_TYPES = {
     t.name: t
     for t in [
-        ModelType("linear_regression", "Linear regression (least squares)", classification=False),
-        ModelType("logistic_regression", "Logistic / softmax classification", classification=True),
-        ModelType("mlp_regression", f"MLP regression, 2 hidden layers of {MLP_HIDDEN}", False, (MLP_HIDDEN,) * 2),
+        ModelType("linear_regression", _("Linear regression (least squares)"), classification=False),
+        ModelType("logistic_regression", _("Logistic / softmax classification"), classification=True),
         ModelType(
-            "mlp_classification", f"MLP classification, 2 hidden layers of {MLP_HIDDEN}", True, (MLP_HIDDEN,) * 2
+            "mlp_regression", format_lazy(_("MLP regression, 2 hidden layers of {units}"), units=MLP_HIDDEN),
+            False, (MLP_HIDDEN,) * 2,
+        ),
+        ModelType(
+            "mlp_classification", format_lazy(_("MLP classification, 2 hidden layers of {units}"), units=MLP_HIDDEN),
+            True, (MLP_HIDDEN,) * 2,
         ),
     ]
 }

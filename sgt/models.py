@@ -1,16 +1,17 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Job
 from core.scoping import ScopedQuerySet
 
 
 class TrainState(models.TextChoices):
-    UNTRAINED = "untrained", "Untrained"
-    QUEUED = "queued", "Queued for training"
-    TRAINING = "training", "Training"
-    TRAINED = "trained", "Trained"
-    FAILED = "failed", "Training failed"
+    UNTRAINED = "untrained", _("Untrained")
+    QUEUED = "queued", _("Queued for training")
+    TRAINING = "training", _("Training")
+    TRAINED = "trained", _("Trained")
+    FAILED = "failed", _("Training failed")
 
 
 class SgtModelQuerySet(ScopedQuerySet):

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound
@@ -148,7 +149,10 @@ def set_visibility(request, pk):
     if model.owner_id != request.user.pk:
         raise Http404("model not found")
     services.set_public(model, request.POST.get("is_public") == "true")
-    messages.success(request, f"{model.name} is now {'public' if model.is_public else 'private'}.")
+    if model.is_public:
+        messages.success(request, _("%(name)s is now public.") % {"name": model.name})
+    else:
+        messages.success(request, _("%(name)s is now private.") % {"name": model.name})
     return redirect("sgt:model", pk=model.pk)
 
 

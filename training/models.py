@@ -1,11 +1,12 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Job
 
 
 class Strategy(models.TextChoices):
     LORA = "LoRA", "LoRA"
-    FINE_TUNE = "FineTune", "FineTune (all weights)"
+    FINE_TUNE = "FineTune", _("FineTune (all weights)")
 
 
 class ModelSource(models.TextChoices):

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
@@ -32,7 +33,7 @@ def parse_hyper_text(raw):
         if not line or line.startswith("#"):
             continue
         if "=" not in line:
-            raise DomainError(f"hyper-parameters line {number}: write name=value")
+            raise DomainError(_("hyper-parameters line %(number)s: write name=value") % {"number": number})
         name, value = line.split("=", 1)
         items.append({"name": name.strip(), "value": value.strip()})
     return items
@@ -61,7 +62,7 @@ def index(request):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"Task {task.name} queued.")
+            messages.success(request, _("Task %(name)s queued.") % {"name": task.name})
             return redirect("training:llm-task", pk=task.pk)
     tasks = selectors.visible(LlmTask, request.user).order_by("-created_at")[:50]
     code_tasks = selectors.visible(CodeTask, request.user).order_by("-created_at")[:50]
@@ -86,22 +87,33 @@ def llm_task(request, pk):
     })
 
 
-SCHEDULE_FIELDS = (("logging_steps", "log_points", "points"), ("eval_steps", "evaluations", "evaluations"),
-                   ("eval_sample", None, ""), ("save_steps", "checkpoints", "checkpoints"))
+SCHEDULE_FIELDS = (("logging_steps", "log_points"), ("eval_steps", "evaluations"),
+                   ("eval_sample", None), ("save_steps", "checkpoints"))
+
+
+def _cadence(name, value, count, total_steps):
+    values = {"value": value, "count": count, "total": total_steps}
+    if name == "logging_steps":
+        return _("%(value)s (%(count)s points in %(total)s steps)") % values
+    if name == "eval_steps":
+        return _("%(value)s (%(count)s evaluations in %(total)s steps)") % values
+    return _("%(value)s (%(count)s checkpoints in %(total)s steps)") % values
 
 
 def schedule_rows(schedule):
     """The cadences a run chose, with the reason of each, for the run page."""
     reasons = (schedule or {}).get("reasons") or {}
     rows = []
-    for name, count, unit in SCHEDULE_FIELDS:
+    for name, count in SCHEDULE_FIELDS:
         if name not in schedule or (name == "eval_steps" and schedule.get("eval_strategy") != "steps"):
             continue
         value = schedule[name]
         if name == "eval_sample":
-            value = f"{value} of {schedule.get('eval_blocks')} blocks" if value else f"all {schedule.get('eval_blocks')} blocks"
+            blocks = schedule.get("eval_blocks")
+            value = (_("%(value)s of %(blocks)s blocks") % {"value": value, "blocks": blocks} if value
+                     else _("all %(blocks)s blocks") % {"blocks": blocks})
         elif count:
-            value = f"{value} ({schedule.get(count)} {unit} in {schedule.get('total_steps')} steps)"
+            value = _cadence(name, value, schedule.get(count), schedule.get("total_steps"))
         rows.append({"name": name, "value": value, "why": reasons.get(name, "")})
     if schedule.get("eval_strategy") and schedule["eval_strategy"] != "steps":
         rows.append({"name": "eval_strategy", "value": schedule["eval_strategy"], "why": reasons.get("eval_strategy", "")})
@@ -123,10 +135,10 @@ def llm_task_action(request, pk, action):
         task = selectors.get_llm_task(request.user, pk)
         if action == "cancel":
             services.cancel_task(task)
-            messages.success(request, "Cancel requested; the run stops within seconds.")
+            messages.success(request, _("Cancel requested; the run stops within seconds."))
         else:
             services.request_merge(task)
-            messages.success(request, "Merging the adapter into a full model.")
+            messages.success(request, _("Merging the adapter into a full model."))
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("training:llm-task", pk=pk)
@@ -156,7 +168,7 @@ def code_task(request, pk):
     if request.method == "POST":
         try:
             services.cancel_task(task)
-            messages.success(request, "Cancel requested.")
+            messages.success(request, _("Cancel requested."))
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("training:code-task", pk=pk)

@@ -11,6 +11,12 @@
 (function () {
   "use strict";
 
+  // Translated strings come from Django's JavaScript catalog (/i18n/js/, loaded before this file).
+  const gettext = window.gettext || ((text) => text);
+  const interpolate = window.interpolate ||
+    ((format, values) => format.replace(/%\((\w+)\)s/g, (match, name) => String(values[name])));
+  const format = (text, values) => interpolate(text, values, true);
+
   // --- SHA-256 (FIPS 180-4), incremental -------------------------------------------------
   const K = new Uint32Array([
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -134,8 +140,8 @@
         if (xhr.status >= 200 && xhr.status < 300) resolve(xhr);
         else reject(new HttpError(xhr.status, errorText(xhr)));
       });
-      xhr.addEventListener("error", () => reject(new TypeError("the connection was lost")));
-      xhr.addEventListener("abort", () => reject(new TypeError("the request was aborted")));
+      xhr.addEventListener("error", () => reject(new TypeError(gettext("the connection was lost"))));
+      xhr.addEventListener("abort", () => reject(new TypeError(gettext("the request was aborted"))));
       xhr.send(body);
     });
   }
@@ -171,14 +177,14 @@
         const transient = error instanceof TypeError || [502, 503, 504].includes(error.status);
         if (!transient || attempt >= RETRIES) throw error;
         const pause = Math.min(30, 2 ** attempt);
-        this.ui.note(`Connection lost during ${what}; resuming in ${pause} s (the server keeps what it has).`);
+        this.ui.note(format(gettext("Connection lost during %(what)s; resuming in %(pause)s s (the server keeps what it has)."), { what: what, pause: pause }));
         await sleep(pause * 1000);
       }
     }
   };
 
   Uploader.prototype.batch = function (item) {
-    return this.retrying("the upload request", () => this.json("POST", this.config.batchUrl, {
+    return this.retrying(gettext("the upload request"), () => this.json("POST", this.config.batchUrl, {
       operation: "upload", transfers: ["multipart", "basic"], hash_algo: "sha256",
       objects: [{ oid: item.oid, size: item.file.size }],
     }));
@@ -198,7 +204,7 @@
         const transient = error instanceof TypeError || [502, 503, 504].includes(error.status);
         if (!transient || round >= RETRIES) throw error;
         const pause = Math.min(30, 2 ** round);
-        this.ui.note(`Connection lost; resuming ${item.path} in ${pause} s from what the server stored.`);
+        this.ui.note(format(gettext("Connection lost; resuming %(path)s in %(pause)s s from what the server stored."), { path: item.path, pause: pause }));
         await sleep(pause * 1000);
       }
     }
@@ -207,7 +213,7 @@
   Uploader.prototype.sendWhole = async function (item, href) {
     const before = this.confirmed;
     await send("PUT", href, item.file, { "Content-Type": "application/octet-stream" },
-      (loaded) => this.ui.progress(before + loaded, this.total, `Uploading ${item.path}`));
+      (loaded) => this.ui.progress(before + loaded, this.total, format(gettext("Uploading %(path)s"), { path: item.path })));
     this.confirmed = before + item.file.size;
   };
 
@@ -223,19 +229,19 @@
         stored += Math.min(size, item.file.size - (n - 1) * size);
       }
     }
-    if (stored) this.ui.note(`Resuming ${item.path}: ${Object.keys(etags).length} of ${count} parts already stored.`);
-    this.ui.progress(start + stored, this.total, `Uploading ${item.path}`);
+    if (stored) this.ui.note(format(gettext("Resuming %(path)s: %(stored)s of %(count)s parts already stored."), { path: item.path, stored: Object.keys(etags).length, count: count }));
+    this.ui.progress(start + stored, this.total, format(gettext("Uploading %(path)s"), { path: item.path }));
     for (let n = 1; n <= count; n++) {
       if (etags[n]) continue;
       const part = item.file.slice((n - 1) * size, Math.min(item.file.size, n * size));
       const xhr = await send("PUT", upload.header[String(n)], part, { "Content-Type": "application/octet-stream" },
-        (loaded) => this.ui.progress(start + stored + loaded, this.total, `Uploading ${item.path}: part ${n} of ${count}`));
+        (loaded) => this.ui.progress(start + stored + loaded, this.total, format(gettext("Uploading %(path)s: part %(n)s of %(count)s"), { path: item.path, n: n, count: count })));
       etags[n] = xhr.getResponseHeader("ETag");
       stored += part.size;
     }
     const parts = Object.keys(etags).map(Number).sort((a, b) => a - b).map((n) => ({ partNumber: n, etag: etags[n] }));
-    this.ui.progress(start + stored, this.total, `Checking ${item.path} (sha256 of the whole file)`);
-    await this.retrying("the completion", () => this.json("POST", upload.href, { oid: item.oid, parts: parts }));
+    this.ui.progress(start + stored, this.total, format(gettext("Checking %(path)s (sha256 of the whole file)"), { path: item.path }));
+    await this.retrying(gettext("the completion"), () => this.json("POST", upload.href, { oid: item.oid, parts: parts }));
     this.confirmed = start + item.file.size;
   };
 
@@ -246,11 +252,11 @@
       let hashed = 0;
       item.oid = await sha256OfFile(item.file, (done) => {
         hashed = done;
-        this.ui.progress(this.confirmed, this.total, `Hashing ${item.path}: ${Math.round((100 * hashed) / item.file.size)}%`);
+        this.ui.progress(this.confirmed, this.total, format(gettext("Hashing %(path)s: %(percent)s"), { path: item.path, percent: Math.round((100 * hashed) / item.file.size) + "%" }));
       });
       await this.sendObject(item);
     }
-    const lines = [{ key: "header", value: { summary: message || "Upload files", description: "" } }];
+    const lines = [{ key: "header", value: { summary: message || gettext("Upload files"), description: "" } }];
     for (const item of items) {
       if (item.oid) {
         lines.push({ key: "lfsFile", value: { path: item.path, algo: "sha256", oid: item.oid, size: item.file.size } });
@@ -259,12 +265,12 @@
         lines.push({ key: "file", value: { path: item.path, content: b64(bytes), encoding: "base64" } });
       }
     }
-    this.ui.progress(this.confirmed, this.total, "Committing");
+    this.ui.progress(this.confirmed, this.total, gettext("Committing"));
     const body = lines.map((line) => JSON.stringify(line)).join("\n") + "\n";
-    const xhr = await this.retrying("the commit", () => send("POST", this.config.commitUrl, body, {
+    const xhr = await this.retrying(gettext("the commit"), () => send("POST", this.config.commitUrl, body, {
       "Content-Type": "application/x-ndjson", "X-CSRFToken": this.config.csrf,
-    }, (loaded) => this.ui.progress(this.confirmed + Math.min(loaded, this.total - this.confirmed), this.total, "Committing")));
-    this.ui.progress(this.total, this.total, "Committed");
+    }, (loaded) => this.ui.progress(this.confirmed + Math.min(loaded, this.total - this.confirmed), this.total, gettext("Committing"))));
+    this.ui.progress(this.total, this.total, gettext("Committed"));
     return JSON.parse(xhr.responseText);
   };
 
@@ -287,7 +293,7 @@
         const pct = total ? Math.floor((100 * done) / total) : 100;
         bar.firstElementChild.style.width = pct + "%";
         bar.setAttribute("aria-valuenow", String(pct));
-        text.textContent = `${what}… ${pct}%`;
+        text.textContent = what + "… " + pct + "%";
       },
       note(message) { notes.textContent = message; },
     };
@@ -299,15 +305,15 @@
       for (const file of document.getElementById("upload-folder").files) items.push({ file, path: file.webkitRelativePath || file.name });
       box.hidden = false;
       notes.textContent = "";
-      if (!items.length) { text.textContent = "Choose files or a folder first."; return; }
+      if (!items.length) { text.textContent = gettext("Choose files or a folder first."); return; }
       for (const item of items) item.path = folder ? folder + "/" + item.path : item.path;
       submit.disabled = true;
       try {
         const result = await new Uploader(config, ui).run(items, document.getElementById("upload-message").value);
-        text.textContent = "Committed " + result.commitOid.slice(0, 8);
+        text.textContent = format(gettext("Committed %(oid)s"), { oid: result.commitOid.slice(0, 8) });
         window.location.href = config.repoUrl + (folder ? "?path=" + encodeURIComponent(folder) : "");
       } catch (error) {
-        text.textContent = "Upload failed: " + error.message;
+        text.textContent = format(gettext("Upload failed: %(reason)s"), { reason: error.message });
         submit.disabled = false;
       }
     });
