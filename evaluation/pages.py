@@ -7,11 +7,16 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
+from core.formtext import in_form_words
 from core.templatetags.crucible_i18n import status_label
+from files.selectors import folder_paths
+from hub import selectors as hub_selectors
+from registry.selectors import version_choices
 
 from . import metrics as builtin
 from . import selectors, services
@@ -49,18 +54,41 @@ def form_body(form, metrics):
     return body
 
 
+# The form's names for the fields a service names in the spec's terms.
+FIELD_LABELS = {
+    "aiAppVersionId": _lazy("Version id"),
+    "modelDir": _lazy("Model folder"),
+    "baseModelDir": _lazy("Base model folder"),
+    "inputDir": _lazy("Data folder"),
+    "datasetName": _lazy("Hub dataset"),
+    "outputDir": _lazy("Results to"),
+    "modelType": _lazy("Model from"),
+    "inputType": _lazy("Data from"),
+    "maxSamples": _lazy("Most records"),
+    "maxNewTokens": _lazy("Most new tokens"),
+    "workDir": _lazy("Working folder"),
+}
+
+
 @login_required
 def index(request):
-    form = {"kind": "builtin", "modelType": "local", "modelDir": "Model", "inputType": "local", "inputDir": "Data",
+    choices = {"version_choices": version_choices(request.user), "folders": folder_paths(request.user),
+               "hub_datasets": hub_selectors.repository_choices(request.user, type="dataset")}
+    # Defaults that start an evaluation as filled on the demo data: the version the registry page
+    # chose (?version=), else the newest imported version, else a folder of one's files.
+    version = request.GET.get("version", "")[:64] or next(iter(uid for uid, _label in choices["version_choices"]), "")
+    form = {"kind": "builtin", "modelType": "aiApp" if version else "local", "aiAppVersionId": version,
+            "inputType": "local", "inputDir": "Data" if "Data" in choices["folders"] else "",
             "outputDir": "Evaluations"}
     chosen = ["perplexity", "loss"]
+    error = ""
     if request.method == "POST":
         form = {field: request.POST.get(field, "") for field in FORM_FIELDS}
         chosen = request.POST.getlist("metrics")
         try:
             task = services.create_task(owner=request.user, data=form_body(form, chosen))
         except DomainError as exc:
-            messages.error(request, exc.message)
+            error = in_form_words(exc.message, FIELD_LABELS)
         else:
             messages.success(request, _("Evaluation %(name)s queued") % {"name": task.name})
             return redirect("evaluation:task", task_id=task.pk)
@@ -72,7 +100,7 @@ def index(request):
     return render(request, "evaluation/index.html", {
         "form": form, "chosen": chosen, "tasks": tasks, "catalogue": selectors.metric_catalogue(),
         "status": request.GET.get("status", ""), "task_name": request.GET.get("taskName", ""),
-        "status_filter": list(dict.fromkeys(selectors.SPEC_STATUS.values())),
+        "status_filter": list(dict.fromkeys(selectors.SPEC_STATUS.values())), "error": error, **choices,
     })
 
 

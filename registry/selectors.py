@@ -59,6 +59,15 @@ def get_application_for_user(user, application_id, field="aiApplicationId"):
     return app
 
 
+def version_choices(user, limit=300):
+    """(public id, "application version") of the user's imported versions, newest first: the choices
+    of a version picker."""
+    versions = (AiApplicationVersion.objects.filter(application__in=visible_applications(user),
+                                                    status=VersionStatus.IMPORTED)
+                .select_related("application").order_by("-created_at")[:limit])
+    return [(v.uid, f"{v.application.name} {v.version}") for v in versions]
+
+
 def versions_of(application):
     return list(
         application.versions.select_related("application__owner", "application__repository", "commit", "created_by")

@@ -129,6 +129,7 @@ class MetricSink:
                 eval_loss=event.get("eval_loss"),
                 eval_blocks=event.get("eval_blocks"),
                 learning_rate=event.get("learning_rate"),
+                grad_norm=event.get("grad_norm"),
                 tokens_per_second=event.get("tokens_per_second"),
                 time=event.get("time"),
             )

@@ -76,6 +76,7 @@ class MetricRow(models.Model):
     eval_loss = models.FloatField(null=True, blank=True)
     eval_blocks = models.PositiveIntegerField(null=True, blank=True, help_text="validation blocks behind eval_loss")
     learning_rate = models.FloatField(null=True, blank=True)
+    grad_norm = models.FloatField(null=True, blank=True)
     tokens_per_second = models.FloatField(null=True, blank=True)
     time = models.FloatField(null=True, blank=True, help_text="seconds since the run (attempt) started")
     created_at = models.DateTimeField(auto_now_add=True)

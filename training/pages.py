@@ -1,4 +1,7 @@
-"""Training pages: create form and task lists, a run page with a live loss chart, a job page."""
+"""Training pages: create form and task lists, a run page with live charts, a comparison of runs,
+a job page."""
+
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -6,9 +9,14 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
+from core.formtext import in_form_words
+from files.selectors import folder_paths
+from hub import selectors as hub_selectors
+from registry.selectors import version_choices
 
 from . import hyper, selectors, services
 from .models import CodeTask, CodeTaskType, LlmTask, Strategy
@@ -27,7 +35,8 @@ def config_text(user, strategy):
 
 
 def parse_hyper_text(raw):
-    items = []
+    """[{"name", "value"}] of name=value lines, and the line number of each item."""
+    items, lines = [], []
     for number, line in enumerate(raw.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -36,7 +45,40 @@ def parse_hyper_text(raw):
             raise DomainError(_("hyper-parameters line %(number)s: write name=value") % {"number": number})
         name, value = line.split("=", 1)
         items.append({"name": name.strip(), "value": value.strip()})
-    return items
+        lines.append(number)
+    return items, lines
+
+
+# The form's names for the fields a service names in the spec's terms.
+FIELD_LABELS = {
+    "modelVersionId": _lazy("Model version"),
+    "originModelDir": _lazy("Model folder"),
+    "modelId": _lazy("Hub model"),
+    "inputDir": _lazy("Data folder"),
+    "dataSetName": _lazy("Hub dataset"),
+    "outputDir": _lazy("Copy result to"),
+    "fineTuneStrategy": _lazy("Strategy"),
+    "isPretrain": _lazy("Kind"),
+    "fineTuneHyperParameters": _lazy("Hyper-parameters"),
+}
+HYPER_ITEM = re.compile(r"(?:commonHyperParameters|fineTuneHyperParameters)\[(\d+)\](?:\.\w+)?")
+
+
+def page_message(message, lines):
+    """A service's message in the form's words: "commonHyperParameters[2].value: ..." becomes
+    "hyper-parameters line 4: ...", a spec field name becomes the field's label."""
+    def line_of(match):
+        index = int(match.group(1))
+        number = lines[index] if index < len(lines) else index + 1
+        return str(_("hyper-parameters line %(number)s") % {"number": number})
+
+    return in_form_words(HYPER_ITEM.sub(line_of, message), FIELD_LABELS)
+
+
+def picker_choices(user):
+    """What the form's searchable pickers offer: registry versions, hub models and datasets, folders."""
+    return {"version_choices": version_choices(user), "hub_models": hub_selectors.repository_choices(user),
+            "hub_datasets": hub_selectors.repository_choices(user, type="dataset"), "folders": folder_paths(user)}
 
 
 def llm_row(task):
@@ -50,26 +92,54 @@ def index(request):
     if strategy not in hyper.STRATEGIES:
         strategy = Strategy.LORA
     prefilled, config_path = config_text(request.user, strategy)
-    form = {"fineTuneStrategy": strategy, "originModelDir": "Model", "inputDir": "Data", "inputType": "local",
-            "hyper": prefilled}
+    choices = picker_choices(request.user)
+    # Defaults that start a run as filled on the demo data: the version the registry page chose
+    # (?version=), else the demo's tiny hub model; the /Data folder when there is one.
+    version = request.GET.get("version", "")[:64]
+    demo_model = "crucible/tiny-gpt2" if "crucible/tiny-gpt2" in choices["hub_models"] else ""
+    form = {"fineTuneStrategy": strategy, "modelVersionId": version, "modelId": "" if version else demo_model,
+            "inputDir": "Data" if "Data" in choices["folders"] else "", "inputType": "local", "hyper": prefilled}
+    error = ""
     if request.method == "POST":
         form = {field: request.POST.get(field, "") for field in FORM_FIELDS}
         form["hyper"] = request.POST.get("hyper", "")
         body = {k: v for k, v in form.items() if k != "hyper" and v != ""}
+        lines = []
         try:
-            body["commonHyperParameters"] = parse_hyper_text(form["hyper"])
+            body["commonHyperParameters"], lines = parse_hyper_text(form["hyper"])
             task = services.create_llm_task(owner=request.user, data=body)
         except DomainError as exc:
-            messages.error(request, exc.message)
+            error = page_message(exc.message, lines)
         else:
             messages.success(request, _("Task %(name)s queued.") % {"name": task.name})
             return redirect("training:llm-task", pk=task.pk)
     tasks = selectors.visible(LlmTask, request.user).order_by("-created_at")[:50]
     code_tasks = selectors.visible(CodeTask, request.user).order_by("-created_at")[:50]
     return render(request, "training/index.html", {
-        "form": form, "config_path": config_path, "strategies": Strategy.choices,
+        "form": form, "error": error, "config_path": config_path, "strategies": Strategy.choices,
         "rows": [llm_row(task) for task in tasks], "code_tasks": code_tasks, "code_types": CodeTaskType.values,
+        **choices,
     })
+
+
+@login_required
+def hyper_defaults(request):
+    """htmx: the hyper-parameters field for the chosen strategy (the rest of the form stays as typed)."""
+    strategy = request.GET.get("fineTuneStrategy") or Strategy.LORA
+    if strategy not in hyper.STRATEGIES:
+        strategy = Strategy.LORA
+    prefilled, config_path = config_text(request.user, strategy)
+    return render(request, "training/_hyper_field.html", {"form": {"hyper": prefilled}, "config_path": config_path})
+
+
+@login_required
+def compare(request):
+    """Several runs on one chart (training and evaluation loss by step), as MLflow and W&B compare runs."""
+    ids = [value for value in request.GET.getlist("task")[:10] if value.isdigit()]
+    tasks = list(selectors.visible(LlmTask, request.user).filter(pk__in=ids).order_by("pk"))
+    runs = [{"name": f"{task.name} (#{task.pk})", "status": task.status,
+             "points": [[row.step, row.loss, row.eval_loss] for row in selectors.metric_rows(task)]} for task in tasks]
+    return render(request, "training/compare.html", {"tasks": tasks, "runs": runs})
 
 
 @login_required
@@ -178,6 +248,8 @@ def code_task(request, pk):
 
 urlpatterns = [
     path("training/", index, name="index"),
+    path("training/hyper-defaults", hyper_defaults, name="hyper-defaults"),
+    path("training/compare", compare, name="compare"),
     path("training/tasks/<int:pk>/", llm_task, name="llm-task"),
     path("training/tasks/<int:pk>/cancel", llm_task_action, {"action": "cancel"}, name="llm-task-cancel"),
     path("training/tasks/<int:pk>/merge", llm_task_action, {"action": "merge"}, name="llm-task-merge"),

@@ -185,6 +185,7 @@ def metric_json(row):
         "loss": row.loss,
         "eval_loss": row.eval_loss,
         "learning_rate": row.learning_rate,
+        "grad_norm": row.grad_norm,
         "tokens_per_second": row.tokens_per_second,
         "time": row.time,
     }

@@ -223,3 +223,19 @@ def test_the_task_page_shows_kept_metrics_and_the_one_that_failed(user, client):
     html = client.get(f"/evaluation/tasks/{task.pk}/").content.decode()
     assert "12.500000" in html and "No results yet" not in html
     assert 'data-testid="failed-metric"' in html and "no records with input and reference" in html
+
+
+def test_the_form_starts_from_the_chosen_registry_version_with_pickers(small_space, client, tiny_model_dir):
+    from registry.services import register_training_result
+
+    version = register_training_result(owner=small_space, application_name="to-evaluate", folder=tiny_model_dir)
+    client.force_login(small_space)
+    page = client.get(f"/evaluation/?version={version.uid}").content.decode()
+    assert f'name="aiAppVersionId" value="{version.uid}"' in page and 'value="aiApp" selected' in page
+    assert f'<option value="{version.uid}">to-evaluate 0.0.1</option>' in page and '<option value="Data">' in page
+    # Without ?version= the newest imported version is the default, so the form starts as filled.
+    assert f'name="aiAppVersionId" value="{version.uid}"' in client.get("/evaluation/").content.decode()
+    bad = client.post("/evaluation/", {"name": "bad", "kind": "builtin", "modelType": "aiApp",
+                                       "aiAppVersionId": "f" * 32, "inputType": "local", "inputDir": "Data",
+                                       "metrics": ["loss"]}).content.decode()
+    assert 'data-testid="form-error"' in bad and "aiAppVersionId" not in bad.split('data-testid="form-error"')[1][:300]

@@ -50,10 +50,10 @@ def test_cancel_button_cancels_a_queued_run(browser_client):
 def test_metrics_json_for_the_chart(browser_client):
     browser_client.post("/training/", {"name": "chart", "originModelDir": "Model", "inputDir": "Data", "hyper": ""})
     task = LlmTask.objects.get()
-    task.metrics.create(step=1, loss=3.5, learning_rate=0.1)
+    task.metrics.create(step=1, loss=3.5, learning_rate=0.1, grad_norm=1.25)
     data = browser_client.get(f"/api/v1/training/llm-tasks/{task.pk}/metrics").json()
     assert data["metrics"] == [{"step": 1, "epoch": None, "loss": 3.5, "eval_loss": None, "learning_rate": 0.1,
-                                "tokens_per_second": None, "time": None}]
+                                "grad_norm": 1.25, "tokens_per_second": None, "time": None}]
 
 
 def test_code_job_form_and_page(browser_client):
@@ -77,3 +77,41 @@ def test_pages_hide_other_users_tasks(client, training_space, other_user):
 
 def test_pages_need_login(client):
     assert client.get("/training/").status_code == 302
+
+
+def test_the_form_picks_the_registry_version_keeps_what_was_typed_and_names_no_api_field(browser_client, user, tiny_model_dir):
+    from registry.services import register_training_result
+
+    version = register_training_result(owner=user, application_name="base", folder=tiny_model_dir)
+    page = browser_client.get(f"/training/?version={version.uid}").content.decode()
+    assert f'name="modelVersionId" value="{version.uid}"' in page
+    assert f'<option value="{version.uid}">base 0.0.1</option>' in page and 'list="version-choices"' in page
+    assert 'hx-get="/training/hyper-defaults"' in page and "data-navigate-param" not in page
+    # A bad hyper-parameter is named by its line, not by the API's field, and the form keeps its values.
+    response = browser_client.post("/training/", {"name": "typed-name", "modelVersionId": version.uid, "inputDir": "Data",
+                                                  "hyper": "# comment\nlearning_rate=fast"})
+    html = response.content.decode()
+    assert response.status_code == 200 and "learning_rate: &#x27;fast&#x27; is not a number" in html
+    assert "commonHyperParameters" not in html and 'value="typed-name"' in html
+    # Messages that name the API's fields are put in the form's words.
+    from training.pages import page_message
+
+    assert page_message("commonHyperParameters[1].value: too long", [2, 5]) == "hyper-parameters line 5: too long"
+    assert page_message("originModelDir: /Model has no config.json", []) == "Model folder: /Model has no config.json"
+    # Switching the strategy fetches only the hyper-parameter field.
+    field = browser_client.get("/training/hyper-defaults", {"fineTuneStrategy": "Full"}, HTTP_HX_REQUEST="true")
+    assert field.content.decode().lstrip().startswith('<div class="field" id="hyper-field">')
+
+
+def test_runs_compare_on_one_chart_and_others_runs_stay_out(browser_client, user, other_user):
+    from training.models import LlmTask
+
+    mine = [LlmTask.objects.create(owner=user, name=f"run-{i}", model_source="hub", model_ref="crucible/tiny-gpt2",
+                                   data_source="files", data_ref="Data") for i in range(2)]
+    theirs = LlmTask.objects.create(owner=other_user, name="bobs-run", model_source="hub", model_ref="x/y",
+                                    data_source="files", data_ref="Data")
+    for task, loss in zip(mine, (2.0, 1.0)):
+        task.metrics.create(step=1, loss=loss)
+    page = browser_client.get("/training/compare", {"task": [mine[0].pk, mine[1].pk, theirs.pk]}).content.decode()
+    assert "run-0 (#" in page and "run-1 (#" in page and "bobs-run" not in page
+    assert 'id="compare-data"' in page and "[[1, 2.0, null]]" in page
