@@ -1,0 +1,122 @@
+"""The researcher's journey through the pages only, in Chromium, on a real worker: upload a model
+folder and a data folder, register the model as a version, fine-tune it from the version's page
+with the form's defaults, watch the run's charts, evaluate the base and the fine-tune and compare
+them, then read a few of the same screens in Chinese."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from hub.tiny_models import build_tiny_gpt2, corpus_lines
+from registry.models import AiApplicationVersion
+from tests.files.test_browser import log_in
+from training.models import LlmTask
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True),
+              pytest.mark.timeout(900)]
+
+UUID = re.compile(r"[0-9a-f]{32}")
+
+
+@pytest.fixture
+def folders(tmp_path):
+    """A tiny GPT-2 as a save_pretrained folder, and a data folder in the platform's layout."""
+    model = build_tiny_gpt2(tmp_path / "tiny", train_steps=20)
+    data = tmp_path / "Data"
+    lines = corpus_lines()
+    for split, part in (("train", lines[:16]), ("validate", lines[16:20]), ("test", lines[20:26])):
+        (data / split).mkdir(parents=True)
+        (data / split / f"{split}.jsonl").write_text("".join(json.dumps({"text": line}) + "\n" for line in part))
+    return Path(model), data
+
+
+def upload_folder(page, url, folder):
+    page.goto(url + "/files/")
+    page.set_input_files("[data-testid=upload-folder]", str(folder))
+    page.click("[data-testid=upload-submit]")
+    page.locator(f"[data-testid=file-row][data-name='{folder.name}']").wait_for(timeout=60_000)
+
+
+def wait_text(page, selector, pattern, timeout=300_000):
+    page.wait_for_function(
+        "([selector, pattern]) => { const el = document.querySelector(selector);"
+        " return el && new RegExp(pattern).test(el.textContent); }",
+        arg=[selector, pattern], timeout=timeout,
+    )
+
+
+def test_upload_register_fine_tune_evaluate_and_compare_from_the_pages(page, live_server, celery_worker, user,
+                                                                       password, folders):
+    url = live_server.url
+    model, data = folders
+    log_in(page, url, user, password)
+
+    # Files: the model folder and the data folder, uploaded whole.
+    upload_folder(page, url, model)
+    upload_folder(page, url, data)
+
+    # Registry: a version from the model folder, picked from the folder picker.
+    page.goto(url + "/registry/")
+    page.click("[data-testid=registry-new-link]")
+    page.fill("#id_application", "journey-base")
+    page.check("input[name=source][value=files]")
+    assert page.locator(f"#file-folders option[value='/{model.name}']").count() == 1
+    page.fill("#id_folder", f"/{model.name}")
+    page.click("[data-testid=registry-new-form] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/registry/\w+/$"))
+    for _ in range(60):  # the import job: reload until the version is imported
+        if page.locator("[data-testid=action-finetune]").count():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    base_uid = page.locator("[data-testid=version-id]").first.inner_text()
+    assert UUID.fullmatch(base_uid)
+
+    # Fine-tune from the version's page: the form starts with the version and /Data chosen.
+    page.click("[data-testid=action-finetune]")
+    assert page.input_value("#modelVersionId") == base_uid and page.input_value("#inputDir") == "Data"
+    page.fill("#name", "journey-lora")
+    with page.expect_response(re.compile(r".*/training/hyper-defaults.*")):
+        page.select_option("#fineTuneStrategy", "FineTune")  # the strategy switch keeps what was typed
+    with page.expect_response(re.compile(r".*/training/hyper-defaults.*")):
+        page.select_option("#fineTuneStrategy", "LoRA")
+    assert page.input_value("#name") == "journey-lora" and page.input_value("#modelVersionId") == base_uid
+    page.fill("#hyper", "max_steps=12\nlearning_rate=0.02\nlogging_steps=2\nsave_steps=100\nmax_seq_length=32\n"
+                        "per_device_train_batch_size=4\nlora_r=8")
+    page.click("[data-testid=create-form] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/training/tasks/\d+/$"))
+    wait_text(page, "#status", "Succeeded|succeeded", timeout=600_000)
+    page.wait_for_timeout(2000)  # the page reloads itself once when the run ends
+    page.goto(page.url)
+    # The charts drew the run: loss points, and the learning rate next to them.
+    page.wait_for_function("() => Chart.getChart('loss-chart').data.datasets[0].data.length > 0")
+    page.wait_for_function("() => Chart.getChart('optim-chart').data.datasets[0].data.length > 0")
+    assert page.locator("#eta").inner_text() != "—"
+    task = LlmTask.objects.get(name="journey-lora")
+    tuned = AiApplicationVersion.objects.get(pk=task.produced_version_id)
+    assert page.locator("[data-testid=produced-model]").is_visible()
+
+    # Evaluate the base and the fine-tune from their versions' pages, then compare them.
+    evaluations = []
+    for uid in (base_uid, tuned.uid):
+        page.goto(url + f"/evaluation/?version={uid}")
+        assert page.input_value("#aiAppVersionId") == uid
+        page.fill("#name", f"journey-eval-{len(evaluations)}")
+        page.click("[data-testid=create-form] button[type=submit]")
+        page.wait_for_url(re.compile(r".*/evaluation/tasks/\d+/$"))
+        evaluations.append(page.url.rstrip("/").rsplit("/", 1)[1])
+        wait_text(page, "[data-testid=status]", "Succeeded|succeeded", timeout=300_000)
+    page.goto(url + f"/evaluation/compare/?tasks={','.join(evaluations)}")
+    assert page.locator("text=perplexity").first.is_visible()
+
+    # The same screens in Chinese, switched from the navigation.
+    page.goto(url + "/training/")
+    page.click("[data-testid=language-zh-hans]")
+    page.wait_for_load_state()
+    assert "训练" in page.locator("h1").inner_text()
+    page.goto(url + f"/training/tasks/{task.pk}/")
+    assert "损失" in page.content()
+    page.goto(url + f"/registry/{tuned.application.uid}/")
+    assert page.locator("[data-testid=action-evaluate]").is_visible()
