@@ -7,9 +7,13 @@ import re
 import pytest
 from django.test import Client
 
-from serving.models import ModelService, ServiceVersion, ServingJob
+from rest_framework.test import APIClient
 
-from .conftest import register
+from accounts.services import create_api_key
+from serving.models import ModelService, ServiceVersion, ServingJob
+from tests.worker import wait_until
+
+from .conftest import register, wait_version
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +177,34 @@ def test_bob_cannot_see_or_change_alices_services(alice, user, other_user, tiny)
     assert client.post(f"/serving/{service.uid}/stop").status_code == 404
     version.refresh_from_db()
     assert version.rate == 100 and service.versions.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(600)
+def test_deploy_from_the_page_end_to_end(celery_worker, live_server, no_orphans, user, tiny):
+    """The form deploys a real replica; the live part follows it to running and counts the requests
+    sent through /v1."""
+    client = Client()
+    client.force_login(user)
+    response = new_service(client, tiny, max_replicas=1)
+    assert response.status_code == 302
+    service = ModelService.objects.get(owner=user, name="tiny")
+    wait_version(service.versions.get(), ["running"])
+    live = client.get(f"/serving/{service.uid}/live").content.decode()
+    assert "Running" in live and "hx-get" not in live  # nothing left to wait for: the polling stops
+    assert 'data-testid="request-count">0 requests<' in live
+
+    key, secret = create_api_key(user, secret_id="alice-pages", secret_key="s" * 32)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.secret_id}:{secret}")
+    for _ in range(3):
+        answer = api.post("/v1/completions", {"model": "tiny", "prompt": "The river", "max_tokens": 4,
+                                              "temperature": 0}, format="json")
+        assert answer.status_code == 200, answer.content
+
+    def counted():
+        html = client.get(f"/serving/{service.uid}/live").content.decode()
+        return 'data-testid="request-count">3 requests<' in html and 'data-testid="version-requests">3<' in html
+
+    wait_until(counted, timeout=15, interval=0.3, message="the page to show 3 requests")
+    assert re.search(r'data-service="tiny">.*?<td>3</td>', client.get("/serving/").content.decode(), re.S)
