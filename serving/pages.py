@@ -242,7 +242,28 @@ def playground(request):
     # The page keeps a conversation inside each model's window (oldest turns left out, said so).
     model_windows = {row["name"]: windows.get(row["id"]) for row in chat_models}
     return render(request, "serving/playground.html",
-                  {"chat_models": chat_models, "chosen": chosen, "model_windows": model_windows})
+                  {"chat_models": chat_models, "chosen": chosen, "model_windows": model_windows,
+                   "words": _playground_words()})
+
+
+def _playground_words():
+    """The playground script's words in the page's language (json_script); %(name)s are filled in there."""
+    return {
+        "droppedOne": _("1 earlier message was left out"),
+        "droppedMany": _("%(count)s earlier messages were left out"),
+        "droppedOnly": _("%(dropped)s to fit the model's %(window)s-token window."),
+        "droppedAndCut": _("%(dropped)s and your message was cut to its last %(kept)s of %(total)s characters "
+                           "to fit the model's %(window)s-token window."),
+        "cutOnly": _("Your message was cut to its last %(kept)s of %(total)s characters to fit the model's "
+                     "%(window)s-token window."),
+        "you": _("You: "), "model": _("Model: "),
+        "noMessages": _("No messages yet. In chat mode each message is sent with the conversation so far."),
+        "windowInfo": _("This model reads %(window)s tokens (prompt and answer); older turns are left out when the "
+                        "conversation grows past that, and the page says so."),
+        "error": _("Error %(status)s: %(message)s"),
+        "streamError": _("[error] %(message)s"),
+        "stats": _("%(tokens)s tokens in %(ms)s ms · %(chunks)s chunks · finish: %(finish)s · %(fingerprint)s"),
+    }
 
 
 urlpatterns = [
