@@ -88,6 +88,7 @@ def _live_context(service):
         "status": status,
         "versions": versions,
         "requests": sum(v.request_count for v in versions),  # one source: the versions' counters
+        "replica_count": sum(len(v.replicas.all()) for v in versions),
         "events": service.events.select_related("version")[:30],
         "busy": _busy(service, status),
     }
