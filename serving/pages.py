@@ -13,7 +13,7 @@ from core.errors import DomainError
 
 from . import selectors, services
 from .forms import UID_RE, NewServiceForm, ScalingForm, VersionForm
-from .models import ACTIVE_VERSION_STATUSES, Sharing, VersionStatus
+from .models import Sharing, VersionStatus
 
 # While any of these is shown, the live part of the service page reads itself again every few seconds.
 BUSY = {VersionStatus.DEPLOYING, VersionStatus.STOPPING, "starting"}

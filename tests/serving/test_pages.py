@@ -6,7 +6,6 @@ import re
 
 import pytest
 from django.test import Client
-
 from rest_framework.test import APIClient
 
 from accounts.services import create_api_key
