@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, InvalidInput, NotFound
@@ -27,6 +28,16 @@ def _conversation(request, chat_id):
         return selectors.conversation_by_chat_id(request.user, chat_id)
     except NotFound as exc:
         raise Http404("conversation not found") from exc
+
+
+def _chat_words():
+    """The page script's words, in the page's language (written with json_script)."""
+    return {
+        "edit": _("Edit"), "regenerate": _("Regenerate"), "you": _("You"), "assistant": _("Assistant"),
+        "error": _("Error"), "requestFailed": _("request failed"),
+        "stopped": _("The answer was stopped before it was complete."), "saveSend": _("Save & send"),
+        "cancel": _("Cancel"), "newTitle": _("New title"),
+    }
 
 
 def _page(request, conversation=None):
@@ -52,6 +63,7 @@ def _page(request, conversation=None):
             "selected_model": selected,
             "starters": selectors.random_prompts(request.user, STARTER_CARDS) if conversation is None else [],
             "highlight_css": HIGHLIGHT_CSS,
+            "chat_words": _chat_words(),
         },
     )
 
@@ -107,16 +119,16 @@ def _event_stream(events):
 def _json_body(request):
     """(body, None) or (None, an error response): the body must be a JSON object."""
     if not request.user.is_authenticated:
-        return None, _error(401, "login required")
+        return None, _error(401, _("login required"))
     try:
         body = parse_json(request.body or b"{}")
     except InvalidInput as exc:
         return None, _error(400, exc.message)
     if not isinstance(body, dict):
-        return None, _error(400, "the body must be a JSON object")
+        return None, _error(400, _("the body must be a JSON object"))
     model_key = body.get("model") or ""
     if not isinstance(model_key, str):
-        return None, _error(400, "model must be a string")
+        return None, _error(400, _("model must be a string"))
     return body, None
 
 
@@ -148,9 +160,9 @@ def send(request):
     chat_id = body.get("chat_id") or uuid.uuid4().hex[:16]
     model_key = body.get("model") or ""
     if not isinstance(content, str) or not content.strip():
-        return _error(400, "content must be a non-empty string")
+        return _error(400, _("content must be a non-empty string"))
     if not isinstance(chat_id, str):
-        return _error(400, "chat_id and model must be strings")
+        return _error(400, _("chat_id and model must be strings"))
     try:
         existing = selectors.conversations_of(request.user).filter(chat_id=chat_id).first()
         title = existing.title if existing else " ".join(content.split())[:NEW_TITLE_CHARS]
@@ -193,7 +205,7 @@ def regenerate(request, chat_id):
             _apply_settings(request, conversation, body, body.get("model") or "")
             services.prepare_regenerate(conversation)
     except NotFound:
-        return _error(404, "conversation not found")
+        return _error(404, _("conversation not found"))
     except DomainError as exc:
         return _error(exc.status_code, exc.message)
     return _event_stream(_reply_events(conversation, body.get("model") or ""))
@@ -212,7 +224,7 @@ def edit(request, chat_id):
             _apply_settings(request, conversation, body, body.get("model") or "")
             services.prepare_edit(conversation, body.get("message_id"), body.get("content"))
     except NotFound:
-        return _error(404, "conversation not found")
+        return _error(404, _("conversation not found"))
     except DomainError as exc:
         return _error(exc.status_code, exc.message)
     return _event_stream(_reply_events(conversation, body.get("model") or ""))
@@ -227,7 +239,7 @@ def rename(request, chat_id):
         raise Http404("conversation not found") from exc
     except DomainError as exc:
         return JsonResponse({"code": exc.status_code, "msg": exc.message}, status=exc.status_code)
-    return JsonResponse({"code": 0, "msg": "renamed", "title": conversation.title})
+    return JsonResponse({"code": 0, "msg": _("renamed"), "title": conversation.title})
 
 
 @login_required

@@ -8,7 +8,7 @@ first rows of its first row group) and answers a dict the template `partials/pre
 - kind "markdown": `html`, rendered and sanitised (core.markdown: no script, no event handlers);
 - kind "text": `text` (JSON pretty-printed when it parses), `truncated` when only a prefix is shown;
 - kind "image": a PNG, JPEG, GIF or WebP shown by its download URL (never SVG, which can hold script);
-- kind "none": `reason` (binary, empty, or a format without a preview).
+- kind "none": `reason` (binary, empty, or a format without a preview), lazily translated (shown in the page's language).
 Nothing here trusts the file: every cell is text the template escapes, sizes are capped, and a file
 that does not parse as its extension says is shown as text or not at all, never as a 500.
 """
@@ -16,6 +16,8 @@ that does not parse as its extension says is shown as text or not at all, never 
 import csv
 import io
 import json
+
+from django.utils.translation import gettext_lazy as _
 
 from core.markdown import render_markdown
 
@@ -118,14 +120,14 @@ def _parquet(open_file, size):
     import pyarrow.parquet as pq  # only when a Parquet file is shown: pyarrow is large to import
 
     if size > PARQUET_MAX_BYTES:
-        return {"kind": "none", "reason": "too large to preview"}
+        return {"kind": "none", "reason": _("too large to preview")}
     with open_file() as handle:
         try:
             parquet = pq.ParquetFile(handle)
             total = parquet.metadata.num_rows
             batch = next(parquet.iter_batches(batch_size=PREVIEW_ROWS), None)
         except Exception:  # pyarrow raises several kinds on a damaged or non-Parquet file
-            return {"kind": "none", "reason": "not a readable Parquet file"}
+            return {"kind": "none", "reason": _("not a readable Parquet file")}
         if batch is None:
             return _table(parquet.schema_arrow.names, [], False)
         rows = batch.to_pylist()
@@ -139,7 +141,7 @@ def preview(*, name, size, open_file):
     """The preview dict of a file `name` of `size` bytes; `open_file()` opens it for reading (binary)."""
     extension = _extension(name)
     if size == 0:
-        return {"kind": "none", "reason": "empty file"}
+        return {"kind": "none", "reason": _("empty file")}
     if extension in IMAGE_TYPES:
         return {"kind": "image"}
     if extension == ".parquet":
@@ -149,7 +151,7 @@ def preview(*, name, size, open_file):
     cut = len(raw) > limit or size > limit
     text = _decode(raw[:limit])
     if text is None:
-        return {"kind": "none", "reason": "binary file"}
+        return {"kind": "none", "reason": _("binary file")}
     table = None
     if extension in {".csv", ".tsv"}:
         table = _csv(text, cut, "\t" if extension == ".tsv" else ",")

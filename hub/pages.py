@@ -263,8 +263,8 @@ def blob(request, type, owner, name, path):
 
 class CardForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "class": "mono"}), required=False,
-                           max_length=512 * 1024, strip=False)
-    message = forms.CharField(max_length=200, required=False)
+                           max_length=512 * 1024, strip=False, label=gettext_lazy("README.md"))
+    message = forms.CharField(max_length=200, required=False, label=gettext_lazy("Commit message"))
 
 
 @login_required
@@ -284,7 +284,7 @@ def edit_card(request, type, owner, name):
         except DomainError as exc:
             form.add_error("text", exc.message)
         else:
-            messages.success(request, "The model card was saved as a new revision.")
+            messages.success(request, _("The model card was saved as a new revision."))
             return redirect("hub:repository", type=repo.type, owner=repo.owner.username, name=repo.name)
     preview_html = selectors.render_card(form["text"].value() or "")[1] if request.method == "POST" else None
     return render(request, "hub/edit_card.html", {"repo": repo, "form": form, "preview_html": preview_html})

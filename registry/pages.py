@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.translation import gettext as _
 
 from core.errors import DomainError
 from files.selectors import folder_paths
@@ -55,8 +56,11 @@ def new_version(request):
             form.add_error("hub_model" if data["source"] == "hub" and "not found" in exc.message else None,
                            exc.message)
         else:
-            messages.success(request, f"Version {version.version} of {version.application.name} is registered"
-                             + ("." if version.status == 2 else "; its files are being imported."))
+            if version.status == 2:
+                text = _("Version %(version)s of %(application)s is registered.")
+            else:
+                text = _("Version %(version)s of %(application)s is registered; its files are being imported.")
+            messages.success(request, text % {"version": version.version, "application": version.application.name})
             return redirect("registry:detail", uid=version.application.uid)
     context = {
         "form": form,

@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Job
 
@@ -19,32 +20,32 @@ def new_uid():
 
 
 class ServiceKind(models.TextChoices):
-    GENERATE = "generate", "Text generation (chat, completions)"
-    EMBEDDING = "embedding", "Embeddings"
+    GENERATE = "generate", _("Text generation (chat, completions)")
+    EMBEDDING = "embedding", _("Embeddings")
 
 
 class VersionStatus(models.TextChoices):
-    SAVED = "saved", "Saved (not deployed)"
-    DEPLOYING = "deploying", "Deploying"
-    RUNNING = "running", "Running"
-    FAILED = "failed", "Failed"
-    STOPPING = "stopping", "Stopping"
-    STOPPED = "stopped", "Stopped"
+    SAVED = "saved", _("Saved (not deployed)")
+    DEPLOYING = "deploying", _("Deploying")
+    RUNNING = "running", _("Running")
+    FAILED = "failed", _("Failed")
+    STOPPING = "stopping", _("Stopping")
+    STOPPED = "stopped", _("Stopped")
 
 
 ACTIVE_VERSION_STATUSES = (VersionStatus.DEPLOYING, VersionStatus.RUNNING)
 
 
 class Metric(models.IntegerChoices):
-    RPS = 1, "Requests per second"
-    CONCURRENCY = 2, "Concurrency"
-    GPU = 3, "GPU use (GPU hosts only)"
+    RPS = 1, _("Requests per second")
+    CONCURRENCY = 2, _("Concurrency")
+    GPU = 3, _("GPU use (GPU hosts only)")
 
 
 class Sharing(models.TextChoices):
-    PRIVATE = "private", "Private (only the owner)"
-    TEAM = "team", "The owner's team"
-    EVERYONE = "everyone", "Everyone on the platform"
+    PRIVATE = "private", _("Private (only the owner)")
+    TEAM = "team", _("The owner's team")
+    EVERYONE = "everyone", _("Everyone on the platform")
 
 
 class ModelService(models.Model):

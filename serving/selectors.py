@@ -6,6 +6,9 @@ import re
 from django.db.models import Prefetch, Q
 
 from core.errors import InvalidInput, NotFound
+from registry.models import AiApplicationVersion
+from registry.models import VersionStatus as RegistryStatus
+from registry.selectors import visible_applications
 
 from .models import (
     ACTIVE_VERSION_STATUSES,
@@ -155,6 +158,14 @@ def get_version_for_user(user, version_id, field="id"):
     if version is None:
         raise NotFound(f"model service version {version_id} not found")
     return version
+
+
+def deployable_versions(user, limit=500):
+    """The registry versions a user may deploy (imported, of the applications they see), newest first,
+    for the pages' version picker."""
+    return list(AiApplicationVersion.objects.select_related("application").filter(
+        application__in=visible_applications(user), status=RegistryStatus.IMPORTED,
+    ).order_by("-created_at")[:limit])
 
 
 def filtered_services(user, query):

@@ -350,6 +350,63 @@ def update_rate(*, actor, version, rate):
     return version
 
 
+def deploy_registry_version(*, actor, service_name, application_version_id, rate=100, min_replicas=1,
+                            max_replicas=1, metric=Metric.RPS, threshold=100.0, sharing=None, service=None,
+                            deploy=True):
+    """The pages' deploy, in domain terms: a registry version (its public id) served as a new service
+    named `service_name`, or, with `service` (one the actor owns), as one more version of it (a canary
+    with its own traffic weight `rate`). A new service's name must not be one of the actor's services
+    already (create_service would add to it). Returns (service, version)."""
+    if service is None:
+        name = clean_service_name(service_name)
+        if ModelService.objects.filter(owner=actor, name=name, deleting=False).exists():
+            raise Conflict(f"you already have a service named {name}; add the version on its page")
+    else:
+        if service.owner_id != actor.pk and not getattr(actor, "is_platform_admin", False):
+            raise NotFound(f"model service {service.uid} not found")
+        name = service.name
+        actor = service.owner if service.owner_id != actor.pk else actor
+    version = {"aiApplicationVersionId": application_version_id, "rate": rate, "predictMinReplicas": min_replicas,
+               "predictMaxReplicas": max_replicas, "metric": metric, "monitorThreshold": threshold}
+    service, created = create_service(actor=actor, model_server={"name": name}, versions=[version], deploy=deploy,
+                                      sharing=sharing)
+    return service, created[0]
+
+
+METRIC_WORDS = {Metric.RPS: "requests per second", Metric.CONCURRENCY: "concurrency", Metric.GPU: "GPU use"}
+
+
+def update_scaling(*, actor, version, min_replicas, max_replicas, metric, threshold):
+    """A version's replica bounds and autoscaling (metric, per-replica threshold). The supervisor reads
+    them at its next sweep; on a cluster the InferenceService is applied again."""
+    low = clean_int(min_replicas, "predictMinReplicas", 1, conf.MAX_REPLICAS, None)
+    high = clean_int(max_replicas, "predictMaxReplicas", 1, conf.MAX_REPLICAS, None)
+    metric = clean_int(metric, "metric", 1, 3, None)
+    if low is None or high is None or metric is None:
+        raise InvalidInput("predictMinReplicas, predictMaxReplicas and metric are required")
+    if high < low:
+        raise InvalidInput(f"predictMaxReplicas: must be at least predictMinReplicas ({low})")
+    if isinstance(threshold, bool):
+        raise InvalidInput("monitorThreshold: must be a number")
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise InvalidInput("monitorThreshold: must be a number") from None
+    if math.isnan(threshold) or not 0 < threshold <= 1_000_000:
+        raise InvalidInput("monitorThreshold: must be greater than 0 (at most 1000000)")
+    ServiceVersion.objects.filter(pk=version.pk).update(
+        predict_min_replicas=low, predict_max_replicas=high, metric=metric, monitor_threshold=threshold,
+        modified_at=timezone.now(),
+    )
+    log_event(version.service, f"version {version.number} replicas {low}..{high}, scaling on "
+              f"{METRIC_WORDS[metric]} above {threshold:g} per replica (set by {actor.username})", version)
+    version.refresh_from_db()
+    if on_cluster() and version.status in ACTIVE_VERSION_STATUSES:
+        newest = version.service.versions.filter(status__in=ACTIVE_VERSION_STATUSES).order_by("-number").first()
+        kserve.apply(kserve.render_inference_service(newest))
+    return version
+
+
 # --- the serving host: model folders, replicas, jobs ------------------------------------------
 
 

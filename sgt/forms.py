@@ -6,6 +6,8 @@ import json
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.errors import InvalidInput
 from core.parsers import parse_json
@@ -14,12 +16,14 @@ from .selectors import list_model_types
 
 
 class CreateModelForm(forms.Form):
-    app_name = forms.CharField(max_length=64, initial="lab", help_text="Groups your models, e.g. a project.")
-    name = forms.CharField(max_length=64, help_text="Letters, digits, '_', '.' and '-'.")
-    model_type = forms.ChoiceField(choices=[])
-    in_size = forms.IntegerField(min_value=1, initial=1, label="Inputs per row")
-    out_size = forms.IntegerField(min_value=1, initial=1, label="Outputs per row")
-    is_public = forms.BooleanField(required=False, label="Public (anyone may run and clone it)")
+    app_name = forms.CharField(max_length=64, initial="lab", label=gettext_lazy("App name"),
+                               help_text=gettext_lazy("Groups your models, e.g. a project."))
+    name = forms.CharField(max_length=64, label=gettext_lazy("Name"),
+                           help_text=gettext_lazy("Letters, digits, '_', '.' and '-'."))
+    model_type = forms.ChoiceField(choices=[], label=gettext_lazy("Model type"))
+    in_size = forms.IntegerField(min_value=1, initial=1, label=gettext_lazy("Inputs per row"))
+    out_size = forms.IntegerField(min_value=1, initial=1, label=gettext_lazy("Outputs per row"))
+    is_public = forms.BooleanField(required=False, label=gettext_lazy("Public (anyone may run and clone it)"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -31,7 +35,7 @@ def rows_from_text(text):
     """Training rows from CSV (a header line is skipped) or a JSON 2-D array: a list of lists of numbers."""
     text = text.strip()
     if not text:
-        raise InvalidInput("give some rows")
+        raise InvalidInput(_("give some rows"))
     if text.startswith("["):
         return parse_json(text, what="the rows")
     rows = []
@@ -43,22 +47,25 @@ def rows_from_text(text):
         except ValueError:
             if number == 0:
                 continue  # a header
-            raise InvalidInput(f"line {number + 1} holds something that is not a number") from None
+            raise InvalidInput(_("line %(number)d holds something that is not a number") % {"number": number + 1}) from None
     return rows
 
 
 class TrainingDataForm(forms.Form):
-    file = forms.FileField(required=False, help_text="CSV (numbers, an optional header line) or JSON (a 2-D array).")
+    file = forms.FileField(required=False, label=gettext_lazy("File"),
+                           help_text=gettext_lazy("CSV (numbers, an optional header line) or JSON (a 2-D array)."))
     rows = forms.CharField(widget=forms.Textarea(attrs={"rows": 5, "class": "mono"}), required=False,
-                           help_text="Or paste rows here: each row holds the inputs, then the targets.")
-    train = forms.BooleanField(required=False, initial=True, label="Train now")
+                           label=gettext_lazy("Rows"),
+                           help_text=gettext_lazy("Or paste rows here: each row holds the inputs, then the targets."))
+    train = forms.BooleanField(required=False, initial=True, label=gettext_lazy("Train now"))
 
     def clean(self):
         data = super().clean()
         upload = data.get("file")
         if upload:
             if upload.size > settings.SGT_MAX_BODY_BYTES:
-                raise forms.ValidationError(f"the file is larger than {settings.SGT_MAX_BODY_BYTES // 2**20} MB")
+                raise forms.ValidationError(_("the file is larger than %(size)d MB")
+                                            % {"size": settings.SGT_MAX_BODY_BYTES // 2**20})
             text = upload.read().decode("utf-8", errors="replace")
         else:
             text = data.get("rows") or ""
@@ -70,4 +77,4 @@ class TrainingDataForm(forms.Form):
 
 
 class CloneForm(forms.Form):
-    new_name = forms.CharField(max_length=64, label="Name of your copy")
+    new_name = forms.CharField(max_length=64, label=gettext_lazy("Name of your copy"))

@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotFound
@@ -37,7 +38,8 @@ def my_models(request):
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"Created {model.app_name}/{model.name}. Add training rows to train it.")
+            messages.success(request, _("Created %(name)s. Add training rows to train it.")
+                             % {"name": f"{model.app_name}/{model.name}"})
             return redirect("sgt:model", pk=model.pk)
     return render(
         request,
@@ -59,7 +61,7 @@ def clone(request, pk):
     source = _visible_model(request, pk)
     form = CloneForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Give your copy a name.")
+        messages.error(request, _("Give your copy a name."))
         return redirect("sgt:model", pk=source.pk)
     try:
         copy = services.clone_model(request.user, request.user.username, author_unique_id=source.user_unique_id,
@@ -68,7 +70,7 @@ def clone(request, pk):
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("sgt:model", pk=source.pk)
-    messages.success(request, f"Cloned into {copy.app_name}/{copy.name}.")
+    messages.success(request, _("Cloned into %(name)s.") % {"name": f"{copy.app_name}/{copy.name}"})
     return redirect("sgt:model", pk=copy.pk)
 
 
@@ -88,8 +90,12 @@ def add_training_data(request, pk):
             messages.error(request, exc.message)
         else:
             added = len(form.cleaned_data["train_data"])
-            messages.success(request, f"Added {added} row{'s' if added != 1 else ''}"
-                             + ("; training is queued." if job else "."))
+            if job:
+                text = ngettext("Added %(count)d row; training is queued.", "Added %(count)d rows; training is queued.",
+                                added)
+            else:
+                text = ngettext("Added %(count)d row.", "Added %(count)d rows.", added)
+            messages.success(request, text % {"count": added})
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
     return redirect("sgt:model", pk=model.pk)

@@ -5,6 +5,7 @@ else English; no URL changes. The specs' Chinese values (an image's 成功, an e
 runTime "54分41秒", 任务id) stay in API answers and are shown translated on pages.
 """
 
+import json
 import re
 from datetime import timedelta
 
@@ -17,9 +18,11 @@ from experiments.models import Experiment, ExperimentRun
 from images import services as image_services
 from images.models import ImageStatus, ImageTag
 from registry import services as registry_services
+from serving import services as serving_services
 from sgt import services as sgt_services
 from tests.evaluation.factories import EvaluationTaskFactory
 from tests.experiments.conftest import furnace, operator, operator_client, ramp_and_hold  # noqa: F401  (fixtures)
+from tests.files.helpers import UPLOAD_FOLDER, a_file
 from tests.hub.factories import make_repo
 from tests.registry.conftest import tiny_model_dir  # noqa: F401  (fixture)
 from training.models import LlmTask
@@ -58,8 +61,16 @@ def world(user, operator, operator_client, furnace, tiny_model_dir):  # noqa: F8
                                        started_at=now - timedelta(minutes=5), finished_at=now)
     sgt = sgt_services.create_model(user, "alice-sgt", name="line", app_name="lab", model_type="linear_regression",
                                     in_size=1, out_size=1)
+    service, _ = serving_services.create_service(
+        actor=user, model_server={"name": "tiny-chat"}, versions=[{"aiApplicationVersionId": version.uid}], deploy=False,
+    )
     return {"repo": repo, "image": image, "version": version, "llm": llm, "evaluation": evaluation, "other": other,
-            "run": run, "sgt": sgt}
+            "run": run, "sgt": sgt, "service": service}
+
+
+def in_script(text):
+    """`text` as json_script writes it (non-ASCII as \\u escapes): the words a page gives its script."""
+    return json.dumps(text)[1:-1]
 
 
 def pages(world):
@@ -93,6 +104,25 @@ def pages(world):
         (f"/sgt/models/{world['sgt'].pk}/", ["训练损失", "训练任务"], ["Training loss", "Training jobs"]),
         ("/accounts/profile/", ["API 密钥", "计算配额", "存储配额"], ["API keys", "Compute quota", "Storage quota"]),
         ("/accounts/password/", ["修改密码"], ["Change password"]),
+        ("/serving/", ["模型服务", "新建服务", "流量权重", "单副本阈值", "已保存（未部署）"],
+         ["Model services", "New service", "Traffic weight", "Per-replica threshold", "Saved (not deployed)"]),
+        (f"/serving/?version={version.uid}", ["新建服务", "服务名称"], ["New service", "Service name"]),
+        (f"/serving/{world['service'].uid}/", ["版本和副本", "添加版本（金丝雀）", "权重、副本和自动扩缩容", "文本生成（对话、补全）",
+                                               "每秒请求数", "私有（仅所有者）"],
+         ["Versions and replicas", "Add a version (canary)", "Weights, replicas and autoscaling",
+          "Text generation (chat, completions)", "Private (only the owner)"]),
+        (f"/serving/{world['service'].uid}/live", ["副本", "事件", "0 次请求"], ["<h3>Replicas</h3>", "<h3>Events</h3>",
+                                                                             "0 requests"]),
+        ("/serving/playground/", ["试验场", "发送（流式）", in_script("还没有消息。")], ["Playground", "Send (streamed)", "No messages yet"]),
+        ("/chat/", ["新对话", "对话设置", "系统提示词", in_script("重新生成")],
+         ["New chat", "Conversation settings", "System prompt", "Send a message (Enter to send"]),
+        ("/registry/new/", ["注册模型版本", "应用名称", "模型中心中的模型"],
+         ["Register a model version", "Application name", "A model in the hub"]),
+        (f"/registry/{version.application.uid}/", ["部署", "评测"], [">Deploy</a>", ">Evaluate</a>"]),
+        ("/hub/model/alice/tiny/blob/README.md", ["下载", "编辑模型卡片"], [">Download</a>", "Edit card"]),
+        ("/hub/model/alice/tiny/edit/README.md", ["编辑模型卡片", "提交说明"], ["Edit the model card", "Commit message"]),
+        (f"/sgt/models/{world['sgt'].pk}/", ["添加训练数据行", "克隆到我的模型", "副本名称"],
+         ["Add training rows", "Clone into my models", "Name of your copy"]),
     ]
 
 
@@ -105,7 +135,7 @@ def test_every_main_page_in_chinese_from_the_browsers_language(client, user, wor
         for text in chinese:
             assert text in html, (path, text)
         assert "{#" not in html and "{%" not in html and "#}" not in html, path  # no template source shows
-        if not path.endswith("/panel"):  # the htmx fragment has no layout
+        if not path.endswith(("/panel", "/live")):  # the htmx fragment has no layout
             assert '<html lang="zh-hans">' in html, path
             for word in NAV_ZH:
                 assert f">{word}</a>" in html, (path, word)
@@ -126,7 +156,7 @@ def test_every_main_page_in_english_by_default(client, user, world):
                 assert text in html, (path, text)
             for text in chinese:
                 assert text not in html, (path, text)
-            if not path.endswith("/panel"):
+            if not path.endswith(("/panel", "/live")):
                 assert '<html lang="en">' in html, path
                 for word in NAV_ZH:
                     assert f">{word}</a>" not in html, (path, word)
@@ -249,3 +279,14 @@ def test_the_metric_definitions_are_in_the_catalogue(client, user):
     client.force_login(user)
     html = client.get("/evaluation/", **ZH).content.decode()
     assert "exp(loss)：模型下测试文本的困惑度" in html
+
+
+def test_file_pages_and_their_previews_in_chinese(client, auth_client, user):
+    for name, content in (("train.jsonl", b'{"text": "hello"}\n{"text": "again"}\n'), ("weights.bin", b"\x00\x01" * 50)):
+        auth_client.post(UPLOAD_FOLDER, {"file": a_file(name, content), "currentPath": "/Data"})
+    client.force_login(user)
+    table = client.get("/files/private/Data/train.jsonl", **ZH).content.decode()
+    assert "前 2 行。" in table and "下载" in table and "修改于" in table and "The first" not in table
+    binary = client.get("/files/private/Data/weights.bin", **ZH).content.decode()
+    assert "无法预览：二进制文件。" in binary and "binary file" not in binary
+    assert "No preview: binary file." in client.get("/files/private/Data/weights.bin", **EN).content.decode()
