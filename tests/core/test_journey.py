@@ -1,7 +1,8 @@
 """The researcher's journey through the pages only, in Chromium, on a real worker: upload a model
 folder and a data folder, register the model as a version, fine-tune it from the version's page
 with the form's defaults, watch the run's charts, evaluate the base and the fine-tune and compare
-them, then read a few of the same screens in Chinese."""
+them, deploy the base with the fine-tune as a 20 % canary, chat with the service, then read a few
+of the same screens in Chinese."""
 
 import json
 import re
@@ -11,7 +12,9 @@ import pytest
 
 from hub.tiny_models import build_tiny_gpt2, corpus_lines
 from registry.models import AiApplicationVersion
+from serving.models import ModelService
 from tests.files.test_browser import log_in
+from tests.serving.conftest import kill_replicas, replica_pids
 from training.models import LlmTask
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True),
@@ -47,8 +50,16 @@ def wait_text(page, selector, pattern, timeout=300_000):
     )
 
 
-def test_upload_register_fine_tune_evaluate_and_compare_from_the_pages(page, live_server, celery_worker, user,
-                                                                       password, folders):
+@pytest.fixture
+def replicas_ended(transactional_db):
+    yield
+    kill_replicas()
+    assert not replica_pids()
+
+
+def test_upload_register_fine_tune_evaluate_compare_deploy_and_chat_from_the_pages(
+    page, live_server, celery_worker, user, password, folders, replicas_ended
+):
     url = live_server.url
     model, data = folders
     log_in(page, url, user, password)
@@ -110,6 +121,36 @@ def test_upload_register_fine_tune_evaluate_and_compare_from_the_pages(page, liv
         wait_text(page, "[data-testid=status]", "Succeeded|succeeded", timeout=300_000)
     page.goto(url + f"/evaluation/compare/?tasks={','.join(evaluations)}")
     assert page.locator("text=perplexity").first.is_visible()
+
+    # Deploy the base from its version's Deploy action, then the fine-tune as a 20 % canary.
+    base = AiApplicationVersion.objects.get(uid=base_uid)
+    page.goto(url + f"/registry/{base.application.uid}/")
+    page.click("[data-testid=action-deploy]")
+    page.fill("#id_name", "journey")
+    page.click("[data-testid=deploy]")
+    page.wait_for_url(re.compile(r".*/serving/\w+/$"))
+    service = ModelService.objects.get(owner=user, name="journey")
+    page.fill("#id_canary-version", tuned.uid)
+    page.fill("#id_canary-rate", "20")
+    page.click("[data-testid=add-version]")
+    page.wait_for_load_state()
+    page.fill("#id_v1-rate", "80")  # the base keeps 80 of 100
+    page.click("[data-testid=version-settings-1] button[type=submit]")
+    page.wait_for_load_state()
+    assert sorted(service.versions.values_list("rate", flat=True)) == [20, 80]
+    # The live part follows both versions to running by itself.
+    page.wait_for_function(
+        "() => { const live = document.querySelector('[data-testid=service-live]');"
+        " return live && !live.hasAttribute('hx-get'); }", timeout=300_000)
+    assert set(service.versions.values_list("status", flat=True)) == {"running"}
+
+    # Chat with the service: a streamed answer from one of its versions.
+    page.goto(url + "/chat/")
+    page.select_option("[data-testid=model-picker]", "serving:journey")
+    page.fill("[data-testid=chat-input]", "The river runs")
+    page.click("[data-testid=chat-send]")
+    page.locator(".msg.chatcar[data-done=true] .text").wait_for(timeout=120_000)
+    assert page.locator(".msg.chatcar[data-done=true] .text").inner_text().strip()
 
     # The same screens in Chinese, switched from the navigation.
     page.goto(url + "/training/")
