@@ -59,7 +59,7 @@ def test_detail_answers_are_downsampled(browser_client, run, training_space):
         evals = [m["step"] for m in rows if m["eval_loss"] is not None]
         assert len(losses) <= 200 and losses[0] == 1 and losses[-1] == 1000
         assert evals == list(range(100, 1001, 100))  # few evaluations: all of them
-        assert set(rows[0]) == {"step", "epoch", "loss", "eval_loss", "learning_rate", "tokens_per_second", "time"}
+        assert set(rows[0]) == {"step", "epoch", "loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_second", "time"}
 
 
 def test_the_run_page_shows_the_cadences_chosen_and_the_evaluation_share(browser_client, run):
