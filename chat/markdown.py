@@ -11,12 +11,11 @@ class names such as "k" or "s2"); links only with http, https or mailto URLs (a
 import re
 
 import markdown
-import nh3
 from markdown.extensions.codehilite import CodeHiliteExtension
 from markdown.extensions.tables import TableExtension
 from pygments.formatters import HtmlFormatter
 
-from core.markdown import ALIGNED, ALLOWED_TAGS, URL_SCHEMES, _EscapeRawHtml
+from core.markdown import ALLOWED_TAGS, _EscapeRawHtml, make_cleaner
 
 TAGS = ALLOWED_TAGS - {"img"} | {"div", "span"}
 ATTRIBUTES = {
@@ -44,16 +43,7 @@ def _keep_attribute(tag, attribute, value):
     return None
 
 
-_CLEANER = nh3.Cleaner(
-    tags=TAGS,
-    clean_content_tags={"script", "style"},
-    attributes=ATTRIBUTES,
-    attribute_filter=_keep_attribute,
-    tag_attribute_values=ALIGNED,
-    url_schemes=URL_SCHEMES,
-    link_rel="nofollow noopener noreferrer",
-    strip_comments=True,
-)
+_CLEANER = make_cleaner(tags=TAGS, attributes=ATTRIBUTES, attribute_filter=_keep_attribute)
 
 # The colours of highlighted code (Pygments' default style), put in the chat page's <style>.
 HIGHLIGHT_CSS = HtmlFormatter(style="default").get_style_defs(".msg .highlight")

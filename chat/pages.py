@@ -192,10 +192,9 @@ def send(request):
     return _event_stream(events())
 
 
-@require_POST
-def regenerate(request, chat_id):
-    """POST JSON {model?, system_prompt?, temperature?}: the last answer is replaced by a new one
-    (streamed as _reply_events)."""
+def _answer_again(request, chat_id, prepare):
+    """The conversation's settings from the JSON body, `prepare(conversation, body)` (which drops the
+    messages to answer again), then the model's new answer streamed as _reply_events."""
     body, error = _json_body(request)
     if error:
         return error
@@ -203,31 +202,26 @@ def regenerate(request, chat_id):
         conversation = selectors.conversation_by_chat_id(request.user, chat_id)
         with transaction.atomic():
             _apply_settings(request, conversation, body, body.get("model") or "")
-            services.prepare_regenerate(conversation)
+            prepare(conversation, body)
     except NotFound:
         return _error(404, _("conversation not found"))
     except DomainError as exc:
         return _error(exc.status_code, exc.message)
     return _event_stream(_reply_events(conversation, body.get("model") or ""))
+
+
+@require_POST
+def regenerate(request, chat_id):
+    """POST JSON {model?, system_prompt?, temperature?}: the last answer is replaced by a new one."""
+    return _answer_again(request, chat_id, lambda conversation, body: services.prepare_regenerate(conversation))
 
 
 @require_POST
 def edit(request, chat_id):
     """POST JSON {message_id, content, model?, system_prompt?, temperature?}: one of the user's
     messages gets the new text, every message after it goes, and the model answers again."""
-    body, error = _json_body(request)
-    if error:
-        return error
-    try:
-        conversation = selectors.conversation_by_chat_id(request.user, chat_id)
-        with transaction.atomic():
-            _apply_settings(request, conversation, body, body.get("model") or "")
-            services.prepare_edit(conversation, body.get("message_id"), body.get("content"))
-    except NotFound:
-        return _error(404, _("conversation not found"))
-    except DomainError as exc:
-        return _error(exc.status_code, exc.message)
-    return _event_stream(_reply_events(conversation, body.get("model") or ""))
+    return _answer_again(request, chat_id, lambda conversation, body: services.prepare_edit(
+        conversation, body.get("message_id"), body.get("content")))
 
 
 @login_required

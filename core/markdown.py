@@ -38,16 +38,22 @@ def _keep_attribute(tag, attribute, value):
     return value
 
 
-_CLEANER = nh3.Cleaner(
-    tags=ALLOWED_TAGS,
-    clean_content_tags={"script", "style"},
-    attributes=ALLOWED_ATTRIBUTES,
-    attribute_filter=_keep_attribute,
-    tag_attribute_values=ALIGNED,
-    url_schemes=URL_SCHEMES,
-    link_rel="nofollow noopener noreferrer",
-    strip_comments=True,
-)
+def make_cleaner(*, tags, attributes, attribute_filter):
+    """An nh3 cleaner with this module's rules (no script or style content, safe URL schemes,
+    aligned table cells, links rel=nofollow, no comments) and the caller's tags and attributes."""
+    return nh3.Cleaner(
+        tags=tags,
+        clean_content_tags={"script", "style"},
+        attributes=attributes,
+        attribute_filter=attribute_filter,
+        tag_attribute_values=ALIGNED,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+_CLEANER = make_cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, attribute_filter=_keep_attribute)
 
 
 class _EscapeRawHtml(Extension):

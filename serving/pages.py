@@ -149,15 +149,20 @@ def add_version(request, uid):
     return _render_detail(request, _service(request, uid), canary_form=form, status=400)
 
 
+def _owned_version(request, uid):
+    """(version, service) of a version of the user's own service; 404 for anyone else's."""
+    try:
+        version = selectors.get_version_for_user(request.user, uid)
+        return version, services.get_owned_service(request.user, version.service.uid)
+    except DomainError:
+        raise Http404("No such version") from None
+
+
 @login_required
 @require_POST
 def version_settings(request, uid):
     """A version's traffic weight, replica bounds and autoscaling, from one form."""
-    try:
-        version = selectors.get_version_for_user(request.user, uid)
-        service = services.get_owned_service(request.user, version.service.uid)
-    except DomainError:
-        raise Http404("No such version") from None
+    version, service = _owned_version(request, uid)
     form = ScalingForm(request.POST, prefix=f"v{version.number}")
     if form.is_valid():
         data = form.cleaned_data
@@ -213,11 +218,7 @@ def service_action(request, uid, action):
 @require_POST
 def version_rate(request, uid):
     """A version's traffic weight alone; a bad weight is shown on the service page's form (400)."""
-    try:
-        version = selectors.get_version_for_user(request.user, uid)
-        service = services.get_owned_service(request.user, version.service.uid)
-    except DomainError:
-        raise Http404("No such version") from None
+    version, service = _owned_version(request, uid)
     try:
         services.update_rate(actor=request.user, version=version, rate=request.POST.get("rate"))
     except DomainError as exc:
