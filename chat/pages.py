@@ -3,12 +3,16 @@
 import json
 import uuid
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, InvalidInput, NotFound
@@ -62,15 +66,49 @@ def _page(request, conversation=None):
             "models": models,
             "selected_model": selected,
             "starters": selectors.random_prompts(request.user, STARTER_CARDS) if conversation is None else [],
+            "prefill": _prompt_text(request),
             "highlight_css": HIGHLIGHT_CSS,
             "chat_words": _chat_words(),
         },
     )
 
 
+def _prompt_text(request):
+    """The text of the library prompt `?prompt=<id>` (one the user can see), to start a message with."""
+    value = request.GET.get("prompt", "")
+    if not value.isdigit():
+        return ""
+    prompt = selectors.prompts_visible_to(request.user).filter(pk=int(value)).first()
+    return prompt.text if prompt else ""
+
+
 @login_required
 def index(request):
     return _page(request)
+
+
+class PromptForm(forms.Form):
+    title = forms.CharField(max_length=100, label=_lazy("Title"))
+    text = forms.CharField(max_length=4000, label=_lazy("Prompt"), widget=forms.Textarea(attrs={"rows": 4}))
+
+
+@login_required
+def prompt_library(request):
+    """The prompt library: browse and search the public prompts and one's own, add one, use one."""
+    form = PromptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.add_prompt(request.user, form.cleaned_data["title"], form.cleaned_data["text"])
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("The prompt was added to your library."))
+            return redirect("chat:prompts")
+    query = request.GET.get("q", "").strip()[:200]
+    prompts = selectors.prompts_visible_to(request.user).order_by("-owner_id", "title", "pk")
+    if query:
+        prompts = prompts.filter(Q(title__icontains=query) | Q(text__icontains=query))
+    return render(request, "chat/prompts.html", {"form": form, "prompts": prompts[:500], "query": query})
 
 
 @login_required
@@ -263,6 +301,7 @@ def export(request, chat_id, fmt):
 
 urlpatterns = [
     path("chat/", index, name="index"),
+    path("chat/prompts/", prompt_library, name="prompts"),
     path("chat/send", send, name="send"),
     path("chat/c/<str:chat_id>/", conversation_page, name="conversation"),
     path("chat/c/<str:chat_id>/rename", rename, name="rename"),
