@@ -1,16 +1,18 @@
-"""The researcher's journey through the pages only, in Chromium, on a real worker: upload a model
-folder and a data folder, register the model as a version, fine-tune it from the version's page
+"""The researcher's journey through the pages only, in Chromium, on a real worker, from a fresh
+`seed_demo` and its demo researcher: upload a model folder, register the model as a version, fine-tune it from the version's page
 with the form's defaults, watch the run's charts, evaluate the base and the fine-tune and compare
 them, deploy the base with the fine-tune as a 20 % canary, chat with the service, then read a few
 of the same screens in Chinese."""
 
-import json
 import re
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
-from hub.tiny_models import build_tiny_gpt2, corpus_lines
+from hub.tiny_models import build_tiny_gpt2
 from registry.models import AiApplicationVersion
 from serving.models import ModelService
 from tests.files.test_browser import log_in
@@ -24,15 +26,9 @@ UUID = re.compile(r"[0-9a-f]{32}")
 
 
 @pytest.fixture
-def folders(tmp_path):
-    """A tiny GPT-2 as a save_pretrained folder, and a data folder in the platform's layout."""
-    model = build_tiny_gpt2(tmp_path / "tiny", train_steps=20)
-    data = tmp_path / "Data"
-    lines = corpus_lines()
-    for split, part in (("train", lines[:16]), ("validate", lines[16:20]), ("test", lines[20:26])):
-        (data / split).mkdir(parents=True)
-        (data / split / f"{split}.jsonl").write_text("".join(json.dumps({"text": line}) + "\n" for line in part))
-    return Path(model), data
+def model_folder(tmp_path):
+    """A tiny GPT-2 as a save_pretrained folder, as a researcher would have it on their machine."""
+    return Path(build_tiny_gpt2(tmp_path / "journey-gpt2", train_steps=20))
 
 
 def upload_folder(page, url, folder):
@@ -58,15 +54,16 @@ def replicas_ended(transactional_db):
 
 
 def test_upload_register_fine_tune_evaluate_compare_deploy_and_chat_from_the_pages(
-    page, live_server, celery_worker, user, password, folders, replicas_ended
+    page, live_server, celery_worker, model_folder, replicas_ended
 ):
     url = live_server.url
-    model, data = folders
-    log_in(page, url, user, password)
+    model = model_folder
+    call_command("seed_demo", stdout=StringIO())
+    user = get_user_model().objects.get(username="researcher")
+    log_in(page, url, user, "crucible-researcher")
 
-    # Files: the model folder and the data folder, uploaded whole.
+    # Files: the model folder, uploaded whole (the demo's /Data holds train/, validate/ and test/).
     upload_folder(page, url, model)
-    upload_folder(page, url, data)
 
     # Registry: a version from the model folder, picked from the folder picker.
     page.goto(url + "/registry/")
@@ -161,3 +158,11 @@ def test_upload_register_fine_tune_evaluate_compare_deploy_and_chat_from_the_pag
     assert "损失" in page.content()
     page.goto(url + f"/registry/{tuned.application.uid}/")
     assert page.locator("[data-testid=action-evaluate]").is_visible()
+    headings = {"/files/": "文件", "/registry/new/": "注册模型版本", f"/training/?version={tuned.uid}": "训练",
+                f"/evaluation/compare/?tasks={','.join(evaluations)}": "对比", f"/serving/{service.uid}/": "journey",
+                "/chat/": "新对话"}
+    for path, word in headings.items():
+        page.goto(url + path)
+        assert page.locator("html").get_attribute("lang") == "zh-hans", path
+        assert word in page.locator("main").inner_text(), path
+    assert not page.js_errors

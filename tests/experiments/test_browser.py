@@ -42,6 +42,12 @@ def test_design_validate_start_and_watch_a_run(page, live_server, celery_worker,
     wait_until(lambda: ExperimentRun.objects.get(pk=run.pk).status == JobStatus.SUCCEEDED, timeout=60, message="run")
     page.wait_for_selector("[data-status=succeeded]", timeout=15_000)
     page.wait_for_selector("#run-panel video")
+    # The operator downloads the run's video: a real MP4.
+    with page.expect_download() as info:
+        page.click("[data-testid=video-download]")
+    assert info.value.suggested_filename.endswith(".mp4")
+    with open(info.value.path(), "rb") as video:
+        assert b"ftyp" in video.read(64)
     # The chart polls the telemetry on its own 2 s timer, apart from the status panel's: wait for it.
     page.wait_for_function("() => Chart.getChart('temperature-chart').data.datasets[1].data.length > 100",
                            timeout=15_000)
