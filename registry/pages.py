@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError
 from files.selectors import folder_paths
 from hub import selectors as hub_selectors
+from training import selectors as training_selectors
+from training.models import LlmTask
 
 from . import selectors, services
 from .forms import NewVersionForm
@@ -30,7 +32,12 @@ def application_detail(request, uid):
         app = selectors.get_application_for_user(request.user, uid, field="id")
     except DomainError:
         raise Http404("No such application") from None
-    versions = selectors.versions_of(app)
+    versions = list(selectors.versions_of(app))
+    for version in versions:  # lineage by name: the run that produced it and that run's base model
+        task_id = version.train_task_version_id or version.llm_fine_tune_task_id
+        task = (training_selectors.visible(LlmTask, request.user).filter(pk=int(task_id)).first()
+                if str(task_id).isdigit() else None)
+        version.origin = {"task": task, "lineage": training_selectors.lineage(task)} if task else None
     return render(
         request,
         "registry/detail.html",

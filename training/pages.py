@@ -150,6 +150,7 @@ def llm_task(request, pk):
         raise Http404("No such task") from None
     return render(request, "training/task.html", {
         "task": task, "version": selectors.produced_version(task), "merged": _version(task.merged_version_id),
+        "lineage": selectors.lineage(task),
         "common": hyper.as_config_lists(task.hyper_parameters)[0] + hyper.as_config_lists(task.hyper_parameters)[1],
         "metrics_url": reverse("training:api-llm-task-metrics", args=[task.pk]),
         "schedule": schedule_rows(task.schedule),

@@ -6,13 +6,14 @@ from django.conf import settings
 from django.db.models import Q
 
 from core.child_process import read_log_tail
-from core.errors import Forbidden, InvalidInput, NotFound
+from core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from core.models import JobStatus
 from core.selectors import STATUS_ALIASES
-from registry.selectors import public_version_id, version_by_pk
+from hub import selectors as hub
+from registry.selectors import public_version_id, resolve_version, version_by_pk
 
 from .hyper import as_config_lists
-from .models import CodeTask, LlmTask
+from .models import CodeTask, LlmTask, ModelSource
 
 MAX_PAGE_SIZE = 100
 LOG_TAIL_CHARS = 20_000
@@ -294,6 +295,34 @@ def produced_model_json(task):
 
 def produced_version(task):
     return version_by_pk(task.produced_version_id)
+
+
+def lineage(task):
+    """Where a run's base model and data came from, by name, for its page: {"model": (kind, name,
+    target), "data": (kind, name, target)}; target is a registry version, a hub repository, or a
+    folder path of the owner's files, and None when it is gone or hidden from the owner."""
+    def hub_repo(full_name, type):
+        try:
+            return hub.find_repository(task.owner, full_name, type=type)
+        except DomainError:
+            return None
+
+    if task.model_source == ModelSource.REGISTRY:
+        try:
+            version = resolve_version(task.owner, task.model_ref)
+        except DomainError:
+            version = None
+        name = f"{version.application.name} {version.version}" if version else task.model_ref
+        model = ("registry", name, version)
+    elif task.model_source == ModelSource.FILES:
+        model = ("files", "/" + task.model_ref, task.model_ref)
+    else:
+        model = ("hub", task.model_ref, hub_repo(task.model_ref, "model"))
+    if task.data_source == "hub":
+        data = ("hub", task.data_ref, hub_repo(task.data_ref, "dataset"))
+    else:
+        data = ("files", "/" + task.data_ref, task.data_ref)
+    return {"model": model, "data": data}
 
 
 def produced_models(user, body):

@@ -105,6 +105,11 @@ def test_upload_register_fine_tune_evaluate_compare_deploy_and_chat_from_the_pag
     task = LlmTask.objects.get(name="journey-lora")
     tuned = AiApplicationVersion.objects.get(pk=task.produced_version_id)
     assert page.locator("[data-testid=produced-model]").is_visible()
+    # Lineage by name: the run names its base version and data folder; the produced version its run.
+    assert page.locator("[data-testid=base-model] a").inner_text() == "journey-base 0.0.1"
+    assert page.locator("[data-testid=data-source] a").inner_text() == "/Data"
+    page.goto(url + f"/registry/{tuned.application.uid}/")
+    assert page.locator("[data-testid=origin-task]").inner_text() == "journey-lora"
 
     # Evaluate the base and the fine-tune from their versions' pages, then compare them.
     evaluations = []

@@ -115,3 +115,21 @@ def test_runs_compare_on_one_chart_and_others_runs_stay_out(browser_client, user
     page = browser_client.get("/training/compare", {"task": [mine[0].pk, mine[1].pk, theirs.pk]}).content.decode()
     assert "run-0 (#" in page and "run-1 (#" in page and "bobs-run" not in page
     assert 'id="compare-data"' in page and "[[1, 2.0, null]]" in page
+
+
+def test_a_run_and_its_result_show_where_they_came_from_by_name(browser_client, user, tiny_model_dir):
+    from registry.services import register_training_result
+    from training.models import LlmTask
+
+    base = register_training_result(owner=user, application_name="base-model", folder=tiny_model_dir)
+    task = LlmTask.objects.create(owner=user, name="tuned", model_source="registry", model_ref=base.uid,
+                                  data_source="files", data_ref="Data")
+    result = register_training_result(owner=user, application_name="tuned", folder=tiny_model_dir,
+                                       training_task_id=task.pk)
+    page = browser_client.get(f"/training/tasks/{task.pk}/").content.decode()
+    assert f'<a href="/registry/{base.application.uid}/">base-model 0.0.1</a>' in page
+    assert '<a href="/files/private/Data">/Data</a>' in page and base.uid not in page.split("data-testid=\"base-model\"")[1][:200]
+    registry = browser_client.get(f"/registry/{result.application.uid}/").content.decode()
+    assert f'href="/training/tasks/{task.pk}/" data-testid="origin-task">tuned</a>' in registry
+    assert f'<a href="/registry/{base.application.uid}/">base-model 0.0.1</a>' in registry
+    assert f'href="/evaluation/version/{result.uid}/"' in registry
