@@ -19,6 +19,7 @@ from accounts.selectors import storage_left
 from core import sandbox
 from core.child_process import child_env, run_child
 from core.jobs import JobCancelled
+from hub import selectors as hub
 
 from . import selectors
 from .models import EvaluationTask, Kind, MetricValue, Source
@@ -46,25 +47,6 @@ def allowance(task, *folders):
 # --- materializing inputs -------------------------------------------------------------------------
 
 
-def materialize_hub_repo(owner, full_name, type, dest):
-    from hub import selectors as hub
-    from hub.storage import open_blob
-
-    repo = hub.find_repository(owner, full_name, type=type)
-    if repo.head is None:
-        raise EvaluationFailed(f"{full_name} has no commits")
-    root = Path(dest).resolve()
-    for entry in repo.head.entries.select_related("blob"):
-        if entry.blob_id is None:
-            continue
-        target = (root / entry.path).resolve()
-        if root not in target.parents:
-            raise EvaluationFailed(f"refusing to write outside {root}: {entry.path}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open_blob(entry.blob) as source, open(target, "wb") as out:
-            shutil.copyfileobj(source, out, 1024 * 1024)
-
-
 def materialize(owner, source, ref, dest, *, what):
     """A model or dataset from the registry, the private space or the hub into `dest`."""
     from files import selectors as files
@@ -78,7 +60,7 @@ def materialize(owner, source, ref, dest, *, what):
     elif source == Source.FILES:
         files.materialize(owner, "private", ref, dest)
     elif source == Source.HUB:
-        materialize_hub_repo(owner, ref, "dataset" if what == "dataset" else "model", dest)
+        hub.materialize_repository(owner, ref, dest, type="dataset" if what == "dataset" else "model")
     else:
         raise EvaluationFailed(f"no {what} to materialize")
     return dest

@@ -3,6 +3,8 @@
 import datetime
 import hashlib
 import re
+import shutil
+from pathlib import Path
 
 import yaml
 from django.conf import settings
@@ -414,3 +416,33 @@ def repository_size(commit):
         return 0, 0
     totals = TreeEntry.objects.filter(commit=commit).aggregate(total=Sum("blob__size"), n=Count("id"))
     return totals["total"] or 0, totals["n"] or 0
+
+
+# --- copying a repository out -------------------------------------------------------------
+
+
+def materialize(repo, dest, *, commit=None):
+    """Write the files of `repo` at `commit` (default: its head) into the folder `dest` (created),
+    as `from_pretrained` and `load_dataset` read them; entries without content are skipped. The one
+    copy of a hub repository into a work folder, for training, evaluation, serving and the registry."""
+    commit = commit or repo.head
+    if commit is None:
+        raise InvalidInput(f"{repo.full_name} has no commits")
+    root = Path(dest)
+    root.mkdir(parents=True, exist_ok=True)
+    root = root.resolve()
+    for entry in commit.entries.select_related("blob"):
+        if entry.blob_id is None:
+            continue
+        target = (root / entry.path).resolve()
+        if root not in target.parents:  # paths are normalised on write; belt and braces
+            raise InvalidInput(f"refusing to write outside the work folder: {entry.path}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_blob(entry.blob) as source, open(target, "wb") as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+    return root
+
+
+def materialize_repository(user, full_name, dest, *, type=None):
+    """materialize() of the repository `full_name` that `user` can read (404 for others)."""
+    return materialize(find_repository(user, full_name, type=type), dest)

@@ -1,7 +1,6 @@
 """Reads of the model registry: visibility, lookups, and a version's files on local disk."""
 
 import re
-import shutil
 from pathlib import Path
 
 from django.db.models import Count, OuterRef, Subquery, Sum
@@ -9,12 +8,12 @@ from django.db.models import Count, OuterRef, Subquery, Sum
 from core.errors import InvalidInput, NotFound
 from core.models import JobStatus
 from hub.selectors import entry_at
+from hub.selectors import materialize as hub_materialize
 from hub.storage import open_blob
 
 from .models import AiApplication, AiApplicationVersion, VersionStatus
 
 UID_RE = re.compile(r"^[0-9a-f]{32}\Z")
-COPY_CHUNK = 1024 * 1024
 CONFIG_FILES = ("config.json", "adapter_config.json")
 CONFIG_TEXT_MAX = 64 * 1024
 
@@ -194,18 +193,8 @@ def materialize_version(version, dest_dir):
     """
     if version.status != VersionStatus.IMPORTED or version.commit_id is None:
         raise InvalidInput(f"version {version.version} is {version.get_status_display().lower()}, not imported")
-    dest = Path(dest_dir)
-    dest.mkdir(parents=True, exist_ok=True)
-    root = dest.resolve()
-    for item in version.files:
-        target = (dest / item["path"]).resolve()
-        if root not in target.parents:  # hub paths are normalised on write; belt and braces
-            raise InvalidInput(f"refusing to write outside {root}: {item['path']}")
-        entry = entry_at(version.commit, item["path"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open_blob(entry.blob) as source, open(target, "wb") as out:
-            shutil.copyfileobj(source, out, COPY_CHUNK)
-    return dest
+    hub_materialize(version.application.repository, dest_dir, commit=version.commit)
+    return Path(dest_dir)
 
 
 def hub_revision_url(version):

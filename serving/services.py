@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.services import enqueue_job
+from hub import selectors as hub_selectors
 
 from . import conf, gateway, kserve, processes, selectors
 from .models import (
@@ -474,12 +475,9 @@ def resolve_adapter_base(app_version, folder, handle):
         handle.log(f"adapter base: the base model of training task {task.pk}")
         return _materialize_once(dest, lambda tmp: materialize_model(task, tmp))
     if base.count("/") == 1:
-        from hub.selectors import find_repository
-        from training.execution import materialize_hub_repo
-
-        repo = find_repository(owner, base, type="model")
+        repo = hub_selectors.find_repository(owner, base, type="model")
         handle.log(f"adapter base: hub model {repo.full_name}")
-        return _materialize_once(dest, lambda tmp: (tmp.mkdir(parents=True), materialize_hub_repo(base, "model", tmp, owner)))
+        return _materialize_once(dest, lambda tmp: hub_selectors.materialize(repo, tmp))
     raise InvalidInput(f"the adapter's base model {base or '(none)'} is neither a local folder nor a hub model")
 
 

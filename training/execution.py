@@ -16,6 +16,7 @@ from accounts.selectors import storage_left
 from core import sandbox
 from core.child_process import append_job_log, child_env, run_child, run_quiet
 from core.jobs import JobCancelled
+from hub import selectors as hub
 
 from . import lineage, selectors
 from .models import CodeTask, LlmTask, MetricRow
@@ -33,24 +34,6 @@ class TaskFailed(Exception):
 # --- materializing inputs -----------------------------------------------------------------------
 
 
-def materialize_hub_repo(repo_full_name, type, dest, owner):
-    from hub import selectors as hub
-    from hub.storage import open_blob
-
-    repo = hub.find_repository(owner, repo_full_name, type=type)
-    if repo.head is None:
-        raise TaskFailed(f"{repo_full_name} has no commits")
-    dest = Path(dest)
-    for entry in repo.head.entries.select_related("blob"):
-        target = (dest / entry.path).resolve()
-        if dest.resolve() not in target.parents:
-            raise TaskFailed(f"refusing to write outside {dest}: {entry.path}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open_blob(entry.blob) as source, open(target, "wb") as out:
-            shutil.copyfileobj(source, out, 1024 * 1024)
-    return dest
-
-
 def materialize_model(task, dest):
     from files import selectors as files
 
@@ -64,7 +47,7 @@ def materialize_model(task, dest):
     elif task.model_source == "files":
         files.materialize(task.owner, "private", task.model_ref, dest)
     else:
-        materialize_hub_repo(task.model_ref, "model", dest, task.owner)
+        hub.materialize_repository(task.owner, task.model_ref, dest, type="model")
     if not (dest / "config.json").exists():
         raise TaskFailed("the base model has no config.json")
 
@@ -76,7 +59,7 @@ def materialize_data(task, dest):
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     if task.data_source == "hub":
-        materialize_hub_repo(task.data_ref, "dataset", dest, task.owner)
+        hub.materialize_repository(task.owner, task.data_ref, dest, type="dataset")
     else:
         files.materialize(task.owner, "private", task.data_ref, dest)
 

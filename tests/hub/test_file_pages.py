@@ -49,3 +49,24 @@ def test_the_owner_edits_the_card_and_its_header_sets_the_tags(client, user, oth
     assert set(repo.tags.values_list("name", flat=True)) == {"Text Generation", "English"}
     page = client.get("/hub/model/alice/tiny/").content.decode()
     assert "Now with a card." in page and "Text Generation" in page
+
+
+def test_materialize_copies_a_revision_and_stays_inside_its_folder(user, other_user, tmp_path):
+    from core.errors import DomainError
+    from hub import selectors
+    from hub.models import Repository
+
+    repo = make_repo(user, "weights", files={"config.json": b"{}", "sub/a.txt": b"one"})
+    first = repo.head
+    from tests.hub.factories import upload
+    upload(repo, user, {"sub/a.txt": b"two"})
+    repo = Repository.objects.get(pk=repo.pk)
+    out = selectors.materialize(repo, tmp_path / "head")
+    assert (out / "sub/a.txt").read_bytes() == b"two" and (out / "config.json").read_bytes() == b"{}"
+    old = selectors.materialize(repo, tmp_path / "old", commit=first)
+    assert (old / "sub/a.txt").read_bytes() == b"one"
+    private = make_repo(user, "private", private=True, files={"x.txt": b"x"})
+    with pytest.raises(DomainError):
+        selectors.materialize_repository(other_user, private.full_name, tmp_path / "stolen")
+    with pytest.raises(DomainError, match="has no commits"):
+        selectors.materialize(make_repo(user, "empty"), tmp_path / "empty")

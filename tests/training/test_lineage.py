@@ -30,3 +30,17 @@ def test_a_peft_adapter_folder_is_rewritten_to_name_its_base_and_no_path(tmp_pat
     assert "base_model: crucible/tiny-gpt2" in card and "base_model:adapter:crucible/tiny-gpt2" in card
     assert json.loads((final / "trainer_state.json").read_text())["best_model_checkpoint"] == "./checkpoints/checkpoint-5"
     assert not (final / "training_args.bin").exists() and (final / "adapter_model.safetensors").exists()
+
+
+def test_a_hub_base_model_is_copied_by_the_hubs_materialize_and_named_by_its_repository(db, user, tmp_path):
+    from tests.hub.factories import make_repo
+    from training.execution import materialize_model
+    from training.lineage import base_model_name
+    from training.models import LlmTask
+
+    make_repo(user, "base", files={"config.json": b'{"model_type": "gpt2"}', "tokenizer.json": b"{}"})
+    task = LlmTask.objects.create(owner=user, name="t", model_source="hub", model_ref="alice/base",
+                                  data_source="files", data_ref="Data")
+    materialize_model(task, tmp_path / "base_model")
+    assert json.loads((tmp_path / "base_model" / "config.json").read_text()) == {"model_type": "gpt2"}
+    assert base_model_name(task) == "alice/base"
