@@ -1,11 +1,13 @@
 """Writes of serving: services and versions from the spec's request, deploy/stop/delete
 jobs, replica lifecycle on the serving host, and the OpenAI-shaped calls of the gateway."""
 
+import base64
 import json
 import logging
 import math
 import secrets
 import shutil
+import struct
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +20,10 @@ from django.utils import timezone
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.services import enqueue_job
 from hub import selectors as hub_selectors
+from registry.models import VersionStatus as RegistryStatus
+from registry.selectors import materialize_version, resolve_version
+from training.execution import materialize_model
+from training.models import LlmTask
 
 from . import conf, gateway, kserve, processes, selectors
 from .models import (
@@ -135,9 +141,6 @@ def has_gpu():
 
 
 def clean_version(actor, data, index):
-    from registry.models import VersionStatus as RegistryStatus
-    from registry.selectors import resolve_version
-
     where = f"modelServerVersions[{index}]"
     if not isinstance(data, dict):
         raise InvalidInput(f"{where}: must be an object")
@@ -463,15 +466,8 @@ def resolve_adapter_base(app_version, folder, handle):
         return Path(base)
     dest = models_dir() / f"{app_version.uid}-base"
     owner = app_version.application.owner
-    try:
-        from training.models import LlmTask
-
-        task = LlmTask.objects.filter(produced_version_id=app_version.pk).first()
-    except Exception:  # the training app is optional here
-        task = None
+    task = LlmTask.objects.filter(produced_version_id=app_version.pk).first()
     if task is not None:
-        from training.execution import materialize_model
-
         handle.log(f"adapter base: the base model of training task {task.pk}")
         return _materialize_once(dest, lambda tmp: materialize_model(task, tmp))
     if base.count("/") == 1:
@@ -482,8 +478,6 @@ def resolve_adapter_base(app_version, folder, handle):
 
 
 def prepare_model(version, handle):
-    from registry.selectors import materialize_version
-
     app_version = version.application_version
     if app_version is None:
         raise InvalidInput("the registry version of this service version was deleted")
@@ -829,9 +823,6 @@ def embeddings(*, user, model, input, encoding_format="float"):
     data = []
     for index, vector in enumerate(result["data"]):
         if encoding_format == "base64":
-            import base64
-            import struct
-
             vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
         data.append({"object": "embedding", "index": index, "embedding": vector})
     return {"object": "list", "data": data, "model": service.name,
