@@ -8,6 +8,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from registry.selectors import resolve_version
+
 from . import selectors, services
 
 TAGS = ["evaluation"]
@@ -57,8 +59,6 @@ class TaskCancelView(APIView):
 class VersionEvaluationsView(APIView):
     @extend_schema(tags=TAGS, summary="The evaluations of a registry version", responses=dict)
     def get(self, request, version_id):
-        from registry.selectors import resolve_version
-
         version = resolve_version(request.user, version_id, field="version_id")
         tasks = selectors.evaluations_for_version(version).filter(pk__in=selectors.visible(request.user))
         return Response({"versionId": version.uid, "evaluations": [selectors.api_json(t) for t in tasks]})

@@ -13,13 +13,17 @@ import shutil
 import sys
 from pathlib import Path
 
+from django.core.files import File
 from django.db import transaction
 
 from accounts.selectors import storage_left
 from core import sandbox
 from core.child_process import child_env, run_child
+from core.errors import DomainError
 from core.jobs import JobCancelled
+from files import selectors as files
 from hub import selectors as hub
+from registry.selectors import materialize_version, resolve_version
 
 from . import selectors
 from .models import EvaluationTask, Kind, MetricValue, Source
@@ -49,13 +53,9 @@ def allowance(task, *folders):
 
 def materialize(owner, source, ref, dest, *, what):
     """A model or dataset from the registry, the private space or the hub into `dest`."""
-    from files import selectors as files
-
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     if source == Source.REGISTRY:
-        from registry.selectors import materialize_version, resolve_version
-
         materialize_version(resolve_version(owner, ref), dest)
     elif source == Source.FILES:
         files.materialize(owner, "private", ref, dest)
@@ -124,9 +124,6 @@ def store_results(task, metrics, details):
 
 def copy_outputs(task, folder, handle):
     """Every file of the output folder into outputDir of the owner's private space."""
-    from django.core.files import File
-
-    from core.errors import DomainError
     from files import services as files
 
     if not task.output_dir:
@@ -208,8 +205,6 @@ def execute_builtin(task, handle, root):
 
 
 def execute_custom(task, handle, root):
-    from files import selectors as files
-
     work = root / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

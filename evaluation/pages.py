@@ -16,6 +16,7 @@ from core.formtext import in_form_words
 from core.templatetags.crucible_i18n import status_label
 from files.selectors import folder_paths
 from hub import selectors as hub_selectors
+from registry.selectors import resolve_version
 from registry.selectors import version_choices
 
 from . import metrics as builtin
@@ -141,8 +142,6 @@ def cancel(request, task_id):
 
 @login_required
 def version_page(request, version_id):
-    from registry.selectors import resolve_version
-
     try:
         version = resolve_version(request.user, version_id)
     except DomainError:

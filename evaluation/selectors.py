@@ -1,5 +1,6 @@
 """Reads: task folders, visibility, the spec's list and detail JSON, version listings, comparisons."""
 
+import json
 import math
 import uuid
 from pathlib import Path
@@ -202,8 +203,6 @@ def row_json(task):
 
 def detail_json(task):
     """The data of /api/model/evaluation/task/detail/{taskId}: the spec's fields, then ours."""
-    import json
-
     return {
         "id": str(task.uid),
         "name": task.name,

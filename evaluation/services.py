@@ -6,11 +6,17 @@ What runs on the worker is in evaluation.execution; the built-in child is evalua
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.selectors import remaining_resources
 from core import child_process
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from core.parsers import parse_json
 from core.services import enqueue_job, request_cancel
+from files import selectors as files
 from files.paths import normalize_path
+from hub import selectors as hub
+from registry.models import VersionStatus
+from registry.selectors import resolve_version
+from training.models import LlmTask
 
 from . import metrics as builtin
 from .models import EvaluationTask, Kind, Source
@@ -125,8 +131,6 @@ def parse_resource(value):
 
 def check_quota(owner, cpu, memory_gb, gpu):
     """Refuse a request that can never fit the owner's quota."""
-    from accounts.selectors import remaining_resources
-
     status = remaining_resources(owner)
     if not status["active"]:
         raise QuotaExceeded("your resource quota is not active now (outside its time window)")
@@ -154,15 +158,11 @@ def metric_names(value):
 
 
 def _folder_has(owner, folder, name):
-    from files import selectors as files
-
     node = files.get_node(owner, PRIVATE, f"{folder}/{name}" if folder else name)
     return node is not None and not node.is_dir
 
 
 def _local_model(owner, value, field):
-    from files import selectors as files
-
     path = private_path(value, field)
     try:
         files.get_folder(owner, PRIVATE, path)
@@ -177,9 +177,6 @@ def _local_model(owner, value, field):
 
 def _version(owner, value, field):
     """A registry version by its public id (section 3) or database number, if the owner may read it."""
-    from registry.models import VersionStatus
-    from registry.selectors import resolve_version
-
     try:
         version = resolve_version(owner, value, field=field)
     except NotFound:
@@ -209,8 +206,6 @@ def adapter_base(owner, body, version=None):
             raise InvalidInput("baseAiAppVersionId: must be a full model, not another adapter")
         return Source.REGISTRY, found.uid
     if version is not None and version.llm_fine_tune_task_id.isdigit():
-        from training.models import LlmTask
-
         task = LlmTask.objects.filter(pk=int(version.llm_fine_tune_task_id), owner=owner).first()
         if task is not None:
             return {"registry": Source.REGISTRY, "files": Source.FILES, "hub": Source.HUB}[task.model_source], task.model_ref
@@ -271,8 +266,6 @@ def resolve_dataset(owner, body, split, required):
     if input_type not in INPUT_TYPES:
         raise InvalidInput("inputType: must be local or dataset")
     if input_type == "dataset":
-        from hub import selectors as hub
-
         if dataset_name:
             if "/" not in dataset_name:
                 raise InvalidInput("datasetName: give owner/name of a hub dataset")
@@ -290,7 +283,6 @@ def resolve_dataset(owner, body, split, required):
         if not _has_split_files(paths, split):
             raise InvalidInput(f"dataset missing: hub dataset {repo.full_name} has no {split}/ folder with .jsonl, .json or .txt files")
         return "dataset", Source.HUB, repo.full_name, repo.uid, repo.full_name
-    from files import selectors as files
 
     if not input_dir:
         raise InvalidInput("dataset missing: inputDir is required when inputType is local")
@@ -343,8 +335,6 @@ def create_task(*, owner, data):
     input_type, data_source, data_ref, dataset_id, dataset_name = resolve_dataset(owner, body, split, required=wants_builtin)
     work_dir = private_path(text(body, "workDir"), "workDir")
     if work_dir:
-        from files import selectors as files
-
         try:
             files.get_folder(owner, PRIVATE, work_dir)
         except NotFound:

@@ -12,14 +12,27 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.text import slugify
 
-from core.errors import Conflict, InvalidInput, NotFound, TooLarge
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from core.services import enqueue_job
 from core.validators import validate_name_characters
-from files.paths import normalize_path as normalize_files_path
-from files.selectors import walk_files as walk_private_files
+from files.paths import normalize_path as files_path
+from files.selectors import walk_files
+from hub.models import Repository, RepoType
+from hub.selectors import entry_at
+from hub.services import (
+    check_quota,
+    commit_blobs,
+    commit_local_folder,
+    create_repository,
+    normalize_path,
+    validate_repo_name,
+)
+from hub.storage import open_blob, store_blob, store_bytes
+from images.selectors import find_tag
 
 from .inspection import inspect_model
 from .models import (
@@ -158,8 +171,6 @@ def clean_hyper_parameters(raw, field="hyperParameterList"):
 
 
 def _repo_name_for(name):
-    from hub.services import validate_repo_name
-
     try:
         return validate_repo_name(name)
     except InvalidInput:
@@ -170,9 +181,6 @@ def _repo_name_for(name):
 def _repository_for(owner, name):
     """The hub model repository behind a new application: the owner's repository of that
     name if it exists and backs no other application, else a new private one."""
-    from hub.models import Repository, RepoType
-    from hub.services import create_repository
-
     repo_name = _repo_name_for(name)
     existing = Repository.objects.filter(owner=owner, type=RepoType.MODEL, name=repo_name).first()
     if existing is not None:
@@ -246,9 +254,6 @@ def _check_limits(files):
 
 def _finish_version(version, commit, paths):
     """Record what the commit holds for this version: files, size, structure, parameters."""
-    from hub.selectors import entry_at
-    from hub.storage import open_blob
-
     entries = {path: entry_at(commit, path) for path in paths}
     info = inspect_model(list(entries), lambda path: open_blob(entries[path].blob))
     files = [{"path": p, "size": e.blob.size, "sha256": e.blob.sha256} for p, e in sorted(entries.items())]
@@ -290,8 +295,6 @@ def register_training_result(
     Creates the owner's application `application_name` if missing. Synchronous: the
     files are committed to the application's hub repository before this returns.
     """
-    from hub.services import check_quota, commit_local_folder, normalize_path
-
     folder = Path(folder)
     if not folder.is_dir():
         raise InvalidInput(f"{folder} is not a folder")
@@ -326,8 +329,6 @@ def register_training_result(
 
 def _check_identity(actor, data, where):
     """createUser / userName in a body are checks against the signed-in user, never identity."""
-    from core.errors import Forbidden
-
     create_user = data.get("createUser")
     if create_user not in (None, "") and str(create_user) not in (str(actor.pk), actor.username):
         raise Forbidden(f"{where}.createUser does not match the signed-in user")
@@ -338,9 +339,6 @@ def _check_identity(actor, data, where):
 
 def clean_version_request(owner, data, index, application_name):
     """One entry of aiApplicationVersionList as model fields (plus the files it will import)."""
-    from files.paths import normalize_path as files_path
-    from files.selectors import walk_files
-
     where = f"aiApplicationVersionList[{index}]"
     if not isinstance(data, dict):
         raise InvalidInput(f"{where}: must be an object")
@@ -387,8 +385,6 @@ def clean_version_request(owner, data, index, application_name):
     }
     image_ref = clean_text(data.get("image"), f"{where}.image", 300)
     if source == VersionSource.IMAGE:
-        from images.selectors import find_tag
-
         if not image_ref:
             raise InvalidInput(f"{where}.image: is required for source 2 (an imported image, name:tag)")
         try:
@@ -442,11 +438,11 @@ def create_applications_from_request(*, actor, application, versions, hyper_para
 def register_files_folder(*, owner, application_name, folder, description=""):
     """A new version (source 3, local files) of the owner's application `application_name`
     (created if missing) from a folder of their private file space, imported by a job."""
-    path = normalize_files_path(folder, field="folder")
+    path = files_path(folder, field="folder")
     if not path:
         raise InvalidInput("folder: choose a folder of your files")
     try:
-        has_files = any(not node.is_dir for _, node in walk_private_files(owner, "private", path))
+        has_files = any(not node.is_dir for _, node in walk_files(owner, "private", path))
     except NotFound:
         raise InvalidInput(f"folder: no folder /{path} in your files") from None
     if not has_files:
@@ -492,11 +488,7 @@ def import_version(job, handle):
 
 
 def _import_version(version, handle):
-    from django.core.files.storage import default_storage
-
-    from files.selectors import walk_files
     from hub.services import check_quota, commit_blobs, normalize_path
-    from hub.storage import store_blob, store_bytes
 
     app = version.application
     owner = app.owner
@@ -540,8 +532,6 @@ def register_hub_snapshot(*, owner, application_name, source_repo, description="
     The blobs are shared (content addressed), so nothing is copied; the application's own
     repository gets a commit with the same files. Used by the demo seed.
     """
-    from hub.services import commit_blobs
-
     if source_repo.head is None:
         raise InvalidInput(f"{source_repo.full_name} has no commits")
     entries = list(source_repo.head.entries.select_related("blob"))

@@ -11,14 +11,21 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 
 from accounts.selectors import storage_left
 from core import sandbox
 from core.child_process import append_job_log, child_env, run_child, run_quiet
+from core.errors import DomainError
 from core.jobs import JobCancelled
+from files import selectors as files
 from hub import selectors as hub
+from registry.selectors import materialize_version, resolve_version
+from registry.services import register_training_result
 
+from . import backends
 from . import lineage, selectors
+from .backends import mpirun_path
 from .models import CodeTask, LlmTask, MetricRow
 from .runner import METRIC_MARKER
 
@@ -35,14 +42,10 @@ class TaskFailed(Exception):
 
 
 def materialize_model(task, dest):
-    from files import selectors as files
-
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     if task.model_source == "registry":
-        from registry.selectors import materialize_version, resolve_version
-
         materialize_version(resolve_version(task.owner, task.model_ref), dest)
     elif task.model_source == "files":
         files.materialize(task.owner, "private", task.model_ref, dest)
@@ -53,8 +56,6 @@ def materialize_model(task, dest):
 
 
 def materialize_data(task, dest):
-    from files import selectors as files
-
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -173,8 +174,6 @@ def prepare_llm_run(task, handle):
 
 
 def register(task, folder, note):
-    from registry.services import register_training_result
-
     # Named by where it came from, with no path of this machine in it (training.lineage).
     lineage.publish(folder, work_root=selectors.task_dir(task), base_name=lineage.base_model_name(task))
     kind = "pretraining" if task.is_pretrain else f"{task.strategy} fine-tune"
@@ -192,8 +191,6 @@ def register(task, folder, note):
 
 def copy_to_output_dir(task, folder, handle, subfolder=""):
     """The result into the owner's private space at outputDir (quota enforced)."""
-    from django.core.files import File
-
     from files import services as files
 
     if not task.output_dir:
@@ -279,8 +276,6 @@ def snapshot(folder):
 
 
 def execute_code_task(task, handle):
-    from files import selectors as files
-
     if task.backend == "kubeflow":
         return follow_kubeflow(task, handle)
     root = selectors.task_dir(task)
@@ -293,8 +288,6 @@ def execute_code_task(task, handle):
     before = snapshot(work)
     command = task.command
     if task.type == "MPI":
-        from .backends import mpirun_path
-
         mpirun = mpirun_path()
         if not mpirun:
             raise TaskFailed("mpirun is not installed on this worker")
@@ -335,9 +328,6 @@ MAX_COPY_BACK_FILES = 1000
 
 def copy_back(task, work, before, handle):
     """New or changed files of the scratch folder -> outputDir (default workingDir) of the private space."""
-    from django.core.files import File
-
-    from core.errors import DomainError
     from files import services as files
 
     changed = [p for p, stamp in snapshot(work).items() if before.get(p) != stamp]
@@ -361,8 +351,6 @@ def copy_back(task, work, before, handle):
 
 
 def follow_kubeflow(task, handle):
-    from . import backends
-
     backends.submit(task.manifest)
     handle.log(f"submitted {task.manifest['kind']} {task.manifest['metadata']['name']} to the cluster")
     started = time.monotonic()

@@ -16,6 +16,7 @@ from core.errors import DomainError
 from core.formtext import in_form_words
 from files.selectors import folder_paths
 from hub import selectors as hub_selectors
+from registry.models import AiApplicationVersion
 from registry.selectors import version_choices
 
 from . import hyper, selectors, services
@@ -194,7 +195,6 @@ def schedule_rows(schedule):
 def _version(version_id):
     if not version_id:
         return None
-    from registry.models import AiApplicationVersion
 
     return AiApplicationVersion.objects.filter(pk=version_id).select_related("application").first()
 

@@ -3,12 +3,15 @@
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Count, Sum
 from django.db.models import Q
 
+from accounts.selectors import resource_quota
 from core.child_process import read_log_tail
 from core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from core.models import JobStatus
 from core.selectors import STATUS_ALIASES
+from core.selectors import job_models
 from hub import selectors as hub
 from registry.selectors import public_version_id, resolve_version, version_by_pk
 
@@ -119,10 +122,6 @@ def page_of(qs, body, to_json):
 
 def running_usage(user, exclude=None):
     """CPU, memory, GPU and slots held by the user's *running* jobs of every job model."""
-    from django.db.models import Count, Sum
-
-    from core.selectors import job_models
-
     used = {"cpu": 0, "gpu": 0, "memory_gb": 0.0, "job_slots": 0}
     for model in job_models():
         qs = model.objects.filter(owner=user, status=JobStatus.RUNNING)
@@ -138,8 +137,6 @@ def running_usage(user, exclude=None):
 
 def capacity_shortfall(task):
     """"" when the task fits beside the owner's running jobs, else what is short (it waits)."""
-    from accounts.selectors import resource_quota
-
     if task.owner is None:
         return ""
     limits, _quota = resource_quota(task.owner)

@@ -7,18 +7,27 @@ import re
 import shutil
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
 
+from accounts.selectors import remaining_resources
 from core.child_process import parse_env_variables
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
 from core.models import JobStatus
 from core.parsers import parse_json
 from core.services import enqueue_job, request_cancel
+from files import selectors as files
 from files.paths import normalize_path
+from hub import selectors as hub
 from registry.models import VersionStatus
 from registry.selectors import looks_like_id, resolve_application_version, resolve_version
 
+from . import backends
 from . import hyper
 from .models import CodeTask, CodeTaskType, DataSource, LlmTask, ModelSource, Strategy
+from .runner import TEXT_SUFFIXES
+from .selectors import capacity_shortfall
 
 DEFAULT_CPU = 1
 DEFAULT_MEMORY_GB = 2.0
@@ -115,8 +124,6 @@ def resources_of(body):
 
 def check_quota(owner, cpu, memory_gb, gpu):
     """Refuse a request that can never fit the owner's quota; one that only waits is accepted."""
-    from accounts.selectors import remaining_resources
-
     status = remaining_resources(owner)
     if not status["active"]:
         raise QuotaExceeded("your resource quota is not active now (outside its time window)")
@@ -152,8 +159,6 @@ def resolve_model(owner, body, is_pretrain):
     if version_id:
         return ModelSource.REGISTRY, imported(resolve_version(owner, version_id, field="modelVersionId"), "modelVersionId")
     if folder:
-        from files import selectors as files
-
         path = private_path(folder, "originModelDir")
         files.get_folder(owner, PRIVATE, path)
         if files.get_node(owner, PRIVATE, f"{path}/config.json" if path else "config.json") is None:
@@ -163,7 +168,6 @@ def resolve_model(owner, body, is_pretrain):
         if looks_like_id(model_id):
             version = resolve_application_version(owner, model_id, text(body, "modelVersion", 32), field="modelId")
             return ModelSource.REGISTRY, imported(version, "modelId")
-        from hub import selectors as hub
 
         if HUB_ID_RE.match(model_id):  # the `id` hub-api.md answers for a repository
             repo = hub.visible_repositories(owner).filter(uid=model_id, type="model").select_related("head").first()
@@ -192,8 +196,6 @@ def _has_training_files(paths):
 
 
 def hyper_suffixes():
-    from .runner import TEXT_SUFFIXES
-
     return TEXT_SUFFIXES
 
 
@@ -204,14 +206,12 @@ def resolve_data(owner, body):
     if input_type == "dataset" or (name and "/" in name and input_type != "local"):
         if not name:
             raise InvalidInput("dataSetName: the owner/name of a hub dataset is required when inputType is dataset")
-        from hub import selectors as hub
 
         repo = hub.find_repository(owner, name, type="dataset")
         paths = list(repo.head.entries.values_list("path", flat=True)) if repo.head else []
         if not _has_training_files(paths):
             raise InvalidInput(f"dataset missing: hub dataset {name} has no train/ folder with .jsonl, .json or .txt files")
         return DataSource.HUB, repo.full_name
-    from files import selectors as files
 
     folder = private_path(text(body, "inputDir") or "Data", "inputDir")
     try:
@@ -227,8 +227,6 @@ def resolve_data(owner, body):
 
 
 def read_config_json(owner, path):
-    from files import selectors as files
-
     with files.open_file(owner, PRIVATE, path) as handle:
         raw = handle.read(1024 * 1024 + 1)
     if len(raw) > 1024 * 1024:
@@ -238,8 +236,6 @@ def read_config_json(owner, path):
 
 def strategy_config(owner, strategy, profile_path):
     """(path read or "", strategy, {name: raw}) from profilePath or Config/<strategy>/config.json."""
-    from files import selectors as files
-
     if profile_path:
         path = private_path(profile_path, "profilePath")
         if files.get_node(owner, PRIVATE, path) is None:
@@ -288,8 +284,6 @@ def task_name(body, default_prefix):
     if "/" in name or any(ord(c) < 32 for c in name):
         raise InvalidInput("name: must not contain '/' or control characters")
     if not name:
-        from django.utils import timezone
-
         name = f"{default_prefix}-{timezone.now():%Y%m%d-%H%M%S}"
     return name
 
@@ -343,8 +337,6 @@ def parse_variables(value):
 
 def create_code_task(*, owner, data, queue="training"):
     """POST /kernel/trainOperator/createTask: a command in a working folder, with limits."""
-    from . import backends
-
     body = task_body(data)
     check_user_ref(owner, body)
     kind = text(body, "type", 32) or CodeTaskType.PYTORCH
@@ -361,8 +353,6 @@ def create_code_task(*, owner, data, queue="training"):
         raise InvalidInput(f"command: at most {MAX_COMMAND_CHARS} characters")
     working_dir = private_path(text(body, "workingDir"), "workingDir")
     if working_dir:
-        from files import selectors as files
-
         files.get_folder(owner, PRIVATE, working_dir)
     output_dir = private_path(text(body, "outputDir"), "outputDir") if text(body, "outputDir") else working_dir
     cpu, memory_gb, gpu, nodes = resources_of(body)
@@ -439,7 +429,6 @@ def admit(model, task_id, task_name, retry_seconds):
     """
     from config.celery import app
 
-    from .selectors import capacity_shortfall
 
     task = model.objects.filter(pk=task_id).select_related("owner").first()
     if task is None or task.status != JobStatus.QUEUED or task.cancel_requested:
@@ -449,9 +438,6 @@ def admit(model, task_id, task_name, retry_seconds):
         return True
     note = f"waiting for capacity: {short}"
     if not task.log.rstrip().endswith(note):
-        from django.db.models import F, Value
-        from django.db.models.functions import Concat
-
         model.objects.filter(pk=task_id).update(log=Concat(F("log"), Value(note + "\n")))
     app.send_task(task_name, args=[task_id], queue=task.queue or "training", countdown=retry_seconds)
     return False
