@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def slow_model(model_server):
-    model_server.delay_s = 0.4
+    model_server.delay_s = 1.0  # long enough that Stop lands well before the answer ends, even on a loaded machine
     yield model_server
     model_server.delay_s = 0.0
 
