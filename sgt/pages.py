@@ -24,6 +24,14 @@ def _visible_model(request, pk):
         raise Http404("model not found") from exc
 
 
+
+def _own_model(request, pk):
+    """A model the user owns; 404 for anyone else's, public or not (they may only read and clone it)."""
+    model = _visible_model(request, pk)
+    if model.owner_id != request.user.pk:
+        raise Http404("model not found")
+    return model
+
 @login_required
 def my_models(request):
     form = CreateModelForm(request.POST or None)
@@ -78,9 +86,7 @@ def clone(request, pk):
 @require_POST
 def add_training_data(request, pk):
     """Append rows (a CSV or JSON file, or pasted rows) and, by default, queue training."""
-    model = _visible_model(request, pk)
-    if model.owner_id != request.user.pk:
-        raise Http404("model not found")
+    model = _own_model(request, pk)
     form = TrainingDataForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -151,9 +157,7 @@ def run_model(request, pk):
 @login_required
 @require_POST
 def set_visibility(request, pk):
-    model = _visible_model(request, pk)
-    if model.owner_id != request.user.pk:
-        raise Http404("model not found")
+    model = _own_model(request, pk)
     services.set_public(model, request.POST.get("is_public") == "true")
     if model.is_public:
         messages.success(request, _("%(name)s is now public.") % {"name": model.name})
