@@ -28,7 +28,11 @@ app's services, and their answers back; the services never see the spec. One ope
 - `PageInput`: `pageNum` and `pageSize`, integers (a numeric string is accepted, a bool is not);
   missing or 0 means the first page and the default size; negative or past the maximum is a 400.
   `page(qs, data)` answers `(total, rows)` of that page through Django's Paginator.
-- `UserIdCheck`: a `userId`/`username` field checked against the signed-in user (403 otherwise).
+- `UserIdCheck`: a `userId`/`username` field checked against the signed-in user (403 otherwise);
+  `input()` leaves it out of the validated data (the user is `request.user`).
+- Input fields carry the domain's name as their `source` (`fileUrl = Text(source="file_url")`),
+  so the validated data are the service's keyword arguments; a service's error naming a field
+  (`InvalidInput(..., field="file_url")`) is answered with the spec's name for it ("fileUrl: ...").
 - `envelope_schema(kind, data)`: the OpenAPI schema of an envelope whose `data` is a serializer, so
   the document is generated from the serializers the view answers with.
 """
@@ -46,7 +50,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from .envelopes import SUCCESS_CODES, ok
-from .errors import Forbidden, InvalidInput
+from .errors import DomainError, Forbidden, InvalidInput
 
 PAGE_SIZE_DEFAULT = 10
 PAGE_SIZE_MAX = 100
@@ -161,6 +165,20 @@ class NameList(serializers.Field):
         return value
 
 
+def spec_names(serializer, prefix="", spec_prefix=""):
+    """{domain source path: spec field path} of a serializer's writable fields, nested too."""
+    names = {}
+    for name, field in serializer.fields.items():
+        if field.read_only or field.source == "*":
+            continue
+        source, spec = f"{prefix}{field.source}", f"{spec_prefix}{name}"
+        names[source] = spec
+        child = getattr(field, "child", field)
+        if isinstance(child, serializers.Serializer):
+            names.update(spec_names(child, f"{source}.", f"{spec}."))
+    return names
+
+
 _ERROR_SCHEMAS = {}
 
 
@@ -239,7 +257,23 @@ class FacadeView(APIView):
             data = {**{k: v for k, v in request.query_params.items()}, **data}
         serializer = serializer_class(data=data, context={"request": request, "view": self})
         serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        checks = {f.source for f in serializer.fields.values() if isinstance(f, UserIdCheck)}
+        return {key: value for key, value in serializer.validated_data.items() if key not in checks}
+
+    # Domain field names a service may name that the Input serializer does not map (domain -> spec).
+    spec_fields = {}
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DomainError) and exc.field:
+            exc.rename(self.spec_field(exc.field))
+        return super().handle_exception(exc)
+
+    def spec_field(self, field):
+        """The spec's name for the domain's `field`: the view's `spec_fields`, else the Input field
+        whose `source` it is (dotted for nested serializers), else the domain name itself."""
+        if field in self.spec_fields:
+            return self.spec_fields[field]
+        return spec_names(self.Input()).get(field, field) if self.Input else field
 
     def answer(self, data=None, *, message="success", code=None, status_code=200):
         return ok(self.envelope, data, message=message, code=code, status_code=status_code)

@@ -25,28 +25,28 @@ def normalize_path(raw, *, field="path", relative=False):
     if raw is None:
         raw = ""
     if not isinstance(raw, str):
-        raise InvalidInput(f"{field}: must be a string")
+        raise InvalidInput("must be a string", field=field)
     if len(raw) > MAX_PATH_CHARS:
-        raise InvalidInput(f"{field}: longer than {MAX_PATH_CHARS} characters")
+        raise InvalidInput(f"longer than {MAX_PATH_CHARS} characters", field=field)
     validate_name_characters(raw, field)
     if "\\" in raw:
-        raise InvalidInput(f"{field}: backslashes are not allowed; separate folders with /")
+        raise InvalidInput("backslashes are not allowed; separate folders with /", field=field)
     if DRIVE.match(raw):
-        raise InvalidInput(f"{field}: absolute Windows paths are not allowed")
+        raise InvalidInput("absolute Windows paths are not allowed", field=field)
     if relative and raw.startswith("/"):
-        raise InvalidInput(f"{field}: must be relative (no leading /)")
+        raise InvalidInput("must be relative (no leading /)", field=field)
     parts = []
     for part in raw.split("/"):
         if part in ("", "."):
             continue
         if part == "..":
-            raise InvalidInput(f"{field}: '..' is not allowed")
+            raise InvalidInput("'..' is not allowed", field=field)
         if len(part.encode("utf-8")) > MAX_NAME_BYTES:
-            raise InvalidInput(f"{field}: the name {part[:40]!r}... is longer than {MAX_NAME_BYTES} bytes")
+            raise InvalidInput(f"the name {part[:40]!r}... is longer than {MAX_NAME_BYTES} bytes", field=field)
         parts.append(part)
     path = "/".join(parts)
     if len(path.encode("utf-8")) > MAX_PATH_BYTES:
-        raise InvalidInput(f"{field}: longer than {MAX_PATH_BYTES} bytes")
+        raise InvalidInput(f"longer than {MAX_PATH_BYTES} bytes", field=field)
     return path
 
 

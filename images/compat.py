@@ -66,24 +66,17 @@ class CreateImageView(FacadeView):
     envelope, tags = "plat", TAGS
 
     class Input(serializers.Serializer):
-        imageName = Text(help_text="lowercase, like dzq/45")
-        imageIcon = Text(required=False, allow_blank=True, allow_null=True)
-        imageOverView = Text(required=False, allow_blank=True, allow_null=True)
-        imageLabel = serializers.ListField(child=Text(), required=False, allow_null=True)
-        imageDescribe = Text(required=False, allow_blank=True, allow_null=True)
+        imageName = Text(source="name", help_text="lowercase, like dzq/45")
+        imageIcon = Text(source="icon", required=False, allow_blank=True, allow_null=True)
+        imageOverView = Text(source="overview", required=False, allow_blank=True, allow_null=True)
+        imageLabel = serializers.ListField(source="labels", child=Text(), required=False, allow_null=True)
+        imageDescribe = Text(source="description", required=False, allow_blank=True, allow_null=True)
         userId = UserIdCheck()
 
     @facade(summary="Create an image record", output=ImageRow())
     def post(self, request):
         data = self.input(request)
-        image = services.create_image(
-            owner=request.user,
-            name=data["imageName"],
-            icon=data.get("imageIcon"),
-            overview=data.get("imageOverView"),
-            labels=data.get("imageLabel"),
-            description=data.get("imageDescribe"),
-        )
+        image = services.create_image(owner=request.user, **data)
         return self.answer(ImageRow(selectors.get_image_for_user(request.user, image.uid)).data,
                            message="新增镜像成功")
 
@@ -94,11 +87,16 @@ class UploadImageView(FacadeView):
     envelope, tags = "plat", TAGS
 
     class Input(serializers.Serializer):
-        fileUrl = Text(help_text="tarball path in your private file space")
-        imageId = Text(required=False, allow_blank=True, allow_null=True)
-        imageName = serializers.JSONField(required=False, help_text="used (or created) without imageId")
-        imageTag = Text(required=False, allow_blank=True, allow_null=True, help_text="default latest")
+        fileUrl = Text(source="file_url", help_text="tarball path in your private file space")
+        imageId = Text(source="image_id", required=False, allow_blank=True, allow_null=True)
+        imageName = serializers.JSONField(source="name", required=False, help_text="used (or created) without imageId")
+        imageTag = Text(source="tag", required=False, allow_blank=True, allow_null=True, help_text="default latest")
         userId = UserIdCheck()
+
+        def validate(self, attrs):
+            if attrs.get("image_id") in (None, "") and attrs.get("name") in (None, ""):
+                raise serializers.ValidationError("imageId or imageName: one is required")
+            return attrs
 
     class Output(serializers.Serializer):
         imageId = serializers.CharField(source="image.uid")
@@ -111,9 +109,9 @@ class UploadImageView(FacadeView):
     @facade(summary="Import an image tarball (docker save or OCI layout) as a tag", output=Output())
     def post(self, request):
         data = self.input(request)
-        image = services.image_for_upload(owner=request.user, image_id=data.get("imageId"), name=data.get("imageName"))
-        image_tag = services.start_import(owner=request.user, image=image, file_url=data["fileUrl"],
-                                          tag=data.get("imageTag"))
+        image = services.image_for_upload(owner=request.user, image_id=data.get("image_id"), name=data.get("name"))
+        image_tag = services.start_import(owner=request.user, image=image, file_url=data["file_url"],
+                                          tag=data.get("tag"))
         return self.answer(self.Output(image_tag).data, message="镜像开始上传")
 
 
@@ -123,7 +121,7 @@ class FindImagesView(FacadeView):
     envelope, tags = "plat", TAGS
 
     class Input(PageInput):
-        imageName = NameList(required=False, help_text="a name or a list of names (substring)")
+        imageName = NameList(source="names", required=False, help_text="a name or a list of names (substring)")
         userId = UserIdCheck()
 
     class Output(serializers.Serializer):
@@ -133,7 +131,7 @@ class FindImagesView(FacadeView):
     @facade(summary="List images (paged, name search, newest first)", output=Output())
     def post(self, request):
         data = self.input(request)
-        total, images = page(selectors.search_images(request.user, data.get("imageName", [])), data)
+        total, images = page(selectors.search_images(request.user, data.get("names", [])), data)
         return self.answer(self.Output({"total": total, "rows": images}).data, message="success")
 
 

@@ -84,7 +84,7 @@ def _list_with_errors(request, form, error=""):
 @csrf_protect
 def _import_tarball(request):
     """Store the uploaded tarball in the caller's private files (/images/<image>-<tag>.tar...) and
-    import it as a tag of the image (created when new): the same services as uploadOld."""
+    import it as a tag of the image (created when new): the same services as the spec's import."""
     form = ImportForm(request.POST, request.FILES)
     if form.is_valid():
         data = form.cleaned_data

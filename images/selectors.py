@@ -31,7 +31,7 @@ def with_latest_tag(qs):
 
 def get_image_for_user(user, image_id):
     if not isinstance(image_id, (str, int)) or isinstance(image_id, bool):
-        raise InvalidInput("imageId: must be a string")
+        raise InvalidInput("must be a string", field="image_id")
     value = str(image_id).strip()
     qs = with_latest_tag(visible_images(user))
     if UID_RE.match(value):
@@ -39,7 +39,7 @@ def get_image_for_user(user, image_id):
     elif value.isdigit() and len(value) < 19:
         image = qs.filter(pk=int(value)).first()
     else:
-        raise InvalidInput("imageId: not an image id")
+        raise InvalidInput("not an image id", field="image_id")
     if image is None:
         raise NotFound(f"image {value} not found")
     return image
@@ -78,7 +78,7 @@ def find_tag(user, reference):
 
 
 def human_size(count):
-    """1153434 -> "1.1MB", the spec's imageSize."""
+    """1153434 -> "1.1MB"."""
     if count is None:
         return "0B"
     size = float(count)

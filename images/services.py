@@ -28,19 +28,19 @@ def clean_text(value, field, max_length):
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{field}: must be a string")
+        raise InvalidInput("must be a string", field=field)
     value = value.strip()
     if len(value) > max_length:
-        raise InvalidInput(f"{field}: at most {max_length} characters")
+        raise InvalidInput(f"at most {max_length} characters", field=field)
     if "\x00" in value:
-        raise InvalidInput(f"{field}: must not contain NUL")
+        raise InvalidInput("must not contain NUL", field=field)
     return value
 
 
-def clean_name(value, field="imageName"):
+def clean_name(value, field="name"):
     name = clean_text(value, field, NAME_MAX)
     if not name:
-        raise InvalidInput(f"{field}: is required")
+        raise InvalidInput("is required", field=field)
     if not NAME_RE.match(name):
         raise InvalidInput(
             f"{field}: lowercase letters and digits, separated by '.', '_', '-' or '/' (like dzq/45), "
@@ -50,9 +50,9 @@ def clean_name(value, field="imageName"):
 
 
 def clean_tag(value):
-    tag = clean_text(value, "imageTag", 128) or "latest"
+    tag = clean_text(value, "tag", 128) or "latest"
     if not TAG_RE.match(tag):
-        raise InvalidInput("imageTag: letters, digits, '_', '.' and '-', not starting with '.' or '-', at most 128")
+        raise InvalidInput("letters, digits, '_', '.' and '-', not starting with '.' or '-', at most 128", field="tag")
     return tag
 
 
@@ -62,10 +62,10 @@ def clean_labels(value):
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or len(value) > LABELS_MAX:
-        raise InvalidInput(f"imageLabel: a list of at most {LABELS_MAX} labels")
+        raise InvalidInput(f"a list of at most {LABELS_MAX} labels", field="labels")
     labels = []
     for item in value:
-        label = clean_text(item, "imageLabel", LABEL_MAX)
+        label = clean_text(item, "labels", LABEL_MAX)
         if label and label not in labels:
             labels.append(label)
     return labels
@@ -74,10 +74,10 @@ def clean_labels(value):
 def create_image(*, owner, name, icon="", overview="", labels=None, description=""):
     name = clean_name(name)
     fields = {
-        "icon": clean_text(icon, "imageIcon", 500),
-        "overview": clean_text(overview, "imageOverView", 2000),
+        "icon": clean_text(icon, "icon", 500),
+        "overview": clean_text(overview, "overview", 2000),
         "labels": clean_labels(labels),
-        "description": clean_text(description, "imageDescribe", 5000),
+        "description": clean_text(description, "description", 5000),
     }
     try:
         with transaction.atomic():
@@ -91,19 +91,19 @@ def start_import(*, owner, image, file_url, tag):
     private file space, and enqueue its import job."""
     tag = clean_tag(tag)
     if not isinstance(file_url, str) or not file_url.strip():
-        raise InvalidInput("fileUrl: is required (a tarball in your private file space)")
-    path = normalize_path(file_url, field="fileUrl")
+        raise InvalidInput("is required (a tarball in your private file space)", field="file_url")
+    path = normalize_path(file_url, field="file_url")
     try:
         node = get_file(owner, "private", path)
     except NotFound:
-        raise InvalidInput(f"fileUrl: no file /{path} in your private file space") from None
+        raise InvalidInput(f"no file /{path} in your private file space", field="file_url") from None
     if node.size > settings.IMAGES_MAX_TARBALL_BYTES:
-        raise TooLarge(f"fileUrl: /{path} has {node.size} bytes; the limit is {settings.IMAGES_MAX_TARBALL_BYTES}")
+        raise TooLarge(f"/{path} has {node.size} bytes; the limit is {settings.IMAGES_MAX_TARBALL_BYTES}", field="file_url")
     quota_left = storage_status(owner)["bytes_remain"]
     if quota_left is not None and node.size > quota_left:
         raise QuotaExceeded(
-            f"fileUrl: importing /{path} stages at least its {node.size} bytes; "
-            f"your storage quota has {quota_left} bytes left"
+            f"importing /{path} stages at least its {node.size} bytes; "
+            f"your storage quota has {quota_left} bytes left", field="file_url",
         )
     with transaction.atomic():
         Image.objects.select_for_update().get(pk=image.pk)
@@ -126,17 +126,17 @@ def start_import(*, owner, image, file_url, tag):
 
 
 def image_for_upload(*, owner, image_id=None, name=None):
-    """The image an uploadOld call names: by imageId, else by imageName (created if new)."""
+    """The image an import names: by id, else by name (created if new)."""
     if image_id not in (None, ""):
         image = get_image_for_user(owner, image_id)
         if image.owner_id != owner.pk:
             raise NotFound(f"image {image_id} not found")
         return image
     if name in (None, ""):
-        raise InvalidInput("imageId or imageName: one is required")
-    if isinstance(name, list):  # the spec types imageName as an array
+        raise InvalidInput("an image id or a name is required", field="image_id")
+    if isinstance(name, list):  # one name in a list
         if len(name) != 1:
-            raise InvalidInput("imageName: one name")
+            raise InvalidInput("one name", field="name")
         name = name[0]
     name = clean_name(name)
     image = Image.objects.filter(owner=owner, name=name).first()

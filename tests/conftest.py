@@ -2,9 +2,12 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from tests import documented
 from tests.browser import browser, page  # noqa: F401  (Playwright fixtures for @pytest.mark.browser tests)
 from tests.factories import PASSWORD, UserFactory
 from tests.worker import start_worker, stop_worker, wait_for_worker
+
+documented.install()  # every facade answer of every test is checked against its OpenAPI document
 
 
 @pytest.fixture(autouse=True)
