@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from core.models import ACTIVE_STATUSES, Job
+from core.models import ACTIVE_STATUSES, Job, JobStatus
 from core.scoping import ScopedQuerySet
 
 SIMULATOR_DRIVER = "experiments.drivers.simulator.SimulatedFurnace"
@@ -175,6 +175,22 @@ class ExperimentRun(Job):
     def experiment_code(self):
         """The 实验id (experiment_id is the foreign key column)."""
         return self.program.get("experiment_id", "")
+
+    @property
+    def percent(self):
+        return f"{round(self.progress * 100)}%"
+
+    @property
+    def result_text(self):
+        """None until the run ends, then a sentence (the summary's text, or what went wrong)."""
+        if self.status in ACTIVE_STATUSES:
+            return None
+        if self.status == JobStatus.FAILED:
+            return f"failed: {self.error}"
+        text = (self.summary or {}).get("text")
+        if self.status == JobStatus.CANCELLED:
+            return text or f"cancelled: {self.error}"
+        return text or "done"
 
 
 class TelemetryChunk(models.Model):

@@ -77,14 +77,13 @@ def run_page(request, run_id):
 def run_panel(request, run_id):
     """The htmx-polled part of the run page: status, progress, phase, log tail."""
     run = _run_or_404(request, run_id)
-    return render(request, "experiments/_run_panel.html", {"run": run, "row": selectors.task_row(run)})
+    return render(request, "experiments/_run_panel.html", {"run": run})
 
 
 @login_required
 def history(request):
     runs = selectors.visible_runs(request.user).order_by("-created_at", "-id")[:100]
-    rows = [{"run": run, "row": selectors.task_row(run)} for run in runs]
-    return render(request, "experiments/history.html", {"rows": rows})
+    return render(request, "experiments/history.html", {"rows": [{"run": run} for run in runs]})
 
 
 urlpatterns = [
