@@ -153,23 +153,23 @@ class ExperimentDetailView(ApiView, generics.RetrieveAPIView):
 
 
 class ValidateView(ApiView):
-    class Input(serializers.Serializer):
+    class FurnaceValidateInput(serializers.Serializer):
         Parameters = serializers.JSONField(help_text="the parameter table: Order, A, B, mass_A, mass_B, Substrate, profiles")
         furnace = serializers.CharField(required=False, allow_null=True, help_text="omit for the default")
 
-    class Output(serializers.Serializer):
+    class FurnaceValidateResult(serializers.Serializer):
         valid = serializers.BooleanField(help_text="always true; an invalid table answers 400")
         furnace = serializers.CharField(source="furnace.name")
         program = serializers.JSONField(help_text="the normalised program (times in seconds)")
 
     @extend_schema(tags=TAGS, summary="Check a parameter table against a furnace's limits without loading it",
-                   request=Input, responses={200: Output})
+                   request=FurnaceValidateInput, responses={200: FurnaceValidateResult})
     def post(self, request):
-        data = self.Input(data=request.data)
+        data = self.FurnaceValidateInput(data=request.data)
         data.is_valid(raise_exception=True)
         furnace = selectors.resolve_furnace(data.validated_data.get("furnace"))
         program = validate_parameters(data.validated_data["Parameters"], furnace, selectors.known_precursors())
-        return Response(self.Output({"valid": True, "furnace": furnace, "program": program}).data)
+        return Response(self.FurnaceValidateResult({"valid": True, "furnace": furnace, "program": program}).data)
 
 
 class RunListView(ApiView, generics.ListAPIView):
@@ -191,12 +191,12 @@ class RunDetailView(ApiView, generics.RetrieveAPIView):
 
 
 class RunTelemetryView(ApiView):
-    class Input(serializers.Serializer):
+    class FurnaceTelemetryInput(serializers.Serializer):
         since = serializers.FloatField(required=False, help_text="only samples after this many seconds of the run")
         step = StrictInteger(required=False, min_value=1, max_value=3600, default=1,
                              help_text="keep one sample every `step` seconds")
 
-    class Output(serializers.Serializer):
+    class FurnaceTelemetryResult(serializers.Serializer):
         task_id = serializers.IntegerField(source="run.pk")
         status = serializers.CharField(source="run.status")
         progress = serializers.FloatField(source="run.progress", help_text="0 to 1")
@@ -205,18 +205,18 @@ class RunTelemetryView(ApiView):
         telemetry = serializers.DictField(child=serializers.ListField(child=serializers.FloatField()),
                                           help_text=f"one list per channel: {', '.join(TELEMETRY_CHANNELS)}")
 
-    @extend_schema(tags=TAGS, summary="A run's telemetry as columns, one list per channel", parameters=[Input],
-                   responses={200: Output})
+    @extend_schema(tags=TAGS, summary="A run's telemetry as columns, one list per channel", parameters=[FurnaceTelemetryInput],
+                   responses={200: FurnaceTelemetryResult})
     def get(self, request, run_id):
         run = selectors.get_visible_run(request.user, run_id)
-        query = self.Input(data=request.query_params)
+        query = self.FurnaceTelemetryInput(data=request.query_params)
         query.is_valid(raise_exception=True)
         telemetry = selectors.run_telemetry(run, since=query.validated_data.get("since"))
         step = query.validated_data["step"]
         if step > 1:
             keep = [i for i, t in enumerate(telemetry["t"]) if int(t) % step == 0]
             telemetry = {name: [values[i] for i in keep] for name, values in telemetry.items()}
-        return Response(self.Output({"run": run, "telemetry": telemetry}).data)
+        return Response(self.FurnaceTelemetryResult({"run": run, "telemetry": telemetry}).data)
 
 
 class AuditListView(ApiView, generics.ListAPIView):
@@ -226,38 +226,39 @@ class AuditListView(ApiView, generics.ListAPIView):
 
     def get_queryset(self):
         entries = AuditEntry.objects.select_related("furnace").order_by("-created_at", "-id")
-        return entries if self.request.user.is_operator else entries.filter(user=self.request.user)
+        user = self.request.user
+        return entries if getattr(user, "is_operator", False) else entries.filter(user_id=getattr(user, "pk", None))
 
 
 class ToolListView(ApiView):
-    class Output(serializers.Serializer):
+    class FurnaceToolListResult(serializers.Serializer):
         furnace = serializers.CharField(source="furnace.name")
         tools = serializers.ListField(child=serializers.JSONField(), help_text="OpenAI function tools")
 
-    @extend_schema(tags=TAGS, summary="The agent tools as OpenAI function definitions", responses={200: Output},
+    @extend_schema(tags=TAGS, summary="The agent tools as OpenAI function definitions", responses={200: FurnaceToolListResult},
                    parameters=[OpenApiParameter("furnace", str, description="omit for the default furnace")])
     def get(self, request):
         furnace = selectors.resolve_furnace(request.query_params.get("furnace") or None)
-        return Response(self.Output({"furnace": furnace, "tools": tools.tool_definitions(furnace)}).data)
+        return Response(self.FurnaceToolListResult({"furnace": furnace, "tools": tools.tool_definitions(furnace)}).data)
 
 
 class ToolCallView(ApiView):
-    class Input(serializers.Serializer):
+    class FurnaceToolCallInput(serializers.Serializer):
         name = serializers.CharField(help_text="the tool's name, from GET tools")
         arguments = serializers.JSONField(required=False, help_text="an object, or a JSON-encoded string of one")
 
-    class Output(serializers.Serializer):
+    class FurnaceToolCallResult(serializers.Serializer):
         name = serializers.CharField()
         ok = serializers.BooleanField()
         result = serializers.JSONField(help_text="what the tool returns (see each tool's description)")
 
-    @extend_schema(tags=TAGS, summary="Execute one agent tool call", request=Input, responses={200: Output})
+    @extend_schema(tags=TAGS, summary="Execute one agent tool call", request=FurnaceToolCallInput, responses={200: FurnaceToolCallResult})
     def post(self, request):
-        data = self.Input(data=request.data)
+        data = self.FurnaceToolCallInput(data=request.data)
         data.is_valid(raise_exception=True)
         name = data.validated_data["name"]
         result = tools.call_tool(request.user, name, data.validated_data.get("arguments"))
-        return Response(self.Output({"name": name, "ok": True, "result": result}).data)
+        return Response(self.FurnaceToolCallResult({"name": name, "ok": True, "result": result}).data)
 
 
 urlpatterns = [
