@@ -26,6 +26,8 @@ MAX_TASK_LOG = 200
 
 def experiments_exception_handler(exc, context):
     extra = dict(getattr(context.get("view"), "error_extra", {}) or {})
+    if isinstance(exc, ParameterErrors):
+        exc = exc.under("Parameters")  # the spec (and the tools) send the table as `Parameters`
     if isinstance(exc, DomainError):
         body = {"message": exc.message, **extra}
         if isinstance(exc, ParameterErrors):
