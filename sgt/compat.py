@@ -20,6 +20,7 @@ from core.facades import FacadeView, facade
 from core.parsers import JSONParser
 
 from . import selectors, services
+from .models import SgtModel
 
 logger = logging.getLogger(__name__)
 TAGS = ["sgt"]
@@ -42,21 +43,15 @@ class ModelName(Key):
     name = Value()
 
 
-class SgtModelRow(serializers.Serializer):
+class SgtModelRow(serializers.ModelSerializer):
     """The model object of the SGT contract, plus its training state (additions)."""
 
-    user_unique_id = serializers.CharField()
-    name = serializers.CharField()
-    client_data = serializers.JSONField(allow_null=True)
-    app_name = serializers.CharField()
-    model_type = serializers.CharField()
-    in_size = serializers.IntegerField()
-    out_size = serializers.IntegerField()
-    is_public = serializers.BooleanField()
-    train_state = serializers.CharField()
-    sample_count = serializers.IntegerField()
-    last_loss = serializers.FloatField(allow_null=True)
     epochs = serializers.IntegerField(source="epochs_trained")
+
+    class Meta:
+        model = SgtModel
+        fields = ["user_unique_id", "name", "client_data", "app_name", "model_type", "in_size", "out_size",
+                  "is_public", "train_state", "sample_count", "last_loss", "epochs"]
 
 
 class SgtView(FacadeView):
