@@ -61,7 +61,7 @@ class RunDetailSerializer(RunSerializer):
 
 
 class FurnaceSerializer(serializers.ModelSerializer):
-    limits = serializers.SerializerMethodField()
+    limits = serializers.DictField(help_text="ranges ([min, max]) and maxima every program is checked against")
     precursors = serializers.SerializerMethodField()
     state = serializers.JSONField(source="last_state")
     loaded_experiment = serializers.CharField(source="loaded_experiment.experiment_id", default=None)
@@ -70,9 +70,6 @@ class FurnaceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Furnace
         fields = ["name", "limits", "precursors", "state", "loaded_experiment", "active_run"]
-
-    def get_limits(self, furnace) -> dict[str, float | list[float]]:
-        return tools.furnace_info(furnace)["limits"]
 
     def get_precursors(self, furnace) -> list[str]:
         return sorted(set(selectors.known_precursors().values()))

@@ -60,7 +60,7 @@ class Furnace(models.Model):
     max_duration_minutes = models.FloatField(default=1440.0)
     max_profile_points = models.PositiveIntegerField(default=200)
     max_precursor_mass_mg = models.FloatField(default=5000.0)
-    # The parameter set that /set_parameters loaded last; /start_experiment runs it.
+    # The parameter set loaded last (set_parameters); start_experiment runs it.
     loaded_experiment = models.ForeignKey(
         "Experiment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -78,6 +78,21 @@ class Furnace(models.Model):
     @property
     def driver_path(self):
         return self.driver or settings.EXPERIMENTS_DEFAULT_DRIVER or SIMULATOR_DRIVER
+
+    @property
+    def limits(self):
+        """What every program is checked against, as ranges and maxima."""
+        return {
+            "temperature_c": [self.min_temperature_c, self.max_temperature_c],
+            "max_initial_temperature_c": self.max_initial_temperature_c,
+            "max_ramp_rate_c_per_min": self.max_ramp_rate_c_per_min,
+            "ar_sccm": [0, self.ar_max_sccm],
+            "h2_sccm": [0, self.h2_max_sccm],
+            "min_ar_for_h2_sccm": self.min_ar_for_h2_sccm,
+            "max_duration_minutes": self.max_duration_minutes,
+            "max_precursor_mass_mg": self.max_precursor_mass_mg,
+            "safe_temperature_c": self.safe_temperature_c,
+        }
 
 
 class LabQuerySet(ScopedQuerySet):

@@ -140,17 +140,7 @@ def furnace_info(furnace):
     run = selectors.active_run(furnace)
     return {
         "name": furnace.name,
-        "limits": {
-            "temperature_c": [furnace.min_temperature_c, furnace.max_temperature_c],
-            "max_initial_temperature_c": furnace.max_initial_temperature_c,
-            "max_ramp_rate_c_per_min": furnace.max_ramp_rate_c_per_min,
-            "ar_sccm": [0, furnace.ar_max_sccm],
-            "h2_sccm": [0, furnace.h2_max_sccm],
-            "min_ar_for_h2_sccm": furnace.min_ar_for_h2_sccm,
-            "max_duration_minutes": furnace.max_duration_minutes,
-            "max_precursor_mass_mg": furnace.max_precursor_mass_mg,
-            "safe_temperature_c": furnace.safe_temperature_c,
-        },
+        "limits": furnace.limits,
         "precursors": sorted(set(selectors.known_precursors().values())),
         "state": furnace.last_state,
         "loaded_experiment": furnace.loaded_experiment.experiment_id if furnace.loaded_experiment_id else None,
