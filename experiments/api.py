@@ -222,9 +222,7 @@ class AuditListView(ApiView, generics.ListAPIView):
     serializer_class, filterset_class = AuditSerializer, AuditFilter
 
     def get_queryset(self):
-        entries = AuditEntry.objects.select_related("furnace").order_by("-created_at", "-id")
-        user = self.request.user
-        return entries if getattr(user, "is_operator", False) else entries.filter(user_id=getattr(user, "pk", None))
+        return AuditEntry.objects.visible_to(self.request.user).select_related("furnace").order_by("-created_at", "-id")
 
 
 class ToolListView(ApiView):

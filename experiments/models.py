@@ -237,6 +237,14 @@ TELEMETRY_CHANNELS = [
 ]
 
 
+class AuditQuerySet(ScopedQuerySet):
+    owner_field = "user"
+
+    def visible_to(self, user):
+        """Operators read the whole log; other users their own entries."""
+        return self if getattr(user, "is_operator", False) else self.owned_by(user)
+
+
 class AuditEntry(models.Model):
     """Every furnace command: who, what, when, payload and outcome."""
 
@@ -244,6 +252,8 @@ class AuditEntry(models.Model):
         OK = "ok", "OK"
         REFUSED = "refused", "Refused"
         ERROR = "error", "Error"
+
+    objects = AuditQuerySet.as_manager()
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     username = models.CharField(max_length=150, blank=True, default="")
