@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from core.facades import StrictInteger
 
 from . import selectors, tools
-from .compat import experiments_exception_handler
+from .errors import experiments_exception_handler
 from .models import TELEMETRY_CHANNELS, AuditEntry, Experiment, ExperimentRun, Furnace
 from .profiles import validate_parameters
 
@@ -64,7 +64,7 @@ class FurnaceSerializer(serializers.ModelSerializer):
     limits = serializers.DictField(help_text="ranges ([min, max]) and maxima every program is checked against")
     precursors = serializers.SerializerMethodField()
     state = serializers.JSONField(source="last_state")
-    loaded_experiment = serializers.CharField(source="loaded_experiment.experiment_id", default=None)
+    loaded_experiment = serializers.CharField(source="loaded_experiment.experiment_id", allow_null=True)
     active_run = serializers.SerializerMethodField()
 
     class Meta:
@@ -82,7 +82,7 @@ class FurnaceSerializer(serializers.ModelSerializer):
 
 class ExperimentSerializer(serializers.ModelSerializer):
     furnace = serializers.CharField(source="furnace.name")
-    owner = serializers.CharField(source="owner.username", default=None)
+    owner = serializers.CharField(source="owner.username", allow_null=True)
 
     class Meta:
         model = Experiment
@@ -94,7 +94,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
 
 
 class AuditSerializer(serializers.ModelSerializer):
-    furnace = serializers.CharField(source="furnace.name", default=None)
+    furnace = serializers.CharField(source="furnace.name", allow_null=True)
 
     class Meta:
         model = AuditEntry

@@ -4,44 +4,22 @@ the same shape with a message naming the field, and `errors` (field -> problem) 
 parameters. Built from core.facades (the "experiments" kind: no envelope around the answer)."""
 
 from django.core.files.storage import default_storage
-from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 
-from core.envelopes import flatten_detail
-from core.errors import DomainError, InvalidInput
+from core.errors import InvalidInput
 from core.facades import ERROR_STATUSES, FacadeView, StrictInteger, Text, error_schema, facade
 from core.parsers import parse_json
 from core.ranges import serve_stored_file
 
 from . import selectors, services
-from .profiles import ParameterErrors
+from .errors import experiments_exception_handler
 
 TAGS = ["experiments-api"]
 MAX_TASK_LOG = 200
-
-
-def experiments_exception_handler(exc, context):
-    extra = dict(getattr(context.get("view"), "error_extra", {}) or {})
-    if isinstance(exc, ParameterErrors):
-        exc = exc.under("Parameters")  # the spec (and the tools) send the table as `Parameters`
-    if isinstance(exc, DomainError):
-        body = {"message": exc.message, **extra}
-        if isinstance(exc, ParameterErrors):
-            body["errors"] = exc.errors
-        return Response(body, status=exc.status_code)
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    if not isinstance(exc, exceptions.APIException):
-        return None
-    status_code = exc.status_code
-    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-        status_code = status.HTTP_401_UNAUTHORIZED
-    headers = {"Retry-After": str(int(exc.wait))} if getattr(exc, "wait", None) else {}
-    return Response({"message": flatten_detail(exc.detail), **extra}, status=status_code, headers=headers)
 
 
 class Ident(Text):
