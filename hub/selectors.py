@@ -131,30 +131,29 @@ def filtered_repositories(user, *, filters=None, name="", type=None, exclude_cat
         qs = qs.filter(type=type)
     if name:
         if len(name) > NAME_SEARCH_MAX:
-            raise InvalidInput(f"name must be at most {NAME_SEARCH_MAX} characters")
+            raise InvalidInput(f"must be at most {NAME_SEARCH_MAX} characters", field="name")
         qs = qs.filter(full_name__icontains=name)
-    wanted = [
-        (category, tag_name)
-        for category, names in (filters or {}).items()
-        if category != exclude_category
-        for tag_name in names
-    ]
-    if wanted:
-        # A tag by its display name or its id, in any spelling (hub.vocabulary): "English" and "en".
-        wanted = {(category, canonical(category, tag_name)[0]) for category, tag_name in wanted}
-        condition = Q()
-        for category, slug in wanted:
-            condition |= Q(category=category, slug=slug)
-        tag_ids = list(Tag.objects.filter(condition).values_list("id", flat=True))
-        if len(tag_ids) < len(wanted):
-            return qs.none()  # a tag nobody uses yet matches nothing
-        # One semi-join for all tags: the repositories holding every one of them, found on the
-        # (tag_id, repository_id) index; no join per tag, no duplicates, no DISTINCT.
-        tagged = Repository.tags.through.objects.filter(tag_id__in=tag_ids)
-        if len(tag_ids) > 1:
-            tagged = tagged.values("repository_id").annotate(n=Count("id")).filter(n=len(tag_ids))
-        qs = qs.filter(pk__in=tagged.values("repository_id"))
-    return qs
+    return with_tags(qs, {c: names for c, names in (filters or {}).items() if c != exclude_category})
+
+
+def with_tags(qs, tags):
+    """The repositories of `qs` holding every tag of {category: [names]}, a tag by its display name
+    or its id in any spelling (hub.vocabulary: "English" and "en")."""
+    wanted = {(category, canonical(category, name)[0]) for category, names in tags.items() for name in names}
+    if not wanted:
+        return qs
+    condition = Q()
+    for category, slug in wanted:
+        condition |= Q(category=category, slug=slug)
+    tag_ids = list(Tag.objects.filter(condition).values_list("id", flat=True))
+    if len(tag_ids) < len(wanted):
+        return qs.none()  # a tag nobody uses yet matches nothing
+    # One semi-join for all tags: the repositories holding every one of them, found on the
+    # (tag_id, repository_id) index; no join per tag, no duplicates, no DISTINCT.
+    tagged = Repository.tags.through.objects.filter(tag_id__in=tag_ids)
+    if len(tag_ids) > 1:
+        tagged = tagged.values("repository_id").annotate(n=Count("id")).filter(n=len(tag_ids))
+    return qs.filter(pk__in=tagged.values("repository_id"))
 
 
 def order_repositories(qs, sort):
