@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import storage_status
-from core.parsers import NUL_MESSAGE, JSONParser, query_has_nul
+from core.parsers import NUL_MESSAGE, query_has_nul
 
 from . import selectors, services
 from .downloads import file_response
@@ -70,7 +70,7 @@ class UploadRequestSerializer(TargetSerializer):
     relativePath = serializers.ListField(child=serializers.CharField(), required=False)  # noqa: N815
 
 
-class UsageSerializer(serializers.Serializer):
+class FilesUsageSerializer(serializers.Serializer):
     usedBytes = serializers.IntegerField(source="used_bytes")  # noqa: N815
     usedInodes = serializers.IntegerField(source="used_inodes")  # noqa: N815
     fileSpaceBytes = serializers.IntegerField(source="own_bytes")  # noqa: N815
@@ -157,8 +157,6 @@ class UploadView(StreamedUploadMixin, APIView):
 class FolderView(APIView):
     """POST {space, owner, path}: make a folder (and missing parents)."""
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
-
     @extend_schema(tags=TAGS, summary="Make a folder", request=TargetSerializer, responses={201: EntrySerializer})
     def post(self, request):
         owner, space, values = target(request, data=request.data)
@@ -168,8 +166,6 @@ class FolderView(APIView):
 
 class DeleteView(APIView):
     """POST {space, owner, path}: delete a file, or a folder and everything in it."""
-
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         tags=TAGS, summary="Delete a file or a folder", request=TargetSerializer,
@@ -184,8 +180,6 @@ class DeleteView(APIView):
 class MoveView(APIView):
     """POST {space, owner, from, to}: move or rename inside one space."""
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
-
     @extend_schema(tags=TAGS, summary="Move or rename", request=MoveSerializer, responses=EntrySerializer)
     def post(self, request):
         owner, space, values = target(request, MoveSerializer, data=request.data)
@@ -196,12 +190,12 @@ class MoveView(APIView):
 class UsageView(APIView):
     """GET: the caller's storage use (every provider) and quota."""
 
-    @extend_schema(tags=TAGS, summary="Storage use and quota", responses=UsageSerializer)
+    @extend_schema(tags=TAGS, summary="Storage use and quota", responses=FilesUsageSerializer)
     def get(self, request):
         own_bytes, own_inodes = selectors.storage_usage(request.user)
         usage = {**storage_status(request.user), "own_bytes": own_bytes, "own_inodes": own_inodes,
                  "max_upload_bytes": services.max_upload_bytes()}
-        return Response(UsageSerializer(usage).data)
+        return Response(FilesUsageSerializer(usage).data)
 
 
 urlpatterns = [

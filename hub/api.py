@@ -19,7 +19,7 @@ TAGS = ["hub"]
 MULTIPART_OVERHEAD = 1024 * 1024
 
 
-class RepositorySerializer(serializers.Serializer):
+class HubRepoSerializer(serializers.Serializer):
     id = serializers.CharField(source="uid", read_only=True, help_text="24-hex public id")
     type = serializers.ChoiceField(choices=RepoType.choices, default=RepoType.MODEL)
     owner = serializers.CharField(source="owner.username", read_only=True)
@@ -45,7 +45,7 @@ class RepositorySerializer(serializers.Serializer):
         return services.create_repository(owner=self.context["request"].user, **data)
 
 
-class CommitSerializer(serializers.Serializer):
+class HubCommitSerializer(serializers.Serializer):
     id = serializers.CharField(source="oid")
     parent = serializers.CharField(source="parent.oid", allow_null=True)
     message = serializers.CharField()
@@ -53,7 +53,7 @@ class CommitSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class UploadSerializer(serializers.Serializer):
+class HubUploadSerializer(serializers.Serializer):
     files = serializers.ListField(child=serializers.FileField())
     paths = serializers.ListField(child=serializers.CharField(), required=False,
                                   help_text="relative paths, one per file in the same order (default: file names)")
@@ -61,7 +61,7 @@ class UploadSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, default="", allow_blank=True)
 
 
-class UploadedSerializer(CommitSerializer):
+class HubUploadResultSerializer(HubCommitSerializer):
     files = serializers.ListField(child=serializers.CharField(), help_text="paths committed, sorted")
 
 
@@ -88,7 +88,7 @@ class RepositoryList(generics.ListCreateAPIView):
     """Repositories you can see (public ones without login), newest downloads first; POST creates one."""
 
     permission_classes = [IsAuthenticatedOrReadOnly]
-    serializer_class = RepositorySerializer
+    serializer_class = HubRepoSerializer
     filterset_class = RepositoryFilter
 
     def get_queryset(self):
@@ -107,14 +107,14 @@ class RepositoryMixin:
 
 class RepositoryDetail(RepositoryMixin, generics.RetrieveAPIView):
     permission_classes = [AllowAny]
-    serializer_class = RepositorySerializer
+    serializer_class = HubRepoSerializer
 
 
 class CommitList(RepositoryMixin, generics.ListAPIView):
     """A repository's commits, newest first (at most 100)."""
 
     permission_classes = [AllowAny]
-    serializer_class = CommitSerializer
+    serializer_class = HubCommitSerializer
     pagination_class = None
     filterset_class = None
 
@@ -124,10 +124,10 @@ class CommitList(RepositoryMixin, generics.ListAPIView):
 
 class Upload(RepositoryMixin, generics.GenericAPIView):
     parser_classes = [MultiPartParser]
-    serializer_class = UploadSerializer
+    serializer_class = HubUploadSerializer
 
     @extend_schema(tags=TAGS, summary="Upload files to a repository as one commit",
-                   responses={201: UploadedSerializer})
+                   responses={201: HubUploadResultSerializer})
     def post(self, request, **kwargs):
         repo = self.get_object()
         services.check_can_write(repo, request.user)
@@ -147,7 +147,7 @@ class Upload(RepositoryMixin, generics.GenericAPIView):
         commit = services.upload_files(repo=repo, user=request.user, uploads=uploads,
                                        message=body.validated_data["message"], prefix=folder)
         committed = sorted(services.normalize_path(p, prefix=folder) for p, _ in uploads)
-        return Response({**CommitSerializer(commit).data, "files": committed}, status=201)
+        return Response({**HubCommitSerializer(commit).data, "files": committed}, status=201)
 
 
 for view in (RepositoryList, RepositoryDetail, CommitList):
