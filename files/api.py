@@ -148,7 +148,7 @@ class UploadView(StreamedUploadMixin, APIView):
     def post(self, request):
         owner, space, values = target(request, UploadRequestSerializer, data=request.data)
         selectors.check_write(request.user, owner, space)
-        folder = normalize_path(values["path"], field="folder")
+        folder = normalize_path(values["path"])
         uploads = placed_uploads(folder, values["file"], values.get("relativePath"))
         paths = services.upload_files(request.user, owner, space, folder, uploads)
         return Response({"uploaded": [display(p) for p in paths]}, status=status.HTTP_201_CREATED)
