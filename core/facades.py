@@ -277,3 +277,22 @@ class FacadeView(APIView):
 
     def answer(self, data=None, *, message="success", code=None, status_code=200):
         return ok(self.envelope, data, message=message, code=code, status_code=status_code)
+
+
+# --- serving: a model's fields under a spec's names -------------------------------------------
+
+
+class SpecModelSerializer(serializers.ModelSerializer):
+    """An Output serializer of a model under a spec's names: Meta.fields are the spec's names,
+    Meta.renamed maps those that differ to the model field they read ({"createTime": "created_at"}),
+    and Meta.time_format, if set, is how its times are written. Types and nullability come from the model."""
+
+    def get_extra_kwargs(self):
+        renamed = {spec: {"source": field} for spec, field in getattr(self.Meta, "renamed", {}).items()}
+        return {**renamed, **super().get_extra_kwargs()}
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if issubclass(field_class, serializers.DateTimeField) and getattr(self.Meta, "time_format", None):
+            kwargs["format"] = self.Meta.time_format
+        return field_class, kwargs

@@ -12,12 +12,13 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from core.facades import FacadeView, PageInput, StrictInteger, Text, UserIdCheck, facade, page
+from core.facades import FacadeView, PageInput, SpecModelSerializer, StrictInteger, Text, UserIdCheck, facade, page
 
 from . import selectors, services
+from .models import ModelService, Replica, ServiceVersion
 
 TAGS = ["platform inference services (serving)"]
-TIME = "%Y-%m-%d %H:%M:%S"
+TIME = "%Y-%m-%d %H:%M:%S"  # local time
 
 
 def optional(field_class, **kwargs):
@@ -89,63 +90,50 @@ class ModelServerVersionInput(Checked):
         return services.VersionSpec(**super().validate(attrs))
 
 
-class ModelServerReplica(serializers.Serializer):
-    id = serializers.IntegerField()
-    host = serializers.CharField()
-    pid = serializers.IntegerField(allow_null=True)
-    port = serializers.IntegerField(allow_null=True)
-    status = serializers.CharField()
-    restarts = serializers.IntegerField()
-    requests = serializers.IntegerField()
-    inFlight = serializers.IntegerField(source="in_flight")
-    error = serializers.CharField()
-    startTime = serializers.DateTimeField(source="started_at", format=TIME, allow_null=True)
-    checkTime = serializers.DateTimeField(source="checked_at", format=TIME, allow_null=True)
+class ModelServerReplica(SpecModelSerializer):
+    class Meta:
+        model = Replica
+        fields = ["id", "host", "pid", "port", "status", "restarts", "requests", "inFlight", "error", "startTime",
+                  "checkTime"]
+        renamed = dict(inFlight="in_flight", startTime="started_at", checkTime="checked_at")
+        time_format = TIME
 
 
-class ModelServerVersion(serializers.Serializer):
-    id = serializers.CharField(source="uid")
+class ModelServerVersion(SpecModelSerializer):
     modelServerId = serializers.CharField(source="service.uid")
-    version = serializers.IntegerField(source="number")
-    status = serializers.CharField()
-    error = serializers.CharField()
     aiApplicationVersionId = serializers.CharField(source="application_version.uid", allow_null=True)
     aiApplicationName = serializers.CharField(source="application_version.application.name", allow_null=True)
     aiApplicationVersion = serializers.CharField(source="application_version.version", allow_null=True)
-    rate = serializers.IntegerField()
-    cpu = serializers.IntegerField()
-    memory = serializers.IntegerField()
-    gpu = serializers.IntegerField()
-    gpuShare = serializers.CharField(source="gpu_share")
-    command = serializers.CharField()
-    image = serializers.CharField()
-    imagePorts = serializers.CharField(source="image_ports")
-    envs = serializers.CharField()
-    volumes = serializers.CharField()
-    reqMethod = serializers.CharField(source="req_method")
-    resourceGroupId = serializers.CharField(source="resource_group_id")
-    resourceGroupName = serializers.CharField(source="resource_group_name")
-    resourceGroupKey = serializers.CharField(source="resource_group_key")
-    hyperParameterList = serializers.CharField(source="hyper_parameters")
-    predictMinReplicas = serializers.IntegerField(source="predict_min_replicas")
-    predictMaxReplicas = serializers.IntegerField(source="predict_max_replicas")
-    metric = serializers.IntegerField()
     monitorThreshold = serializers.SerializerMethodField()
     replica = serializers.SerializerMethodField(help_text="running replicas")
-    desiredReplicas = serializers.IntegerField(source="desired_replicas")
-    replicas = ModelServerReplica(many=True, source="replicas.all")
-    requestCount = serializers.IntegerField(source="request_count")
-    maxContext = serializers.IntegerField(source="max_context", allow_null=True)
+    replicas = ModelServerReplica(many=True)
     createUser = serializers.SerializerMethodField()
     userName = serializers.CharField(source="service.owner.username")
-    createTime = serializers.DateTimeField(source="created_at", format=TIME)
-    modifiedTime = serializers.DateTimeField(source="modified_at", format=TIME)
+    # Kept as given at creation, shown when given.
     gpuCores = serializers.IntegerField(source="extra.gpuCores", required=False)
     gpuMem = serializers.IntegerField(source="extra.gpuMem", required=False)
     migRes = serializers.CharField(source="extra.migRes", required=False)
     customImageFlag = serializers.IntegerField(source="extra.customImageFlag", required=False)
     volumePath = serializers.CharField(source="extra.volumePath", required=False)
     rates = serializers.ListField(source="extra.rates", child=serializers.JSONField(), required=False)
+
+    class Meta:
+        model = ServiceVersion
+        fields = ["id", "modelServerId", "version", "status", "error", "aiApplicationVersionId", "aiApplicationName",
+                  "aiApplicationVersion", "rate", "cpu", "memory", "gpu", "gpuShare", "command", "image", "imagePorts",
+                  "envs", "volumes", "reqMethod", "resourceGroupId", "resourceGroupName", "resourceGroupKey",
+                  "hyperParameterList", "predictMinReplicas", "predictMaxReplicas", "metric", "monitorThreshold",
+                  "replica", "desiredReplicas", "replicas", "requestCount", "maxContext", "createUser", "userName",
+                  "createTime", "modifiedTime", "gpuCores", "gpuMem", "migRes", "customImageFlag", "volumePath", "rates"]
+        renamed = dict(
+            id="uid", version="number", gpuShare="gpu_share", imagePorts="image_ports", reqMethod="req_method",
+            resourceGroupId="resource_group_id", resourceGroupName="resource_group_name",
+            resourceGroupKey="resource_group_key", hyperParameterList="hyper_parameters",
+            predictMinReplicas="predict_min_replicas", predictMaxReplicas="predict_max_replicas",
+            desiredReplicas="desired_replicas", requestCount="request_count", maxContext="max_context",
+            createTime="created_at", modifiedTime="modified_at",
+        )
+        time_format = TIME
 
     def get_monitorThreshold(self, version) -> str:
         return f"{version.monitor_threshold:g}"
@@ -157,20 +145,20 @@ class ModelServerVersion(serializers.Serializer):
         return str(version.created_by_id or version.service.owner_id)
 
 
-class ModelServer(serializers.Serializer):
-    id = serializers.CharField(source="uid")
-    name = serializers.CharField()
-    description = serializers.CharField()
-    path = serializers.CharField()
-    kind = serializers.CharField(help_text="generate or embedding")
+class ModelServer(SpecModelSerializer):
     status = serializers.SerializerMethodField()
     requestCount = serializers.IntegerField(source="request_count")
     openaiBaseUrl = serializers.SerializerMethodField()
     createUser = serializers.CharField(source="owner_id")
     userName = serializers.CharField(source="owner.username")
-    createTime = serializers.DateTimeField(source="created_at", format=TIME)
-    modifiedTime = serializers.DateTimeField(source="modified_at", format=TIME)
-    modelServerVersions = ModelServerVersion(many=True, source="versions.all")
+    modelServerVersions = ModelServerVersion(many=True, source="versions")
+
+    class Meta:
+        model = ModelService
+        fields = ["id", "name", "description", "path", "kind", "status", "requestCount", "openaiBaseUrl",
+                  "createUser", "userName", "createTime", "modifiedTime", "modelServerVersions"]
+        renamed = dict(id="uid", createTime="created_at", modifiedTime="modified_at")
+        time_format = TIME
 
     def get_status(self, service) -> str:
         return selectors.service_status(service)
