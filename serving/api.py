@@ -41,7 +41,6 @@ class VersionSerializer(serializers.ModelSerializer):
                   "req_method", "command", "image", "image_ports", "envs", "volumes", "hyper_parameters",
                   "resource_group_id", "resource_group_name", "resource_group_key", "extra", "max_context",
                   "request_count", "replicas", "created_at", "modified_at"]
-        read_only_fields = fields
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -56,7 +55,6 @@ class ServiceSerializer(serializers.ModelSerializer):
         model = ModelService
         fields = ["id", "name", "description", "path", "kind", "status", "owner", "sharing", "shared_team",
                   "request_count", "versions", "created_at", "modified_at"]
-        read_only_fields = fields
 
     def get_status(self, service) -> str:
         return selectors.service_status(service)

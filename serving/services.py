@@ -632,13 +632,49 @@ def _generation_service(user, model):
     return service
 
 
-def _usage(prompt_tokens, completion_tokens):
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+def _usage(counts):
+    return {"prompt_tokens": counts["prompt_tokens"], "completion_tokens": counts["completion_tokens"],
+            "total_tokens": counts["prompt_tokens"] + counts["completion_tokens"]}
 
 
-def _id(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+def _generate(service, kind, payload, stream):
+    """A generation service's answer as OpenAI writes it: a chat.completion (`kind` "chat") or a
+    text_completion ("completion") dict, or with `stream` an iterator of its chunk dicts."""
+    if on_cluster():
+        return kserve.openai_call(service, kind, payload, stream=stream)
+    version, replica = gateway.route(service)
+    chat = kind == "chat"
+    base = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}",
+            "object": "chat.completion" if chat else "text_completion", "created": int(time.time()),
+            "model": service.name, "system_fingerprint": f"{service.name}-v{version.number}"}
+    if not stream:
+        result = gateway.call(replica, "/generate", payload)
+        return {**base, "choices": [_choice(chat, result["text"], result["finish_reason"], whole=True)],
+                "usage": _usage(result)}
+    return _chunks(gateway.stream(replica, "/generate", {**payload, "stream": True}), base, chat)
+
+
+def _choice(chat, text, finish_reason, whole=False):
+    if not chat:
+        content = {"text": text}
+    elif whole:
+        content = {"message": {"role": "assistant", "content": text}}
+    else:
+        content = {"delta": {} if text is None else {"content": text}}
+    return {"index": 0, **content, "logprobs": None, "finish_reason": finish_reason}
+
+
+def _chunks(events, base, chat):
+    if chat:
+        base = {**base, "object": "chat.completion.chunk"}
+        yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                                    "finish_reason": None}]}
+    for event in events:
+        if event.get("done"):
+            yield {**base, "choices": [_choice(chat, None if chat else "", event["finish_reason"])],
+                   "usage": _usage(event)}
+            return
+        yield {**base, "choices": [_choice(chat, event["text"], None)]}
 
 
 def chat_completion(*, user, model, messages, max_tokens=128, temperature=0.7, stream=False, top_p=1.0, stop=None,
@@ -652,42 +688,8 @@ def chat_completion(*, user, model, messages, max_tokens=128, temperature=0.7, s
     _clean_sampling(max_tokens, temperature, top_p)
     stop = clean_stop(stop)
     service = _generation_service(user, model)
-    payload = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
-               "stop": stop, "seed": seed}
-    if on_cluster():
-        return kserve.openai_call(service, "chat", payload, stream=stream)
-    version, replica = gateway.route(service)
-    created = int(time.time())
-    fingerprint = f"{service.name}-v{version.number}"
-    if not stream:
-        result = gateway.call(replica, "/generate", payload)
-        return {
-            "id": _id("chatcmpl"),
-            "object": "chat.completion",
-            "created": created,
-            "model": service.name,
-            "system_fingerprint": fingerprint,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result["text"]},
-                         "logprobs": None, "finish_reason": result["finish_reason"]}],
-            "usage": _usage(result["prompt_tokens"], result["completion_tokens"]),
-        }
-    events = gateway.stream(replica, "/generate", {**payload, "stream": True})
-    return _chat_chunks(events, _id("chatcmpl"), created, service.name, fingerprint)
-
-
-def _chat_chunks(events, chunk_id, created, model, fingerprint):
-    base = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "system_fingerprint": fingerprint}
-    yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                                "finish_reason": None}]}
-    for event in events:
-        if event.get("done"):
-            yield {**base, "choices": [{"index": 0, "delta": {}, "logprobs": None,
-                                        "finish_reason": event["finish_reason"]}],
-                   "usage": _usage(event["prompt_tokens"], event["completion_tokens"])}
-            return
-        yield {**base, "choices": [{"index": 0, "delta": {"content": event["text"]}, "logprobs": None,
-                                    "finish_reason": None}]}
+    return _generate(service, "chat", {"messages": messages, "max_tokens": max_tokens, "temperature": temperature,
+                                       "top_p": top_p, "stop": stop, "seed": seed}, stream)
 
 
 def completion(*, user, model, prompt, max_tokens=16, temperature=1.0, stream=False, top_p=1.0, stop=None, seed=None):
@@ -705,35 +707,8 @@ def completion(*, user, model, prompt, max_tokens=16, temperature=1.0, stream=Fa
     _clean_sampling(max_tokens, temperature, top_p)
     stop = clean_stop(stop)
     service = _generation_service(user, model)
-    payload = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "stop": stop,
-               "seed": seed}
-    if on_cluster():
-        return kserve.openai_call(service, "completion", payload, stream=stream)
-    version, replica = gateway.route(service)
-    created, fingerprint = int(time.time()), f"{service.name}-v{version.number}"
-    if not stream:
-        result = gateway.call(replica, "/generate", payload)
-        return {
-            "id": _id("cmpl"), "object": "text_completion", "created": created, "model": service.name,
-            "system_fingerprint": fingerprint,
-            "choices": [{"index": 0, "text": result["text"], "logprobs": None,
-                         "finish_reason": result["finish_reason"]}],
-            "usage": _usage(result["prompt_tokens"], result["completion_tokens"]),
-        }
-    events = gateway.stream(replica, "/generate", {**payload, "stream": True})
-    return _completion_chunks(events, _id("cmpl"), created, service.name, fingerprint)
-
-
-def _completion_chunks(events, chunk_id, created, model, fingerprint):
-    base = {"id": chunk_id, "object": "text_completion", "created": created, "model": model,
-            "system_fingerprint": fingerprint}
-    for event in events:
-        if event.get("done"):
-            yield {**base, "choices": [{"index": 0, "text": "", "logprobs": None,
-                                        "finish_reason": event["finish_reason"]}],
-                   "usage": _usage(event["prompt_tokens"], event["completion_tokens"])}
-            return
-        yield {**base, "choices": [{"index": 0, "text": event["text"], "logprobs": None, "finish_reason": None}]}
+    return _generate(service, "completion", {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature,
+                                             "top_p": top_p, "stop": stop, "seed": seed}, stream)
 
 
 def embeddings(*, user, model, input, encoding_format="float"):
