@@ -62,7 +62,7 @@ class VersionSpec:
     cluster would read (kept as given; `envs`, `volumes` and `hyper_parameters` are JSON text).
     `extra`: other settings a client gave, kept and shown back as they are."""
 
-    registry_version: object
+    registry_version: str | AiApplicationVersion
     rate: int = 100
     min_replicas: int = 1
     max_replicas: int | None = None  # default: min_replicas
@@ -180,8 +180,9 @@ def create_service(*, owner, name, versions, description="", path="", deploy=Fal
     """
     name = clean_service_name(name)
     description, path = str(description or "").strip(), str(path or "").strip()
-    if len(description) > TEXT_MAX or len(path) > 255:
-        raise InvalidInput("at most 2000 characters", field="description" if len(description) > TEXT_MAX else "path")
+    for text, name, limit in ((description, "description", TEXT_MAX), (path, "path", 255)):
+        if len(text) > limit:
+            raise InvalidInput(f"at most {limit} characters", field=name)
     if not 1 <= len(versions) <= 10:
         raise InvalidInput("from 1 to 10 versions", field="versions")
     cleaned = [_version_fields(owner, spec, "versions.") for spec in versions]
