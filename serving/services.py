@@ -180,9 +180,9 @@ def create_service(*, owner, name, versions, description="", path="", deploy=Fal
     """
     name = clean_service_name(name)
     description, path = str(description or "").strip(), str(path or "").strip()
-    for text, name, limit in ((description, "description", TEXT_MAX), (path, "path", 255)):
+    for text, label, limit in ((description, "description", TEXT_MAX), (path, "path", 255)):
         if len(text) > limit:
-            raise InvalidInput(f"at most {limit} characters", field=name)
+            raise InvalidInput(f"at most {limit} characters", field=label)
     if not 1 <= len(versions) <= 10:
         raise InvalidInput("from 1 to 10 versions", field="versions")
     cleaned = [_version_fields(owner, spec, "versions.") for spec in versions]
