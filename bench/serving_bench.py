@@ -76,8 +76,7 @@ def setup(model_dir):
     key, secret = create_api_key(user, secret_id="bench-key", secret_key="k" * 32)
     app_version = register_training_result(owner=user, application_name="bench-gpt2", folder=model_dir)
     service, versions = services.create_service(
-        actor=user, model_server={"name": "bench"}, versions=[{"aiApplicationVersionId": app_version.uid}],
-        deploy=False,
+        owner=user, name="bench", versions=[services.VersionSpec(registry_version=app_version.uid)],
     )
     services.deploy_version(versions[0], user)
     job = ServingJob.objects.get(version=versions[0])

@@ -67,6 +67,22 @@ ENVELOPE_FIELDS = {
     "chat": (None, "code", "msg", None),
 }
 
+# sgt and experiments answer the data itself (sgt: the object, a list, or null; experiments:
+# {"message", ...}) and errors in their own shapes: sgt {"exception", "message"} (status 400,
+# core.envelopes.fail), experiments {"message"} plus `errors` (field -> problem) for invalid
+# parameters and `data: []` on the task log (experiments.compat answers them).
+BARE_ERRORS = {
+    "sgt": lambda: {"exception": serializers.CharField(), "message": serializers.CharField()},
+    "experiments": lambda: {
+        "message": serializers.CharField(help_text="what went wrong, naming the field"),
+        "errors": serializers.DictField(child=serializers.CharField(), required=False,
+                                        help_text="invalid parameters only: field path -> problem"),
+        "data": serializers.ListField(child=serializers.JSONField(), required=False, max_length=0,
+                                      help_text="the task log's errors: an empty list"),
+    },
+}
+NULL_ANSWER = {"type": "object", "nullable": True, "enum": [None], "description": "null"}
+
 
 class StrictInteger(serializers.IntegerField):
     """An integer, or a string of digits; never a bool or a float with a fraction."""
@@ -185,12 +201,17 @@ _ERROR_SCHEMAS = {}
 def error_schema(kind):
     """The OpenAPI serializer of a `kind` envelope carrying an error (one component per envelope)."""
     if kind not in _ERROR_SCHEMAS:
-        _ERROR_SCHEMAS[kind] = envelope_schema(kind, None, name=f"{kind.capitalize()}Error")
+        name = f"{kind.capitalize()}Error"
+        _ERROR_SCHEMAS[kind] = (inline_serializer(name, fields=BARE_ERRORS[kind]()) if kind in BARE_ERRORS
+                                else envelope_schema(kind, None, name=name))
     return _ERROR_SCHEMAS[kind]
 
 
 def envelope_schema(kind, data=None, *, name):
-    """The OpenAPI serializer of a `kind` envelope whose data is `data` (a serializer, or None)."""
+    """The OpenAPI serializer of a `kind` envelope whose data is `data` (a serializer, or None);
+    for the bare kinds (sgt, experiments) the answer is `data` itself (null when None)."""
+    if kind in BARE_ERRORS:
+        return NULL_ANSWER if data is None else data
     flag, code, message, payload = ENVELOPE_FIELDS[kind]
     fields = {}
     if flag:
@@ -279,34 +300,20 @@ class FacadeView(APIView):
         return ok(self.envelope, data, message=message, code=code, status_code=status_code)
 
 
-# --- sgt and experiments: answers without an envelope ---------------------------------------------
-# Their specs answer the data itself (sgt: the object, a list, or null; experiments: {"message", ...})
-# and errors in their own shapes: sgt {"exception", "message"} (status 400, core.envelopes.fail),
-# experiments {"message"} plus `errors` (field -> problem) for invalid parameters and `data: []` on
-# the task log (experiments.compat answers them). For these kinds `output` is the whole answer.
-BARE_ERRORS = {
-    "sgt": lambda: {"exception": serializers.CharField(), "message": serializers.CharField()},
-    "experiments": lambda: {
-        "message": serializers.CharField(help_text="what went wrong, naming the field"),
-        "errors": serializers.DictField(child=serializers.CharField(), required=False,
-                                        help_text="invalid parameters only: field path -> problem"),
-        "data": serializers.ListField(child=serializers.JSONField(), required=False, max_length=0,
-                                      help_text="the task log's errors: an empty list"),
-    },
-}
-NULL_ANSWER = {"type": "object", "nullable": True, "enum": [None], "description": "null"}
-_enveloped_schema, _enveloped_error = envelope_schema, error_schema
+# --- serving: a model's fields under a spec's names -------------------------------------------
 
 
-def envelope_schema(kind, data=None, *, name):  # noqa: F811 (extends the one above with the bare kinds)
-    if kind not in BARE_ERRORS:
-        return _enveloped_schema(kind, data, name=name)
-    return NULL_ANSWER if data is None else data
+class SpecModelSerializer(serializers.ModelSerializer):
+    """An Output serializer of a model under a spec's names: Meta.fields are the spec's names,
+    Meta.renamed maps those that differ to the model field they read ({"createTime": "created_at"}),
+    and Meta.time_format, if set, is how its times are written. Types and nullability come from the model."""
 
+    def get_extra_kwargs(self):
+        renamed = {spec: {"source": field} for spec, field in getattr(self.Meta, "renamed", {}).items()}
+        return {**renamed, **super().get_extra_kwargs()}
 
-def error_schema(kind):  # noqa: F811
-    if kind not in BARE_ERRORS:
-        return _enveloped_error(kind)
-    if kind not in _ERROR_SCHEMAS:
-        _ERROR_SCHEMAS[kind] = inline_serializer(f"{kind.capitalize()}Error", fields=BARE_ERRORS[kind]())
-    return _ERROR_SCHEMAS[kind]
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if issubclass(field_class, serializers.DateTimeField) and getattr(self.Meta, "time_format", None):
+            kwargs["format"] = self.Meta.time_format
+        return field_class, kwargs

@@ -1,12 +1,11 @@
 """The clean REST API under /api/v1/experiments/ (furnaces, experiments, runs, telemetry, audit,
 agent tools): its own serializers over the same selectors and services; lists are filtered by
-django-filter FilterSets and paged by `limit`/`offset` (DRF's LimitOffsetPagination)."""
+django-filter FilterSets and paged by `limit`/`offset` (core.pagination)."""
 
 import django_filters
 from django.urls import path, reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from core.facades import StrictInteger
@@ -19,12 +18,7 @@ from .profiles import validate_parameters
 TAGS = ["experiments"]
 
 
-class Page(LimitOffsetPagination):
-    default_limit, max_limit = 50, 500
-
-
 class ApiView(generics.GenericAPIView):
-    pagination_class = Page
 
     def get_exception_handler(self):
         return experiments_exception_handler

@@ -1,183 +1,188 @@
 """platform-api.md section 8 (推理服务): inference services.
 
-Envelope {"success", "code", "message", "data"} (kind "server"), code 0 on success as in
-the spec's examples; errors carry their HTTP status as code.
+Envelope {"success", "code", "message", "data"} (kind "server"), code 0 on success as in the spec's
+examples; errors carry their HTTP status as code. Built from core.facades: the Input serializers
+read the spec's ModelServerDTO (modelServer, modelServerVersions) into services.create_service's
+arguments (VersionSpec), the Output serializers write the services, versions and replicas.
 """
 
-from django.urls import path
-from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers
-from rest_framework.views import APIView
+import json
 
-from core.envelopes import ok
-from core.errors import InvalidInput
+from django.urls import path
+from drf_spectacular.utils import extend_schema_serializer
+from rest_framework import serializers
+
+from core.facades import FacadeView, PageInput, SpecModelSerializer, StrictInteger, Text, UserIdCheck, facade, page
 
 from . import selectors, services
+from .models import ModelService, Replica, ServiceVersion
 
-ENVELOPE = "server"
-BODY = inline_serializer(
-    "ServingEnvelope",
-    fields={
-        "success": serializers.BooleanField(),
-        "code": serializers.IntegerField(help_text="0 on success, the HTTP status on error"),
-        "message": serializers.CharField(),
-        "data": serializers.JSONField(allow_null=True),
-    },
-)
-ERRORS = {code: OpenApiResponse(BODY, description="success false") for code in (400, 401, 403, 404, 409)}
 TAGS = ["platform inference services (serving)"]
-CREATE_REQUEST = inline_serializer(
-    "ModelServerDTO",
-    fields={
-        "modelServer": serializers.JSONField(help_text="name (what OpenAI clients pass as model), description, path"),
-        "modelServerVersions": serializers.JSONField(
-            help_text="[{aiApplicationVersionId, rate, predictMinReplicas, predictMaxReplicas, metric (1 rps, "
-            "2 concurrency, 3 GPU use), monitorThreshold, cpu, memory, gpu, ...}]"
-        ),
-    },
-)
+TIME = "%Y-%m-%d %H:%M:%S"  # local time
 
 
-def spec_time(value):
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else None
+def optional(field_class, **kwargs):
+    """A field the spec may leave out or send as null (left out of the validated data then)."""
+    if issubclass(field_class, serializers.CharField):
+        kwargs.setdefault("allow_blank", True)
+    return field_class(required=False, allow_null=True, **kwargs)
 
 
-def replica_json(replica):
-    return {
-        "id": replica.pk,
-        "host": replica.host,
-        "pid": replica.pid,
-        "port": replica.port,
-        "status": replica.status,
-        "restarts": replica.restarts,
-        "requests": replica.requests,
-        "inFlight": replica.in_flight,
-        "error": replica.error,
-        "startTime": spec_time(replica.started_at),
-        "checkTime": spec_time(replica.checked_at),
-    }
+class JsonText(Text):
+    """The spec's JSON inside a string (envs, volumes, hyperParameterList); a JSON value is accepted too."""
+
+    def to_internal_value(self, data):
+        text = data if isinstance(data, str) else json.dumps(data)
+        try:
+            json.loads(text)
+        except ValueError:
+            raise serializers.ValidationError("must be JSON text") from None
+        return super().to_internal_value(text)
 
 
-def version_json(version):
-    service = version.service
-    app_version = version.application_version
-    replicas = list(version.replicas.all())
-    return {
-        "id": version.uid,
-        "modelServerId": service.uid,
-        "version": version.number,
-        "status": version.status,
-        "error": version.error,
-        "aiApplicationVersionId": app_version.uid if app_version else None,
-        "aiApplicationName": app_version.application.name if app_version else None,
-        "aiApplicationVersion": app_version.version if app_version else None,
-        "rate": version.rate,
-        "cpu": version.cpu,
-        "memory": version.memory,
-        "gpu": version.gpu,
-        "gpuShare": version.gpu_share,
-        "command": version.command,
-        "image": version.image,
-        "imagePorts": version.image_ports,
-        "envs": version.envs,
-        "volumes": version.volumes,
-        "reqMethod": version.req_method,
-        "resourceGroupId": version.resource_group_id,
-        "resourceGroupName": version.resource_group_name,
-        "resourceGroupKey": version.resource_group_key,
-        "hyperParameterList": version.hyper_parameters,
-        "predictMinReplicas": version.predict_min_replicas,
-        "predictMaxReplicas": version.predict_max_replicas,
-        "metric": version.metric,
-        "monitorThreshold": f"{version.monitor_threshold:g}",
-        "replica": sum(1 for r in replicas if r.status == "running"),
-        "desiredReplicas": version.desired_replicas,
-        "replicas": [replica_json(r) for r in replicas],
-        "requestCount": version.request_count,
-        "maxContext": version.max_context,
-        "createUser": str(version.created_by_id or service.owner_id),
-        "userName": service.owner.username,
-        "createTime": spec_time(version.created_at),
-        "modifiedTime": spec_time(version.modified_at),
-        **version.extra,
-    }
+class Checked(serializers.Serializer):
+    """createUser and userName in a body are checks against the signed-in user, never identity."""
+
+    createUser = UserIdCheck()
+    userName = UserIdCheck()
+
+    def validate(self, attrs):
+        return {k: v for k, v in attrs.items() if k not in ("createUser", "userName") and v not in (None, "")}
 
 
-def service_json(service):
-    versions = list(service.versions.all())
-    for version in versions:
-        version.service = service
-    return {
-        "id": service.uid,
-        "name": service.name,
-        "description": service.description,
-        "path": service.path,
-        "kind": service.kind,
-        "status": selectors.service_status(service),
-        "requestCount": service.request_count,
-        "openaiBaseUrl": "/v1",
-        "createUser": str(service.owner_id),
-        "userName": service.owner.username,
-        "createTime": spec_time(service.created_at),
-        "modifiedTime": spec_time(service.modified_at),
-        "modelServerVersions": [version_json(v) for v in versions],
-    }
+class ModelServerInput(Checked):
+    name = Text(max_length=64, help_text="what OpenAI clients pass as model")
+    description = optional(Text, max_length=2000)
+    path = optional(Text, max_length=255)
 
 
-def json_body(request):
-    if not isinstance(request.data, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return request.data
+class ModelServerVersionInput(Checked):
+    aiApplicationVersionId = serializers.CharField(source="registry_version", help_text="an imported registry version")
+    rate = optional(StrictInteger, help_text="traffic weight, 0 to 100 (default 100)")
+    predictMinReplicas = optional(StrictInteger, source="min_replicas")
+    predictMaxReplicas = optional(StrictInteger, source="max_replicas")
+    metric = optional(StrictInteger, help_text="scale on 1 rps, 2 concurrency, 3 GPU use")
+    monitorThreshold = optional(serializers.FloatField, source="threshold", help_text="per replica; default 100")
+    cpu = optional(StrictInteger)
+    memory = optional(StrictInteger)
+    gpu = optional(StrictInteger)
+    gpuShare = optional(Text, source="gpu_share")
+    reqMethod = optional(Text, source="req_method", help_text="rest (grpc is not served)")
+    command = optional(Text)
+    image = optional(Text)
+    imagePorts = optional(Text, source="image_ports")
+    envs = optional(JsonText)
+    volumes = optional(JsonText)
+    hyperParameterList = optional(JsonText, source="hyper_parameters")
+    resourceGroupId = optional(Text, source="resource_group_id")
+    resourceGroupName = optional(Text, source="resource_group_name")
+    resourceGroupKey = optional(Text, source="resource_group_key")
+    # Kept as given and shown back.
+    gpuCores = optional(StrictInteger, source="extra.gpuCores")
+    gpuMem = optional(StrictInteger, source="extra.gpuMem")
+    migRes = optional(Text, source="extra.migRes")
+    customImageFlag = optional(StrictInteger, source="extra.customImageFlag")
+    replica = optional(StrictInteger, source="extra.replica")
+    volumePath = optional(Text, source="extra.volumePath")
+    rates = optional(serializers.ListField, source="extra.rates", child=serializers.JSONField())
+
+    def validate(self, attrs):
+        return services.VersionSpec(**super().validate(attrs))
 
 
-def page_numbers(body):
-    def number(name, default, high):
-        return services.clean_int(body.get(name), name, 0, high, default) or default
-
-    return number("pageNum", 1, 1_000_000), number("pageSize", 10, 100)
-
-
-def clean_criteria(raw):
-    if raw in (None, ""):
-        return {}
-    if not isinstance(raw, dict):
-        raise InvalidInput("queryCriteria: must be an object")
-    unknown = set(raw) - {"createUser", "name", "userName"}
-    if unknown:
-        raise InvalidInput(f"queryCriteria: unknown filter {sorted(unknown)[0]!r}; use createUser, name")
-    return {
-        "name": services.clean_text(raw.get("name"), "queryCriteria.name", 64),
-        "createUser": services.clean_text(raw.get("createUser") or raw.get("userName"), "queryCriteria.createUser",
-                                          150),
-    }
+class ModelServerReplica(SpecModelSerializer):
+    class Meta:
+        model = Replica
+        fields = ["id", "host", "pid", "port", "status", "restarts", "requests", "inFlight", "error", "startTime",
+                  "checkTime"]
+        renamed = dict(inFlight="in_flight", startTime="started_at", checkTime="checked_at")
+        time_format = TIME
 
 
-def id_from(request, *names):
-    """The id from the query string (GET) or the JSON body (POST), under any of `names`."""
-    source = request.query_params if request.method == "GET" else json_body(request)
-    for name in names:
-        value = source.get(name)
-        if value not in (None, ""):
-            return value
-    raise InvalidInput(f"{names[0]}: is required")
+class ModelServerVersion(SpecModelSerializer):
+    modelServerId = serializers.CharField(source="service.uid")
+    aiApplicationVersionId = serializers.CharField(source="application_version.uid", allow_null=True)
+    aiApplicationName = serializers.CharField(source="application_version.application.name", allow_null=True)
+    aiApplicationVersion = serializers.CharField(source="application_version.version", allow_null=True)
+    monitorThreshold = serializers.SerializerMethodField()
+    replica = serializers.SerializerMethodField(help_text="running replicas")
+    replicas = ModelServerReplica(many=True)
+    createUser = serializers.SerializerMethodField()
+    userName = serializers.CharField(source="service.owner.username")
+    # Kept as given at creation, shown when given.
+    gpuCores = serializers.IntegerField(source="extra.gpuCores", required=False)
+    gpuMem = serializers.IntegerField(source="extra.gpuMem", required=False)
+    migRes = serializers.CharField(source="extra.migRes", required=False)
+    customImageFlag = serializers.IntegerField(source="extra.customImageFlag", required=False)
+    volumePath = serializers.CharField(source="extra.volumePath", required=False)
+    rates = serializers.ListField(source="extra.rates", child=serializers.JSONField(), required=False)
+
+    class Meta:
+        model = ServiceVersion
+        fields = ["id", "modelServerId", "version", "status", "error", "aiApplicationVersionId", "aiApplicationName",
+                  "aiApplicationVersion", "rate", "cpu", "memory", "gpu", "gpuShare", "command", "image", "imagePorts",
+                  "envs", "volumes", "reqMethod", "resourceGroupId", "resourceGroupName", "resourceGroupKey",
+                  "hyperParameterList", "predictMinReplicas", "predictMaxReplicas", "metric", "monitorThreshold",
+                  "replica", "desiredReplicas", "replicas", "requestCount", "maxContext", "createUser", "userName",
+                  "createTime", "modifiedTime", "gpuCores", "gpuMem", "migRes", "customImageFlag", "volumePath", "rates"]
+        renamed = dict(
+            id="uid", version="number", gpuShare="gpu_share", imagePorts="image_ports", reqMethod="req_method",
+            resourceGroupId="resource_group_id", resourceGroupName="resource_group_name",
+            resourceGroupKey="resource_group_key", hyperParameterList="hyper_parameters",
+            predictMinReplicas="predict_min_replicas", predictMaxReplicas="predict_max_replicas",
+            desiredReplicas="desired_replicas", requestCount="request_count", maxContext="max_context",
+            createTime="created_at", modifiedTime="modified_at",
+        )
+        time_format = TIME
+
+    def get_monitorThreshold(self, version) -> str:
+        return f"{version.monitor_threshold:g}"
+
+    def get_replica(self, version) -> int:
+        return sum(1 for r in version.replicas.all() if r.status == "running")
+
+    def get_createUser(self, version) -> str:
+        return str(version.created_by_id or version.service.owner_id)
 
 
-class CreateInferenceServerView(APIView):
+class ModelServer(SpecModelSerializer):
+    status = serializers.SerializerMethodField()
+    requestCount = serializers.IntegerField(source="request_count")
+    openaiBaseUrl = serializers.SerializerMethodField()
+    createUser = serializers.CharField(source="owner_id")
+    userName = serializers.CharField(source="owner.username")
+    modelServerVersions = ModelServerVersion(many=True, source="versions")
+
+    class Meta:
+        model = ModelService
+        fields = ["id", "name", "description", "path", "kind", "status", "requestCount", "openaiBaseUrl",
+                  "createUser", "userName", "createTime", "modifiedTime", "modelServerVersions"]
+        renamed = dict(id="uid", createTime="created_at", modifiedTime="modified_at")
+        time_format = TIME
+
+    def get_status(self, service) -> str:
+        return selectors.service_status(service)
+
+    def get_openaiBaseUrl(self, service) -> str:
+        return "/v1"
+
+
+class CreateInferenceServerView(FacadeView):
     """POST /model/modelServer/createModelInferenceServer: save and deploy."""
 
-    envelope = ENVELOPE
-    deploy = True
+    envelope, tags, deploy = "server", TAGS, True
+    spec_fields = {"name": "modelServer.name", "description": "modelServer.description", "path": "modelServer.path"}
 
-    @extend_schema(tags=TAGS, summary="Create an inference service and deploy its versions (replicas start on the "
-                   "serving host)", request=CREATE_REQUEST, responses={200: BODY, **ERRORS})
+    class Input(serializers.Serializer):
+        modelServer = ModelServerInput(source="*")
+        modelServerVersions = ModelServerVersionInput(many=True, source="versions", allow_empty=False, max_length=10)
+
+    @facade(summary="Create an inference service and deploy its versions (replicas start on the serving host)",
+            output=ModelServer())
     def post(self, request):
-        body = json_body(request)
-        service, _ = services.create_service(actor=request.user, model_server=body.get("modelServer"),
-                                             versions=body.get("modelServerVersions"), deploy=self.deploy)
+        service, _ = services.create_service(owner=request.user, deploy=self.deploy, **self.input(request))
         service = selectors.get_service_for_user(request.user, service.uid)
-        return ok(ENVELOPE, service_json(service), message="deploying" if self.deploy else "saved")
+        return self.answer(ModelServer(service).data, message="deploying" if self.deploy else "saved")
 
 
 class CreateServerView(CreateInferenceServerView):
@@ -185,83 +190,87 @@ class CreateServerView(CreateInferenceServerView):
 
     deploy = False
 
-    @extend_schema(tags=TAGS, summary="Save an inference service without deploying it", request=CREATE_REQUEST,
-                   responses={200: BODY, **ERRORS})
+    @facade(summary="Save an inference service without deploying it", output=ModelServer(),
+            name="CreateServer")
     def post(self, request):
         return super().post(request)
 
 
-class ServerPageListView(APIView):
+class ModelServerCriteria(serializers.Serializer):
+    name = optional(serializers.CharField, max_length=64, help_text="a substring of the name")
+    createUser = optional(serializers.CharField, source="owner", max_length=150, help_text="user id or username")
+    userName = optional(serializers.CharField, source="owner", max_length=150)
+
+    def validate(self, attrs):
+        return {k: v for k, v in attrs.items() if v}
+
+
+class ServerPageListView(FacadeView):
     """POST /model/modelServer/findModelServerPageList"""
 
-    envelope = ENVELOPE
+    envelope, tags = "server", TAGS
 
-    @extend_schema(
-        tags=TAGS,
-        summary="Your inference services, newest first, paged",
-        request=inline_serializer("ModelServerPageRequest", fields={
-            "pageNum": serializers.IntegerField(required=False),
-            "pageSize": serializers.IntegerField(required=False, help_text="default 10, at most 100"),
-            "queryCriteria": serializers.JSONField(required=False, help_text="createUser, name (substring)"),
-        }),
-        responses={200: BODY, **ERRORS},
-    )
+    class Input(PageInput):
+        queryCriteria = optional(ModelServerCriteria)
+
+    class Output(serializers.Serializer):
+        total = serializers.IntegerField()
+        list = ModelServer(many=True)
+        pageNum = serializers.IntegerField()
+        pageSize = serializers.IntegerField()
+        pages = serializers.IntegerField()
+
+    @facade(summary="Your inference services, newest first, paged", output=Output())
     def post(self, request):
-        body = json_body(request)
-        page_num, page_size = page_numbers(body)
-        criteria = clean_criteria(body.get("queryCriteria"))
-        qs = selectors.filtered_services(request.user, criteria)
-        total = qs.count()
-        start = (page_num - 1) * page_size
-        rows = [service_json(s) for s in qs[start : start + page_size]]
-        return ok(ENVELOPE, {"total": total, "list": rows, "pageNum": page_num, "pageSize": page_size,
-                             "pages": (total + page_size - 1) // page_size})
+        data = self.input(request)
+        total, rows = page(selectors.search_services(request.user, **(data.get("queryCriteria") or {})), data)
+        size = data["pageSize"]
+        return self.answer(self.Output({"total": total, "list": rows, "pageNum": data["pageNum"], "pageSize": size,
+                                        "pages": (total + size - 1) // size}).data)
 
 
-ID_PARAM = OpenApiParameter("id", OpenApiTypes.STR, required=False, description="the service id (or modelServerId)")
+class ByIdView(FacadeView):
+    """An object by `id` (or the spec's other name for it), from the query string or the body."""
+
+    envelope, tags, query_params, other_name = "server", TAGS, True, None
+
+    @extend_schema_serializer(component_name="ModelServerId")
+    class Input(serializers.Serializer):
+        id = optional(serializers.CharField, max_length=64)
+
+        def validate(self, attrs):
+            found = attrs.get("id") or self.initial_data.get(self.context["view"].other_name)
+            if found in (None, ""):
+                raise serializers.ValidationError({"id": "is required"})
+            return {"id": found}
 
 
-class ServerByIdView(APIView):
+class ServerByIdView(ByIdView):
     """GET or POST /model/modelServer/findModelServerById"""
 
-    envelope = ENVELOPE
+    other_name = "modelServerId"
 
-    def _answer(self, request):
-        service = selectors.get_service_for_user(request.user, id_from(request, "id", "modelServerId"))
-        return ok(ENVELOPE, service_json(service))
-
-    @extend_schema(tags=TAGS, summary="One inference service with its versions and replicas", parameters=[ID_PARAM],
-                   responses={200: BODY, **ERRORS})
+    @facade(summary="One inference service with its versions and replicas", output=ModelServer())
     def get(self, request):
-        return self._answer(request)
+        return self.answer(ModelServer(selectors.get_service_for_user(request.user, self.input(request)["id"])).data)
 
-    @extend_schema(tags=TAGS, summary="One inference service (id in the body)",
-                   request=inline_serializer("ModelServerId", fields={"id": serializers.CharField()}),
-                   responses={200: BODY, **ERRORS})
+    @facade(summary="One inference service (id in the body)", output=ModelServer(), name="ServerByIdPost")
     def post(self, request):
-        return self._answer(request)
+        return self.get(request)
 
 
-class VersionByIdView(APIView):
+class VersionByIdView(ByIdView):
     """GET or POST /model/modelServerVersion/findModelServerVersionById"""
 
-    envelope = ENVELOPE
+    other_name = "modelServerVersionId"
 
-    def _answer(self, request):
-        version = selectors.get_version_for_user(request.user, id_from(request, "id", "modelServerVersionId"))
-        return ok(ENVELOPE, version_json(version))
-
-    @extend_schema(tags=TAGS, summary="One service version with its replicas",
-                   parameters=[OpenApiParameter("id", OpenApiTypes.STR, required=False)],
-                   responses={200: BODY, **ERRORS})
+    @facade(summary="One service version with its replicas", output=ModelServerVersion())
     def get(self, request):
-        return self._answer(request)
+        return self.answer(ModelServerVersion(selectors.get_version_for_user(request.user, self.input(request)["id"])).data)
 
-    @extend_schema(tags=TAGS, summary="One service version (id in the body)",
-                   request=inline_serializer("ModelServerVersionId", fields={"id": serializers.CharField()}),
-                   responses={200: BODY, **ERRORS})
+    @facade(summary="One service version (id in the body)", output=ModelServerVersion(), name="VersionByIdPost")
     def post(self, request):
-        return self._answer(request)
+        return self.get(request)
 
 
 urlpatterns = [

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import conf
 from .models import Metric, Sharing
+from .services import VersionSpec
 
 UID_RE = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")
 
@@ -51,6 +52,12 @@ class VersionForm(ScalingForm):
         help_text=_("Type to search your imported registry versions: application version (id)."),
     )
     field_order = ["version", "rate", "min_replicas", "max_replicas", "metric", "threshold"]
+
+    def spec(self):
+        """The version to deploy, for services.deploy_registry_version."""
+        data = self.cleaned_data
+        return VersionSpec(registry_version=data["version"], rate=data["rate"], min_replicas=data["min_replicas"],
+                           max_replicas=data["max_replicas"], metric=data["metric"], threshold=data["threshold"])
 
     def clean_version(self):
         # The picker's option text is "application version (id)"; a pasted id alone is fine too.

@@ -10,9 +10,11 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Job
+from core.scoping import ScopedQuerySet
 
 
 def new_uid():
@@ -48,6 +50,18 @@ class Sharing(models.TextChoices):
     EVERYONE = "everyone", _("Everyone on the platform")
 
 
+class ServiceQuerySet(ScopedQuerySet):
+    """visible_to(user): the services a user may call (their own, and those shared with everyone or
+    with their team); owned_by(user): those they manage."""
+
+    @staticmethod
+    def shared(user):
+        condition = Q(sharing=Sharing.EVERYONE)
+        if getattr(user, "team_id", None):
+            condition |= Q(sharing=Sharing.TEAM, shared_team_id=user.team_id)
+        return condition
+
+
 class ModelService(models.Model):
     uid = models.CharField(max_length=32, unique=True, default=new_uid, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="model_services")
@@ -67,6 +81,8 @@ class ModelService(models.Model):
     deleting = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
+
+    objects = ServiceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

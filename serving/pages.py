@@ -21,7 +21,7 @@ BUSY = {VersionStatus.DEPLOYING, VersionStatus.STOPPING, "starting"}
 
 def _service(request, uid):
     try:
-        return services.get_owned_service(request.user, uid)
+        return selectors.get_service_for_user(request.user, uid)
     except DomainError:
         raise Http404("No such service") from None
 
@@ -33,7 +33,7 @@ def _version_choices(user):
 
 def _list_context(request, form):
     search = request.GET.get("q", "").strip()[:64]
-    rows = [(s, selectors.service_status(s)) for s in selectors.filtered_services(request.user, {"name": search})[:200]]
+    rows = [(s, selectors.service_status(s)) for s in selectors.search_services(request.user, name=search)[:200]]
     return {"rows": rows, "search": search, "form": form, "version_choices": _version_choices(request.user)}
 
 
@@ -55,13 +55,10 @@ def service_list(request):
     if request.method == "POST":
         form = NewServiceForm(request.POST)
         if form.is_valid():
-            data = form.cleaned_data
             try:
                 service, _version = services.deploy_registry_version(
-                    actor=request.user, service_name=data["name"], application_version_id=data["version"],
-                    rate=data["rate"], min_replicas=data["min_replicas"], max_replicas=data["max_replicas"],
-                    metric=data["metric"], threshold=data["threshold"], sharing=data["sharing"],
-                )
+                    actor=request.user, name=form.cleaned_data["name"], version=form.spec(),
+                    sharing=form.cleaned_data["sharing"])
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
@@ -133,13 +130,9 @@ def add_version(request, uid):
     service = _service(request, uid)
     form = VersionForm(request.POST, prefix="canary")
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            _service_, version = services.deploy_registry_version(
-                actor=request.user, service=service, service_name=service.name,
-                application_version_id=data["version"], rate=data["rate"], min_replicas=data["min_replicas"],
-                max_replicas=data["max_replicas"], metric=data["metric"], threshold=data["threshold"],
-            )
+            _service_, version = services.deploy_registry_version(actor=request.user, service=service,
+                                                                  version=form.spec())
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
@@ -153,7 +146,7 @@ def _owned_version(request, uid):
     """(version, service) of a version of the user's own service; 404 for anyone else's."""
     try:
         version = selectors.get_version_for_user(request.user, uid)
-        return version, services.get_owned_service(request.user, version.service.uid)
+        return version, selectors.get_service_for_user(request.user, version.service.uid)
     except DomainError:
         raise Http404("No such version") from None
 
@@ -219,16 +212,17 @@ def service_action(request, uid, action):
 def version_rate(request, uid):
     """A version's traffic weight alone; a bad weight is shown on the service page's form (400)."""
     version, service = _owned_version(request, uid)
+    prefix = f"v{version.number}"
+    form = ScalingForm({
+        f"{prefix}-rate": request.POST.get("rate", ""), f"{prefix}-min_replicas": version.predict_min_replicas,
+        f"{prefix}-max_replicas": version.predict_max_replicas, f"{prefix}-metric": version.metric,
+        f"{prefix}-threshold": version.monitor_threshold}, prefix=prefix)
     try:
-        services.update_rate(actor=request.user, version=version, rate=request.POST.get("rate"))
+        if form.is_valid():
+            services.update_rate(actor=request.user, version=version, rate=form.cleaned_data["rate"])
     except DomainError as exc:
-        prefix = f"v{version.number}"
-        form = ScalingForm({
-            f"{prefix}-rate": request.POST.get("rate", ""), f"{prefix}-min_replicas": version.predict_min_replicas,
-            f"{prefix}-max_replicas": version.predict_max_replicas, f"{prefix}-metric": version.metric,
-            f"{prefix}-threshold": version.monitor_threshold}, prefix=prefix)
-        if form.is_valid() or "rate" not in form.errors:
-            form.add_error("rate", exc.message)
+        form.add_error("rate", exc.message)
+    if form.errors:
         return _render_detail(request, service, scaling_forms={version.pk: form}, status=400)
     messages.success(request, _("Version %(number)s: weight %(rate)s") % {"number": version.number,
                                                                            "rate": version.rate})

@@ -37,14 +37,9 @@ def run(stdout):
         if version is None:
             stdout.write(f"serving: no imported registry version of {application}; skipped\n")
             continue
-        services.create_service(
-            actor=owner,
-            model_server={"name": name, "description": f"Demo: {application} from the model registry"},
-            versions=[{"aiApplicationVersionId": version.uid, "rate": 100, "predictMinReplicas": 1,
-                       "predictMaxReplicas": 1, "metric": 1, "monitorThreshold": "100"}],
-            deploy=True,
-            sharing=sharing,
-        )
+        services.create_service(owner=owner, name=name, description=f"Demo: {application} from the model registry",
+                                versions=[services.VersionSpec(registry_version=version)], deploy=True,
+                                sharing=sharing)
         created += 1
     total = ModelService.objects.filter(owner=owner).count()
     stdout.write(f"serving: {total} demo services ({created} new, deploying through the serving worker); "

@@ -16,39 +16,27 @@ from .models import (
     ModelService,
     Replica,
     ReplicaStatus,
+    ServiceQuerySet,
     ServiceVersion,
-    Sharing,
     VersionStatus,
 )
 
 UID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 
 
-def visible_services(user):
-    """A user's own services (every service for platform admins)."""
-    qs = ModelService.objects.select_related("owner", "shared_team").filter(deleting=False)
-    if user is None or not user.is_authenticated:
-        return qs.none()
-    if getattr(user, "is_platform_admin", False):
-        return qs
-    return qs.filter(owner=user)
-
-
-def shared_with(user):
-    """The condition for services shared with `user` by others: with everyone, or with their team."""
-    condition = Q(sharing=Sharing.EVERYONE)
-    if getattr(user, "team_id", None):
-        condition |= Q(sharing=Sharing.TEAM, shared_team_id=user.team_id)
-    return condition
+def managed_services(user):
+    """The services a user manages: their own (every service for platform admins)."""
+    qs = ModelService.objects.filter(deleting=False).select_related("owner", "shared_team")
+    return qs.visible_to(user) if getattr(user, "is_platform_admin", False) else qs.owned_by(user)
 
 
 def callable_service_qs(user):
-    """Services a user may send requests to: their own, and those shared with everyone or with
-    their team. Only the owner (or a platform admin) manages a service (visible_services)."""
-    qs = ModelService.objects.select_related("owner").filter(deleting=False)
-    if user is None or not user.is_authenticated:
-        return qs.none()
-    return qs.filter(Q(owner=user) | shared_with(user))
+    """Services a user may send requests to: their own, and those shared with everyone or with their
+    team (a platform admin too: calling is not managing, see managed_services)."""
+    qs = ModelService.objects.filter(deleting=False).select_related("owner")
+    if getattr(user, "is_platform_admin", False):
+        return qs.owned_by(user) | qs.filter(ServiceQuerySet.shared(user))
+    return qs.visible_to(user)
 
 
 def call_name(service, user):
@@ -126,13 +114,13 @@ def _lookup(qs, value, field):
     if isinstance(value, int) and not isinstance(value, bool):
         return qs.filter(pk=value).first()
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{field}: is required")
+        raise InvalidInput("is required", field=field)
     value = value.strip()
     if UID_RE.match(value):
         return qs.filter(uid=value).first()
     if value.isdigit() and len(value) < 19:
         return qs.filter(pk=int(value)).first()
-    raise InvalidInput(f"{field}: not an id")
+    raise InvalidInput("not an id", field=field)
 
 
 def with_details(qs):
@@ -144,7 +132,8 @@ def with_details(qs):
 
 
 def get_service_for_user(user, service_id, field="id"):
-    service = _lookup(with_details(visible_services(user)), service_id, field)
+    """A service the user manages, by its public id (or database number), with its versions."""
+    service = _lookup(with_details(managed_services(user)), service_id, field)
     if service is None:
         raise NotFound(f"model service {service_id} not found")
     return service
@@ -152,7 +141,7 @@ def get_service_for_user(user, service_id, field="id"):
 
 def get_version_for_user(user, version_id, field="id"):
     qs = ServiceVersion.objects.select_related("service__owner", "application_version__application").filter(
-        service__in=visible_services(user)
+        service__in=managed_services(user)
     ).prefetch_related(Prefetch("replicas", queryset=Replica.objects.order_by("id")))
     version = _lookup(qs, version_id, field)
     if version is None:
@@ -168,14 +157,15 @@ def deployable_versions(user, limit=500):
     ).order_by("-created_at")[:limit])
 
 
-def filtered_services(user, query):
-    qs = with_details(visible_services(user))
-    if query.get("name"):
-        qs = qs.filter(name__icontains=query["name"])
-    if query.get("createUser"):
-        value = query["createUser"]
-        qs = qs.filter(Q(owner__username=value) | Q(owner__pk=int(value)) if value.isdigit() and len(value) < 19
-                       else Q(owner__username=value))
+def search_services(user, *, name="", owner=""):
+    """The services a user manages, newest first, with versions and replicas: `name` a substring,
+    `owner` a username or user id."""
+    qs = with_details(managed_services(user))
+    if name:
+        qs = qs.filter(name__icontains=name)
+    if owner:
+        by_id = Q(owner__pk=int(owner)) if owner.isdigit() and len(owner) < 19 else Q()
+        qs = qs.filter(Q(owner__username=owner) | by_id)
     return qs.order_by("-created_at", "-id")
 
 

@@ -1,25 +1,25 @@
-"""Writes of serving: services and versions from the spec's request, deploy/stop/delete
+"""Writes of serving: services and their versions (VersionSpec), deploy/stop/delete
 jobs, replica lifecycle on the serving host, and the OpenAI-shaped calls of the gateway."""
 
 import base64
 import json
 import logging
-import math
 import secrets
 import shutil
 import struct
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.services import enqueue_job
 from hub import selectors as hub_selectors
+from registry.models import AiApplicationVersion
 from registry.models import VersionStatus as RegistryStatus
 from registry.selectors import materialize_version, resolve_version
 from training.execution import materialize_model
@@ -46,83 +46,73 @@ logger = logging.getLogger(__name__)
 
 NAME_MAX = 64
 TEXT_MAX = 2000
-SPEC_TEXT_FIELDS = {
-    # spec field: (model field, max length)
-    "command": ("command", 1000),
-    "image": ("image", 300),
-    "imagePorts": ("image_ports", 100),
-    "gpuShare": ("gpu_share", 32),
-    "resourceGroupId": ("resource_group_id", 64),
-    "resourceGroupName": ("resource_group_name", 100),
-    "resourceGroupKey": ("resource_group_key", 100),
-}
-SPEC_EXTRA_FIELDS = ("gpuCores", "gpuMem", "migRes", "customImageFlag", "replica", "volumePath", "rates")
+# Bounds of a version's numbers: (low, high); replicas are bounded by conf.MAX_REPLICAS at use.
+LIMITS = {"rate": (0, 100), "cpu": (0, 256), "memory": (0, 4096), "gpu": (0, 16)}
+# The longest text a version keeps in each of its text settings.
+TEXT_LIMITS = {"command": 1000, "image": 300, "image_ports": 100, "gpu_share": 32, "req_method": 8,
+               "resource_group_id": 64, "resource_group_name": 100, "resource_group_key": 100, "envs": TEXT_MAX,
+               "volumes": TEXT_MAX, "hyper_parameters": 20000}
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """What one version of a service serves and how: a registry version (its public id, or the version
+    itself), its traffic weight among the running versions, its replica bounds and autoscaling (scale
+    on `metric` above `threshold` per replica), the resources it asks for, and the container settings a
+    cluster would read (kept as given; `envs`, `volumes` and `hyper_parameters` are JSON text).
+    `extra`: other settings a client gave, kept and shown back as they are."""
+
+    registry_version: str | AiApplicationVersion
+    rate: int = 100
+    min_replicas: int = 1
+    max_replicas: int | None = None  # default: min_replicas
+    metric: int = Metric.RPS
+    threshold: float = 100.0
+    cpu: int = 1
+    memory: int = 1
+    gpu: int = 0
+    gpu_share: str = "none"
+    req_method: str = "rest"
+    command: str = ""
+    image: str = ""
+    image_ports: str = ""
+    envs: str = "[]"
+    volumes: str = "[]"
+    hyper_parameters: str = "null"
+    resource_group_id: str = ""
+    resource_group_name: str = ""
+    resource_group_key: str = ""
+    extra: dict = field(default_factory=dict)
 
 
 # --- validation ------------------------------------------------------------------------
 
 
-def clean_text(value, field, max_length=TEXT_MAX, required=False):
-    if value is None:
-        value = ""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field}: must be a string")
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"{field}: is required")
-    if len(value) > max_length:
-        raise InvalidInput(f"{field}: at most {max_length} characters")
+def _bounded(value, name, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"must be an integer from {low} to {high}", field=name)
     return value
 
 
-def clean_int(value, field, low, high, default):
-    if value in (None, ""):
-        return default
-    if isinstance(value, bool):
-        raise InvalidInput(f"{field}: must be an integer")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{field}: must be an integer") from None
-    if isinstance(value, float) and value != number:
-        raise InvalidInput(f"{field}: must be an integer")
-    if not low <= number <= high:
-        raise InvalidInput(f"{field}: must be between {low} and {high}")
-    return number
-
-
-def clean_json_text(value, field, default, max_length=TEXT_MAX):
-    """The spec sends envs/volumes/hyperParameterList as JSON inside a string."""
-    if value in (None, ""):
-        return default
-    if not isinstance(value, str):
-        value = json.dumps(value)
-    if len(value) > max_length:
-        raise InvalidInput(f"{field}: at most {max_length} characters")
-    try:
-        json.loads(value)
-    except ValueError:
-        raise InvalidInput(f"{field}: must be JSON text") from None
-    return value
+def check_scaling(min_replicas, max_replicas, metric, threshold, prefix=""):
+    """Replica bounds and autoscaling of a version: (low, high, metric, threshold) or InvalidInput."""
+    low = _bounded(min_replicas, f"{prefix}min_replicas", 1, conf.MAX_REPLICAS)
+    high = _bounded(low if max_replicas is None else max_replicas, f"{prefix}max_replicas", 1, conf.MAX_REPLICAS)
+    if high < low:
+        raise InvalidInput(f"must be at least the minimum of replicas ({low})", field=f"{prefix}max_replicas")
+    if metric not in Metric.values:
+        raise InvalidInput("1 (requests per second), 2 (concurrency) or 3 (GPU use)", field=f"{prefix}metric")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1_000_000:
+        raise InvalidInput("must be a number greater than 0 (at most 1000000)", field=f"{prefix}threshold")
+    return low, high, metric, float(threshold)
 
 
 def clean_service_name(value):
-    name = clean_text(value, "modelServer.name", NAME_MAX, required=True)
-    if not all(c.isalnum() or c in "-_." for c in name) or not name[0].isalnum():
-        raise InvalidInput("modelServer.name: letters, digits, '-', '_' and '.' only, starting with a letter or digit")
+    name = value.strip() if isinstance(value, str) else ""
+    if not name or len(name) > NAME_MAX or not name[0].isalnum() or not all(c.isalnum() or c in "-_." for c in name):
+        raise InvalidInput(f"1 to {NAME_MAX} letters, digits, '-', '_' and '.', starting with a letter or digit",
+                           field="name")
     return name
-
-
-def check_identity(actor, data, where):
-    """createUser / userName in a body are checks against the signed-in user, never identity."""
-    create_user = data.get("createUser")
-    if create_user not in (None, "") and str(create_user) not in (str(actor.pk), actor.username):
-        raise Forbidden(f"{where}.createUser does not match the signed-in user")
-    user_name = data.get("userName")
-    if user_name not in (None, "") and str(user_name) != actor.username:
-        raise Forbidden(f"{where}.userName does not match the signed-in user")
 
 
 def kind_of_files(paths):
@@ -140,60 +130,32 @@ def has_gpu():
     return shutil.which("nvidia-smi") is not None
 
 
-def clean_version(actor, data, index):
-    where = f"modelServerVersions[{index}]"
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{where}: must be an object")
-    check_identity(actor, data, where)
-    app_version = resolve_version(actor, data.get("aiApplicationVersionId"), f"{where}.aiApplicationVersionId")
+def _version_fields(owner, spec, prefix):
+    """The model fields of a new version from its VersionSpec (`prefix` names it in errors)."""
+    app_version = spec.registry_version
+    if not isinstance(app_version, AiApplicationVersion):
+        app_version = resolve_version(owner, app_version, f"{prefix}registry_version")
     if app_version.status != RegistryStatus.IMPORTED:
-        raise InvalidInput(f"{where}.aiApplicationVersionId: version {app_version.version} is not imported yet")
-    fields = {
-        "application_version": app_version,
-        "rate": clean_int(data.get("rate"), f"{where}.rate", 0, 100, 100),
-        "cpu": clean_int(data.get("cpu"), f"{where}.cpu", 0, 256, 1),
-        "memory": clean_int(data.get("memory"), f"{where}.memory", 0, 4096, 1),
-        "gpu": clean_int(data.get("gpu"), f"{where}.gpu", 0, 16, 0),
-        "metric": clean_int(data.get("metric"), f"{where}.metric", 1, 3, Metric.RPS),
-        "req_method": clean_text(data.get("reqMethod"), f"{where}.reqMethod", 8) or "rest",
-        "envs": clean_json_text(data.get("envs"), f"{where}.envs", "[]"),
-        "volumes": clean_json_text(data.get("volumes"), f"{where}.volumes", "[]"),
-        "hyper_parameters": clean_json_text(data.get("hyperParameterList"), f"{where}.hyperParameterList", "null",
-                                            20000),
-    }
-    if fields["req_method"] not in ("rest", "grpc"):
-        raise InvalidInput(f"{where}.reqMethod: rest or grpc")
-    if fields["req_method"] == "grpc":
-        raise InvalidInput(f"{where}.reqMethod: this platform serves rest only (HTTP, OpenAI-compatible)")
-    if fields["gpu"] and not has_gpu():
-        raise InvalidInput(f"{where}.gpu: this serving host has no GPU; ask for gpu 0")
-    for spec_name, (field, max_length) in SPEC_TEXT_FIELDS.items():
-        fields[field] = clean_text(data.get(spec_name), f"{where}.{spec_name}", max_length)
-    fields["gpu_share"] = fields["gpu_share"] or "none"
-    low = clean_int(data.get("predictMinReplicas"), f"{where}.predictMinReplicas", 1, conf.MAX_REPLICAS, 1)
-    high = clean_int(data.get("predictMaxReplicas"), f"{where}.predictMaxReplicas", 1, conf.MAX_REPLICAS, low)
-    if high < low:
-        raise InvalidInput(f"{where}.predictMaxReplicas: must be at least predictMinReplicas ({low})")
-    fields["predict_min_replicas"], fields["predict_max_replicas"] = low, high
-    threshold = data.get("monitorThreshold")
-    if threshold in (None, ""):
-        fields["monitor_threshold"] = 100.0
-    else:
-        try:
-            fields["monitor_threshold"] = float(threshold)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{where}.monitorThreshold: must be a number") from None
-        if not 0 < fields["monitor_threshold"] <= 1_000_000 or math.isnan(fields["monitor_threshold"]):
-            raise InvalidInput(f"{where}.monitorThreshold: must be greater than 0")
-    extra = {}
-    for name in SPEC_EXTRA_FIELDS:
-        if data.get(name) not in (None, ""):
-            extra[name] = data[name]
-    if len(json.dumps(extra)) > TEXT_MAX:
-        raise InvalidInput(f"{where}: extra fields too large")
-    fields["extra"] = extra
-    fields["kind"] = kind_of_files(f["path"] for f in app_version.files)
-    return fields
+        raise InvalidInput(f"version {app_version.version} is not imported yet", field=f"{prefix}registry_version")
+    for name, (low, high) in LIMITS.items():
+        _bounded(getattr(spec, name), f"{prefix}{name}", low, high)
+    texts = {name: str(getattr(spec, name) or "").strip() for name in TEXT_LIMITS}
+    for name, text in texts.items():
+        if len(text) > TEXT_LIMITS[name]:
+            raise InvalidInput(f"at most {TEXT_LIMITS[name]} characters", field=f"{prefix}{name}")
+    if texts["req_method"] not in ("", "rest"):
+        raise InvalidInput("this platform serves rest only (HTTP, OpenAI-compatible)", field=f"{prefix}req_method")
+    if spec.gpu and not has_gpu():
+        raise InvalidInput("this serving host has no GPU; ask for 0", field=f"{prefix}gpu")
+    if len(json.dumps(spec.extra)) > TEXT_MAX:
+        raise InvalidInput("too large", field=f"{prefix}extra")
+    low, high, metric, threshold = check_scaling(spec.min_replicas, spec.max_replicas, spec.metric, spec.threshold,
+                                                 prefix)
+    return {**texts, "req_method": texts["req_method"] or "rest", "gpu_share": texts["gpu_share"] or "none",
+            "application_version": app_version, "rate": spec.rate, "cpu": spec.cpu, "memory": spec.memory,
+            "gpu": spec.gpu, "predict_min_replicas": low, "predict_max_replicas": high, "metric": metric,
+            "monitor_threshold": threshold, "extra": dict(spec.extra),
+            "kind": kind_of_files(f["path"] for f in app_version.files)}
 
 
 # --- services and versions ---------------------------------------------------------------
@@ -209,60 +171,52 @@ def log_event(service, message, version=None):
     logger.info("service %s: %s", service.pk, message)
 
 
-def create_service(*, actor, model_server, versions, deploy, sharing=None):
-    """The spec's createModelInferenceServer (deploy=True) and createModelServer (deploy=False).
+def create_service(*, owner, name, versions, description="", path="", deploy=False, sharing=None):
+    """A service `name` of `owner` serving `versions` (VersionSpecs); deployed at once with `deploy`.
 
-    A service of that name you already own gets the versions added (a canary is a second
-    version with its own rate). `sharing` (the clean API and the seed): who else may call it
-    (set_sharing); None leaves it as it is (private for a new service). Returns (service, [new versions]).
+    A service of that name the owner already has gets the versions added (a canary is a second
+    version with its own rate). `sharing`: who else may call it (set_sharing); None leaves it as it
+    is (private for a new service). Returns (service, [new versions]).
     """
-    if not isinstance(model_server, dict):
-        raise InvalidInput("modelServer: must be an object")
-    check_identity(actor, model_server, "modelServer")
-    name = clean_service_name(model_server.get("name"))
-    description = clean_text(model_server.get("description"), "modelServer.description")
-    path = clean_text(model_server.get("path"), "modelServer.path", 255)
-    if versions in (None, ""):
-        versions = []
-    if not isinstance(versions, list):
-        raise InvalidInput("modelServerVersions: must be a list")
-    if not versions:
-        raise InvalidInput("modelServerVersions: at least one version is required")
-    if len(versions) > 10:
-        raise InvalidInput("modelServerVersions: at most 10 versions")
-    cleaned = [clean_version(actor, data, i) for i, data in enumerate(versions)]
+    name = clean_service_name(name)
+    description, path = str(description or "").strip(), str(path or "").strip()
+    for text, label, limit in ((description, "description", TEXT_MAX), (path, "path", 255)):
+        if len(text) > limit:
+            raise InvalidInput(f"at most {limit} characters", field=label)
+    if not 1 <= len(versions) <= 10:
+        raise InvalidInput("from 1 to 10 versions", field="versions")
+    cleaned = [_version_fields(owner, spec, "versions.") for spec in versions]
     kinds = {c.pop("kind") for c in cleaned}
     if len(kinds) > 1:
-        raise InvalidInput("modelServerVersions: all versions of a service must be the same kind of model")
+        raise InvalidInput("all versions of a service must be the same kind of model", field="versions")
     kind = kinds.pop()
     with transaction.atomic():
-        service = ModelService.objects.select_for_update().filter(owner=actor, name=name).first()
+        service = ModelService.objects.select_for_update().filter(owner=owner, name=name).first()
         if service is None:
-            service = ModelService.objects.create(owner=actor, name=name, description=description, path=path, kind=kind)
-            log_event(service, f"created by {actor.username}")
+            service = ModelService.objects.create(owner=owner, name=name, description=description, path=path,
+                                                  kind=kind)
+            log_event(service, f"created by {owner.username}")
         else:
             if service.deleting:
                 raise Conflict(f"service {name} is being deleted")
             if service.kind != kind:
                 raise InvalidInput(f"service {name} serves {service.kind} models; this version is {kind}")
-            changed = [f for f, v in (("description", description), ("path", path)) if v and getattr(service, f) != v]
-            for f in changed:
-                setattr(service, f, description if f == "description" else path)
+            service.description, service.path = description or service.description, path or service.path
             service.save()
         last = service.versions.order_by("-number").first()
         number = last.number if last else 0
         created = []
         for fields in cleaned:
             number += 1
-            version = ServiceVersion.objects.create(service=service, number=number, created_by=actor, **fields)
+            version = ServiceVersion.objects.create(service=service, number=number, created_by=owner, **fields)
             log_event(service, f"version {number} saved: {fields['application_version']} at rate {fields['rate']}",
                       version)
             created.append(version)
         if sharing is not None:
-            set_sharing(actor=actor, service=service, sharing=sharing)
+            set_sharing(actor=owner, service=service, sharing=sharing)
         if deploy:
             for version in created:
-                deploy_version(version, actor)
+                deploy_version(version, owner)
     return service, created
 
 
@@ -340,40 +294,37 @@ def delete_service(*, actor, service):
     return _stop_job(actor, service, ServingAction.DELETE)
 
 
+def _apply_on_cluster(version):
+    """KServe splits traffic by canaryTrafficPercent of the newest revision: apply it again."""
+    if on_cluster() and version.status in ACTIVE_VERSION_STATUSES:
+        newest = version.service.versions.filter(status__in=ACTIVE_VERSION_STATUSES).order_by("-number").first()
+        kserve.apply(kserve.render_inference_service(newest))
+
+
 def update_rate(*, actor, version, rate):
-    rate = clean_int(rate, "rate", 0, 100, None)
-    if rate is None:
-        raise InvalidInput("rate: is required")
+    """A version's traffic weight (0 to 100) among the service's running versions."""
+    rate = _bounded(rate, "rate", *LIMITS["rate"])
     ServiceVersion.objects.filter(pk=version.pk).update(rate=rate)
     log_event(version.service, f"version {version.number} rate set to {rate} by {actor.username}", version)
     version.refresh_from_db()
-    if on_cluster() and version.status in ACTIVE_VERSION_STATUSES:
-        # KServe splits traffic by canaryTrafficPercent of the newest revision: apply it again.
-        newest = version.service.versions.filter(status__in=ACTIVE_VERSION_STATUSES).order_by("-number").first()
-        kserve.apply(kserve.render_inference_service(newest))
+    _apply_on_cluster(version)
     return version
 
 
-def deploy_registry_version(*, actor, service_name, application_version_id, rate=100, min_replicas=1,
-                            max_replicas=1, metric=Metric.RPS, threshold=100.0, sharing=None, service=None,
-                            deploy=True):
-    """The pages' deploy, in domain terms: a registry version (its public id) served as a new service
-    named `service_name`, or, with `service` (one the actor owns), as one more version of it (a canary
-    with its own traffic weight `rate`). A new service's name must not be one of the actor's services
-    already (create_service would add to it). Returns (service, version)."""
+def deploy_registry_version(*, actor, version, name="", service=None, sharing=None, deploy=True):
+    """A registry version (VersionSpec `version`) served as a new service `name` of the actor, or,
+    with `service` (one the actor manages), as one more version of it (a canary with its own traffic
+    weight). A new service's name must not be one of the actor's services already (create_service
+    would add to it). Returns (service, version)."""
     if service is None:
-        name = clean_service_name(service_name)
+        name = clean_service_name(name)
         if ModelService.objects.filter(owner=actor, name=name, deleting=False).exists():
             raise Conflict(f"you already have a service named {name}; add the version on its page")
+        owner = actor
     else:
-        if service.owner_id != actor.pk and not getattr(actor, "is_platform_admin", False):
-            raise NotFound(f"model service {service.uid} not found")
-        name = service.name
-        actor = service.owner if service.owner_id != actor.pk else actor
-    version = {"aiApplicationVersionId": application_version_id, "rate": rate, "predictMinReplicas": min_replicas,
-               "predictMaxReplicas": max_replicas, "metric": metric, "monitorThreshold": threshold}
-    service, created = create_service(actor=actor, model_server={"name": name}, versions=[version], deploy=deploy,
-                                      sharing=sharing)
+        service = selectors.get_service_for_user(actor, service.uid)
+        name, owner = service.name, service.owner
+    service, created = create_service(owner=owner, name=name, versions=[version], deploy=deploy, sharing=sharing)
     return service, created[0]
 
 
@@ -383,21 +334,7 @@ METRIC_WORDS = {Metric.RPS: "requests per second", Metric.CONCURRENCY: "concurre
 def update_scaling(*, actor, version, min_replicas, max_replicas, metric, threshold):
     """A version's replica bounds and autoscaling (metric, per-replica threshold). The supervisor reads
     them at its next sweep; on a cluster the InferenceService is applied again."""
-    low = clean_int(min_replicas, "predictMinReplicas", 1, conf.MAX_REPLICAS, None)
-    high = clean_int(max_replicas, "predictMaxReplicas", 1, conf.MAX_REPLICAS, None)
-    metric = clean_int(metric, "metric", 1, 3, None)
-    if low is None or high is None or metric is None:
-        raise InvalidInput("predictMinReplicas, predictMaxReplicas and metric are required")
-    if high < low:
-        raise InvalidInput(f"predictMaxReplicas: must be at least predictMinReplicas ({low})")
-    if isinstance(threshold, bool):
-        raise InvalidInput("monitorThreshold: must be a number")
-    try:
-        threshold = float(threshold)
-    except (TypeError, ValueError):
-        raise InvalidInput("monitorThreshold: must be a number") from None
-    if math.isnan(threshold) or not 0 < threshold <= 1_000_000:
-        raise InvalidInput("monitorThreshold: must be greater than 0 (at most 1000000)")
+    low, high, metric, threshold = check_scaling(min_replicas, max_replicas, metric, threshold)
     ServiceVersion.objects.filter(pk=version.pk).update(
         predict_min_replicas=low, predict_max_replicas=high, metric=metric, monitor_threshold=threshold,
         modified_at=timezone.now(),
@@ -405,9 +342,7 @@ def update_scaling(*, actor, version, min_replicas, max_replicas, metric, thresh
     log_event(version.service, f"version {version.number} replicas {low}..{high}, scaling on "
               f"{METRIC_WORDS[metric]} above {threshold:g} per replica (set by {actor.username})", version)
     version.refresh_from_db()
-    if on_cluster() and version.status in ACTIVE_VERSION_STATUSES:
-        newest = version.service.versions.filter(status__in=ACTIVE_VERSION_STATUSES).order_by("-number").first()
-        kserve.apply(kserve.render_inference_service(newest))
+    _apply_on_cluster(version)
     return version
 
 
@@ -698,13 +633,49 @@ def _generation_service(user, model):
     return service
 
 
-def _usage(prompt_tokens, completion_tokens):
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+def _usage(counts):
+    return {"prompt_tokens": counts["prompt_tokens"], "completion_tokens": counts["completion_tokens"],
+            "total_tokens": counts["prompt_tokens"] + counts["completion_tokens"]}
 
 
-def _id(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+def _generate(service, kind, payload, stream):
+    """A generation service's answer as OpenAI writes it: a chat.completion (`kind` "chat") or a
+    text_completion ("completion") dict, or with `stream` an iterator of its chunk dicts."""
+    if on_cluster():
+        return kserve.openai_call(service, kind, payload, stream=stream)
+    version, replica = gateway.route(service)
+    chat = kind == "chat"
+    base = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}",
+            "object": "chat.completion" if chat else "text_completion", "created": int(time.time()),
+            "model": service.name, "system_fingerprint": f"{service.name}-v{version.number}"}
+    if not stream:
+        result = gateway.call(replica, "/generate", payload)
+        return {**base, "choices": [_choice(chat, result["text"], result["finish_reason"], whole=True)],
+                "usage": _usage(result)}
+    return _chunks(gateway.stream(replica, "/generate", {**payload, "stream": True}), base, chat)
+
+
+def _choice(chat, text, finish_reason, whole=False):
+    if not chat:
+        content = {"text": text}
+    elif whole:
+        content = {"message": {"role": "assistant", "content": text}}
+    else:
+        content = {"delta": {} if text is None else {"content": text}}
+    return {"index": 0, **content, "logprobs": None, "finish_reason": finish_reason}
+
+
+def _chunks(events, base, chat):
+    if chat:
+        base = {**base, "object": "chat.completion.chunk"}
+        yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                                    "finish_reason": None}]}
+    for event in events:
+        if event.get("done"):
+            yield {**base, "choices": [_choice(chat, None if chat else "", event["finish_reason"])],
+                   "usage": _usage(event)}
+            return
+        yield {**base, "choices": [_choice(chat, event["text"], None)]}
 
 
 def chat_completion(*, user, model, messages, max_tokens=128, temperature=0.7, stream=False, top_p=1.0, stop=None,
@@ -718,42 +689,8 @@ def chat_completion(*, user, model, messages, max_tokens=128, temperature=0.7, s
     _clean_sampling(max_tokens, temperature, top_p)
     stop = clean_stop(stop)
     service = _generation_service(user, model)
-    payload = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
-               "stop": stop, "seed": seed}
-    if on_cluster():
-        return kserve.openai_call(service, "chat", payload, stream=stream)
-    version, replica = gateway.route(service)
-    created = int(time.time())
-    fingerprint = f"{service.name}-v{version.number}"
-    if not stream:
-        result = gateway.call(replica, "/generate", payload)
-        return {
-            "id": _id("chatcmpl"),
-            "object": "chat.completion",
-            "created": created,
-            "model": service.name,
-            "system_fingerprint": fingerprint,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result["text"]},
-                         "logprobs": None, "finish_reason": result["finish_reason"]}],
-            "usage": _usage(result["prompt_tokens"], result["completion_tokens"]),
-        }
-    events = gateway.stream(replica, "/generate", {**payload, "stream": True})
-    return _chat_chunks(events, _id("chatcmpl"), created, service.name, fingerprint)
-
-
-def _chat_chunks(events, chunk_id, created, model, fingerprint):
-    base = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "system_fingerprint": fingerprint}
-    yield {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                                "finish_reason": None}]}
-    for event in events:
-        if event.get("done"):
-            yield {**base, "choices": [{"index": 0, "delta": {}, "logprobs": None,
-                                        "finish_reason": event["finish_reason"]}],
-                   "usage": _usage(event["prompt_tokens"], event["completion_tokens"])}
-            return
-        yield {**base, "choices": [{"index": 0, "delta": {"content": event["text"]}, "logprobs": None,
-                                    "finish_reason": None}]}
+    return _generate(service, "chat", {"messages": messages, "max_tokens": max_tokens, "temperature": temperature,
+                                       "top_p": top_p, "stop": stop, "seed": seed}, stream)
 
 
 def completion(*, user, model, prompt, max_tokens=16, temperature=1.0, stream=False, top_p=1.0, stop=None, seed=None):
@@ -771,35 +708,8 @@ def completion(*, user, model, prompt, max_tokens=16, temperature=1.0, stream=Fa
     _clean_sampling(max_tokens, temperature, top_p)
     stop = clean_stop(stop)
     service = _generation_service(user, model)
-    payload = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "stop": stop,
-               "seed": seed}
-    if on_cluster():
-        return kserve.openai_call(service, "completion", payload, stream=stream)
-    version, replica = gateway.route(service)
-    created, fingerprint = int(time.time()), f"{service.name}-v{version.number}"
-    if not stream:
-        result = gateway.call(replica, "/generate", payload)
-        return {
-            "id": _id("cmpl"), "object": "text_completion", "created": created, "model": service.name,
-            "system_fingerprint": fingerprint,
-            "choices": [{"index": 0, "text": result["text"], "logprobs": None,
-                         "finish_reason": result["finish_reason"]}],
-            "usage": _usage(result["prompt_tokens"], result["completion_tokens"]),
-        }
-    events = gateway.stream(replica, "/generate", {**payload, "stream": True})
-    return _completion_chunks(events, _id("cmpl"), created, service.name, fingerprint)
-
-
-def _completion_chunks(events, chunk_id, created, model, fingerprint):
-    base = {"id": chunk_id, "object": "text_completion", "created": created, "model": model,
-            "system_fingerprint": fingerprint}
-    for event in events:
-        if event.get("done"):
-            yield {**base, "choices": [{"index": 0, "text": "", "logprobs": None,
-                                        "finish_reason": event["finish_reason"]}],
-                   "usage": _usage(event["prompt_tokens"], event["completion_tokens"])}
-            return
-        yield {**base, "choices": [{"index": 0, "text": event["text"], "logprobs": None, "finish_reason": None}]}
+    return _generate(service, "completion", {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature,
+                                             "top_p": top_p, "stop": stop, "seed": seed}, stream)
 
 
 def embeddings(*, user, model, input, encoding_format="float"):
@@ -827,13 +737,6 @@ def embeddings(*, user, model, input, encoding_format="float"):
         data.append({"object": "embedding", "index": index, "embedding": vector})
     return {"object": "list", "data": data, "model": service.name,
             "usage": {"prompt_tokens": result["prompt_tokens"], "total_tokens": result["prompt_tokens"]}}
-
-
-def get_owned_service(actor, service_id):
-    service = selectors.get_service_for_user(actor, service_id)
-    if service.owner_id != actor.pk and not actor.is_platform_admin:
-        raise NotFound(f"model service {service_id} not found")
-    return service
 
 
 def stop_host_replica_processes():

@@ -41,10 +41,7 @@ def served_tiny_model(user, celery_worker, tmp_path):
     folder = build_tiny_gpt2(tmp_path / "tiny", train_steps=30)
     app_version = register_training_result(owner=user, application_name="tinychat-app", folder=folder)
     _, (version,) = serving_services.create_service(
-        actor=user,
-        model_server={"name": "tinychat"},
-        versions=[{"aiApplicationVersionId": app_version.uid, "rate": 100, "predictMinReplicas": 1,
-                   "predictMaxReplicas": 1}],
+        owner=user, name="tinychat", versions=[serving_services.VersionSpec(registry_version=app_version.uid)],
         deploy=True,
     )
 

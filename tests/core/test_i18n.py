@@ -62,7 +62,7 @@ def world(user, operator, operator_client, furnace, tiny_model_dir):  # noqa: F8
     sgt = sgt_services.create_model(user, "alice-sgt", name="line", app_name="lab", model_type="linear_regression",
                                     in_size=1, out_size=1)
     service, _ = serving_services.create_service(
-        actor=user, model_server={"name": "tiny-chat"}, versions=[{"aiApplicationVersionId": version.uid}], deploy=False,
+        owner=user, name="tiny-chat", versions=[serving_services.VersionSpec(registry_version=version.uid)],
     )
     return {"repo": repo, "image": image, "version": version, "llm": llm, "evaluation": evaluation, "other": other,
             "run": run, "sgt": sgt, "service": service}

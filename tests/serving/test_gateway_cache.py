@@ -35,8 +35,8 @@ def routed(user, tiny_gpt2_dir, tmp_path, settings):
 
     settings.SERVING_ROUTE_CACHE_SECONDS = 600  # no expiry while the test runs on a busy host
     app_version = register(user, "tiny-cache", tiny_gpt2_dir)
-    service, versions = services.create_service(actor=user, model_server={"name": "tiny"},
-                                                versions=[{"aiApplicationVersionId": app_version.uid}], deploy=False)
+    service, versions = services.create_service(owner=user, name="tiny",
+                                                versions=[services.VersionSpec(registry_version=app_version.uid)])
     version = versions[0]
     ServiceVersion.objects.filter(pk=version.pk).update(status=VersionStatus.RUNNING, rate=100,
                                                         model_dir=str(tiny_gpt2_dir))

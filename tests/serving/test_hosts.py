@@ -17,7 +17,7 @@ from core.selectors import health_report
 from serving import processes, services
 from serving.models import Replica, ReplicaStatus, ServiceVersion, VersionStatus
 
-from .conftest import register, version_body
+from .conftest import register
 
 pytestmark = pytest.mark.worker
 
@@ -43,8 +43,8 @@ def start_on(host, address, version, settings, monkeypatch):
 @pytest.fixture
 def two_host_version(transactional_db, no_orphans, user, tiny_gpt2_dir, settings, monkeypatch):
     app_version = register(user, "tiny-app", tiny_gpt2_dir)
-    _, (version,) = services.create_service(actor=user, model_server={"name": "tiny"},
-                                            versions=[version_body(app_version)], deploy=False)
+    _, (version,) = services.create_service(owner=user, name="tiny",
+                                            versions=[services.VersionSpec(registry_version=app_version.uid)])
     services.prepare_model(version, Log())
     replicas = [start_on(host, address, version, settings, monkeypatch) for host, address in HOSTS.items()]
     ServiceVersion.objects.filter(pk=version.pk).update(status=VersionStatus.RUNNING, scaled_at=timezone.now())

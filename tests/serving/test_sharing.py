@@ -15,10 +15,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def alice_service(user, tiny_gpt2_dir):
     app_version = register(user, "tiny-app", tiny_gpt2_dir)
-    service, _ = services.create_service(
-        actor=user, model_server={"name": "tiny"},
-        versions=[{"aiApplicationVersionId": app_version.uid, "rate": 100}], deploy=False,
-    )
+    service, _ = services.create_service(owner=user, name="tiny",
+                                         versions=[services.VersionSpec(registry_version=app_version.uid, rate=100)])
     return service
 
 
@@ -48,7 +46,7 @@ def test_shared_with_everyone_through_the_clean_api(user, other_user, alice_serv
     alice = client_for(user)
     response = alice.patch(f"/api/v1/serving/services/{alice_service.uid}", {"sharing": "everyone"}, format="json")
     assert response.status_code == 200, response.content
-    assert response.json()["sharing"] == "everyone" and response.json()["sharedTeam"] is None
+    assert response.json()["sharing"] == "everyone" and response.json()["shared_team"] is None
     assert ServiceEvent.objects.filter(service=alice_service, message__startswith="shared with everyone").exists()
 
     bob = client_for(other_user)
@@ -104,8 +102,7 @@ def test_team_sharing_needs_a_team(user, alice_service):
 def test_create_shared_through_the_clean_api(user, other_user, tiny_gpt2_dir):
     app_version = register(user, "tiny-app", tiny_gpt2_dir)
     response = client_for(user).post("/api/v1/serving/services", {
-        "modelServer": {"name": "open"}, "modelServerVersions": [{"aiApplicationVersionId": app_version.uid}],
-        "deploy": False, "sharing": "everyone",
+        "name": "open", "versions": [{"registry_version": app_version.uid}], "deploy": False, "sharing": "everyone",
     }, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["sharing"] == "everyone"
