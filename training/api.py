@@ -164,17 +164,17 @@ class LlmTaskMetricsView(APIView):
 class TaskActionView(APIView):
     """Cancel a queued or running task; merge a finished LoRA run's adapter into a full model (202)."""
 
-    action = get_task = serializer = None
+    do = get_task = serializer = None
     status = 200
 
     @extend_schema(tags=TAGS, request=None, responses={200: LlmTaskSerializer, 202: LlmTaskSerializer})
     def post(self, request, pk):
-        task = self.action(self.get_task(request.user, pk))
+        task = self.do(self.get_task(request.user, pk))
         return Response(self.serializer(task).data, status=self.status)
 
 
 def action(do, get_task, serializer, status=200):
-    return TaskActionView.as_view(action=staticmethod(do), get_task=staticmethod(get_task), serializer=serializer,
+    return TaskActionView.as_view(do=staticmethod(do), get_task=staticmethod(get_task), serializer=serializer,
                                   status=status)
 
 

@@ -31,7 +31,7 @@ class Value(Text):
         return super().to_internal_value(data).strip()
 
 
-def opt(source, max_length=1024, **kwargs):
+def opt(source=None, max_length=1024, **kwargs):
     return Value(source=source, required=False, allow_blank=True, allow_null=True, max_length=max_length, **kwargs)
 
 
@@ -84,10 +84,10 @@ class TaskInput(serializers.Serializer):
     """The createTaskBO fields both kinds of task share."""
 
     createTaskBO = serializers.DictField(required=False, help_text="the same fields, nested (section 6.1)")
-    name = opt("name", 96)
+    name = opt(max_length=96)
     jobName = opt("job_name", 96)
     describe = opt("description", 2000)
-    image = opt("image", 512)
+    image = opt(max_length=512)
     outputDir = opt("output_dir")
     resource = ResourceItem(source="resources", many=True, required=False, allow_null=True, max_length=16)
     userId = UserIdCheck()
@@ -137,7 +137,7 @@ class FineTuneInput(TaskInput):
 
 
 class CodeTaskInput(TaskInput):
-    type = opt("type", 32, help_text=", ".join(CodeTaskType.values))
+    type = opt(max_length=32, help_text=", ".join(CodeTaskType.values))
     command = Text(required=False, allow_blank=True, allow_null=True)
     commands = serializers.ListField(child=Value(allow_blank=True), required=False, allow_null=True, max_length=100)
     mpiCommand = opt("mpi_command", services.MAX_COMMAND_CHARS)
@@ -155,7 +155,7 @@ class CodeTaskInput(TaskInput):
 
 
 class ListInput(PageInput):
-    status = opt("status", 32, help_text="queued, running, succeeded, failed, cancelled (or an alias)")
+    status = opt(max_length=32, help_text="queued, running, succeeded, failed, cancelled (or an alias)")
     taskName = opt("name", 128)
     userId = UserIdCheck()
     userName = UserIdCheck()
@@ -346,7 +346,8 @@ class CreateLlmFineTuneTaskView(KernelView):
 
     @facade(summary="Create a fine-tune (isPretrain 0) or pretraining (isPretrain 1) task", output=LlmTaskRow())
     def post(self, request):
-        task = services.create_finetune(owner=request.user, received=dict(request.data.items()), **self.input(request))
+        data = self.input(request)
+        task = services.create_finetune(owner=request.user, received=dict(request.data.items()), **data)
         return self.answer(LlmTaskRow(task).data, message="任务创建成功")
 
 
@@ -386,7 +387,8 @@ class CreateTrainOperatorTaskView(KernelView):
 
     @facade(summary="Create a task-based modeling job (PyTorch, TensorFlow, scikit-learn, MPI)", output=CodeTaskRow())
     def post(self, request):
-        task = services.create_code_task(owner=request.user, received=dict(request.data.items()), **self.input(request))
+        data = self.input(request)
+        task = services.create_code_task(owner=request.user, received=dict(request.data.items()), **data)
         return self.answer(CodeTaskRow(task).data, message="任务创建成功")
 
 

@@ -3,7 +3,6 @@
 What runs on the worker is in training.execution; the child process is training.runner.
 """
 
-import re
 from typing import NamedTuple
 
 from django.db import transaction
@@ -12,29 +11,21 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from accounts.selectors import remaining_resources
-from core.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from core.errors import Conflict, InvalidInput, QuotaExceeded
 from core.models import JobStatus
-from core.parsers import parse_json
 from core.services import enqueue_job, request_cancel
 from files import selectors as files
 from files.paths import normalize_path
-from hub import selectors as hub
-from registry.models import VersionStatus
-from registry.selectors import looks_like_id, resolve_application_version, resolve_version
 
 from . import backends
-from . import hyper
-from .models import CodeTask, CodeTaskType, DataSource, LlmTask, ModelSource, Strategy
-from .runner import TEXT_SUFFIXES
-from .selectors import capacity_shortfall
+from .models import CodeTask, CodeTaskType, LlmTask, Strategy
+from .selectors import PRIVATE, capacity_shortfall, resolve_base, resolve_data, resolve_hyper
 
 DEFAULT_CPU = 1
 DEFAULT_MEMORY_GB = 2.0
 MAX_WALL_TIME_SECONDS = 7 * 24 * 3600
 DEFAULT_WALL_TIME_SECONDS = 3600
 MAX_COMMAND_CHARS = 10_000
-PRIVATE = "private"
-HUB_ID_RE = re.compile(r"^[0-9a-f]{24}\Z")
 
 
 class Resources(NamedTuple):
@@ -72,120 +63,6 @@ def check_quota(owner, resources):
             raise QuotaExceeded(f"over quota: the task asks for {asked:g} {label} but your quota allows {limits[field]:g}")
     if limits["job_slots"] < 1:
         raise QuotaExceeded("over quota: your quota allows no running jobs")
-
-
-# --- base model and data --------------------------------------------------------------------
-
-
-def imported(version, field):
-    """The public id of a registry version whose files are in (an import may still run)."""
-    if version.status != VersionStatus.IMPORTED:
-        raise InvalidInput(f"version {version.version} is {version.get_status_display().lower()}, not imported", field=field)
-    return version.uid
-
-
-def resolve_base(owner, *, base_version="", base_folder="", base_model="", base_model_version="", pretrain=False):
-    """(source, ref) of the base model, checked to exist and be readable by the owner.
-
-    base_version: a registry version (any id the registry answers, or its database number);
-    base_folder: a save_pretrained folder of the private space; base_model: a registry application
-    (its version `base_model_version`, else the latest imported one), or a hub model by id or
-    owner/name. A registry version is recorded by its public id.
-    """
-    if base_version:
-        return ModelSource.REGISTRY, imported(resolve_version(owner, base_version, field="base_version"), "base_version")
-    if base_folder:
-        path = normalize_path(base_folder, field="base_folder")
-        files.get_folder(owner, PRIVATE, path)
-        if files.get_node(owner, PRIVATE, f"{path}/config.json" if path else "config.json") is None:
-            raise InvalidInput(f"/{path} has no config.json (a save_pretrained folder is expected)", field="base_folder")
-        return ModelSource.FILES, path
-    if not base_model:
-        what = "a model to take the architecture and tokenizer from" if pretrain else "a base model"
-        raise InvalidInput(f"model path missing: {what} is required: a registry version, a folder of your private "
-                           "space, or a registry application or hub model")
-    if looks_like_id(base_model):
-        version = resolve_application_version(owner, base_model, base_model_version, field="base_model")
-        return ModelSource.REGISTRY, imported(version, "base_model")
-    if HUB_ID_RE.match(base_model):  # the id the hub answers for a repository
-        repo = hub.visible_repositories(owner).filter(uid=base_model, type="model").select_related("head").first()
-        if repo is None:
-            raise NotFound(f"hub model {base_model} not found", field="base_model")
-    elif "/" in base_model:
-        repo = hub.find_repository(owner, base_model, type="model")
-    else:
-        raise InvalidInput("give the id of a registry application, or the id or owner/name of a hub model "
-                           "(a registry version is a base version)", field="base_model")
-    if repo.head is None or not repo.head.entries.filter(path="config.json").exists():
-        raise InvalidInput(f"hub model {base_model} has no config.json", field="base_model")
-    return ModelSource.HUB, repo.full_name
-
-
-def has_training_files(paths):
-    return any(p.startswith("train/") and p.lower().endswith(TEXT_SUFFIXES) for p in paths)
-
-
-def resolve_data(owner, *, dataset="", data_folder=""):
-    """(source, ref) of the data: a hub dataset (owner/name), or a folder with train/ (default /Data)."""
-    if dataset:
-        repo = hub.find_repository(owner, dataset, type="dataset")
-        if not has_training_files(repo.head.entries.values_list("path", flat=True) if repo.head else []):
-            raise InvalidInput(f"dataset missing: hub dataset {dataset} has no train/ folder with .jsonl, .json or .txt files")
-        return DataSource.HUB, repo.full_name
-    folder = normalize_path(data_folder or "Data", field="data_folder")
-    try:
-        listing = files.walk_files(owner, PRIVATE, folder)
-    except NotFound:
-        raise InvalidInput(f"dataset missing: no folder /{folder} in your private space") from None
-    if not has_training_files([relative for relative, node in listing if not node.is_dir]):
-        raise InvalidInput(f"dataset missing: /{folder}/train has no .jsonl, .json or .txt files "
-                           "(the layout is train/, validate/, test/)")
-    return DataSource.FILES, folder
-
-
-def read_config_json(owner, path):
-    with files.open_file(owner, PRIVATE, path) as handle:
-        raw = handle.read(1024 * 1024 + 1)
-    if len(raw) > 1024 * 1024:
-        raise InvalidInput(f"/{path}: larger than 1 MB")
-    return parse_json(raw, what=f"/{path}")
-
-
-def strategy_config(owner, strategy, config_path=""):
-    """(path read or "", strategy, {name: raw}) from `config_path` or Config/<strategy>/config.json."""
-    if config_path:
-        path = normalize_path(config_path, field="config_path")
-        if files.get_node(owner, PRIVATE, path) is None:
-            raise InvalidInput(f"no file /{path} in your private space", field="config_path")
-        candidates = [path]
-    else:
-        candidates = [f"{root}/{strategy}/config.json" for root in ("Config", "config")]
-    for path in candidates:
-        node = files.get_node(owner, PRIVATE, path)
-        if node is not None and not node.is_dir:
-            found_strategy, values = hyper.parse_config(read_config_json(owner, path), f"/{path}")
-            return path, found_strategy, values
-    return "", None, {}
-
-
-def resolve_hyper(owner, *, strategy, requested, config_path, pretrain):
-    """(strategy, typed values, config path): config.json first, the requested values over it."""
-    if strategy and strategy not in hyper.STRATEGIES:
-        raise InvalidInput("must be LoRA or FineTune", field="strategy")
-    requested = hyper.check_names(requested or {}, "hyper")
-    path, config_strategy, values = strategy_config(owner, strategy or Strategy.LORA, config_path)
-    strategy = strategy or config_strategy or Strategy.LORA
-    values.update(requested)
-    if pretrain:
-        if lora := sorted(name for name in requested if name.startswith("lora_") or name == "merge_adapter"):
-            raise InvalidInput(f"{', '.join(lora)}: LoRA hyper-parameters do not apply to pretraining")
-        strategy = Strategy.FINE_TUNE
-        values = {k: v for k, v in values.items() if not (k.startswith("lora_") or k == "merge_adapter")}
-    elif "pretrain_init" in requested:
-        raise InvalidInput("pretrain_init: applies to pretraining only")
-    else:
-        values.pop("pretrain_init", None)
-    return strategy, hyper.typed(values), path
 
 
 # --- creating tasks ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ def browser_client(client, training_space):
 
 @pytest.fixture
 def run(browser_client):
-    browser_client.post("/training/", {"name": "long-run", "originModelDir": "Model", "inputDir": "Data", "hyper": ""})
+    browser_client.post("/training/", {"name": "long-run", "base_folder": "Model", "data_folder": "Data", "hyper": ""})
     task = LlmTask.objects.get()
     MetricRow.objects.bulk_create(
         [MetricRow(task=task, step=step, loss=10.0 / step) for step in range(1, 1001)]
