@@ -1,7 +1,6 @@
-"""platform-api.md sections 4, 5 and 6 under /kernel/, in the kernel envelope
-{success, returnCode, message, data}; errors carry the HTTP status as returnCode. Each view's Input
-reads the createTaskBO (nested under "createTaskBO" or flat, query parameters too) into the training
-services' arguments; its Output writes the spec's task shapes."""
+"""platform-api.md sections 4-6 under /kernel/, in the kernel envelope (errors carry the HTTP status as
+returnCode). Each Input reads a createTaskBO (nested or flat, query parameters too) into the services'
+arguments; each Output writes the spec's task shapes."""
 
 import math
 
@@ -15,24 +14,16 @@ from core.selectors import STATUS_ALIASES
 from registry.selectors import public_version_id
 
 from . import hyper, selectors, services
-from .api import MetricRowSerializer
 from .filters import CodeTaskFilter, LlmTaskFilter
 from .models import CodeTaskType
+from .serializers import MetricRowSerializer
 
 TAGS = ["platform training (training)"]
 
 
-class Value(Text):
-    """A string (or a number: some ids come as numbers), stripped."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, int) and not isinstance(data, bool):
-            data = str(data)
-        return super().to_internal_value(data).strip()
-
-
 def opt(source=None, max_length=1024, **kwargs):
-    return Value(source=source, required=False, allow_blank=True, allow_null=True, max_length=max_length, **kwargs)
+    return Text(source=source, required=False, allow_blank=True, allow_null=True, max_length=max_length,
+                trim_whitespace=True, **kwargs)
 
 
 class HyperItem(serializers.Serializer):
@@ -65,22 +56,18 @@ class ResourceItem(serializers.Serializer):
 
 def resources(items):
     """The spec's `resource` list summed into what the task asks for."""
-    if not items:
+    counted = [(item.get("count") or 1, item) for item in items or []]
+    if not counted:
         return services.Resources()
-    cpu = gpu = nodes = 0
-    memory = 0.0
-    for item in items:
-        count = item.get("count") or 1
-        cpu += count * (services.DEFAULT_CPU if item.get("cpu") is None else item["cpu"])
-        memory += count * (services.DEFAULT_MEMORY_GB if item.get("memory_gb") is None else item["memory_gb"])
-        gpu += count * ((item.get("gpu_resource") or {}).get("gpu") or 0)
-        nodes += count
+    cpu = sum(n * (services.DEFAULT_CPU if i.get("cpu") is None else i["cpu"]) for n, i in counted)
+    memory = sum(n * (services.DEFAULT_MEMORY_GB if i.get("memory_gb") is None else i["memory_gb"]) for n, i in counted)
     if not math.isfinite(memory):
         raise serializers.ValidationError({"resource": "memory must be a number of GB"})
-    return services.Resources(max(cpu, 1), max(memory, 0.1), gpu, max(nodes, 1))
+    gpu = sum(n * ((i.get("gpu_resource") or {}).get("gpu") or 0) for n, i in counted)
+    return services.Resources(max(cpu, 1), max(memory, 0.1), gpu, max(sum(n for n, _ in counted), 1))
 
 
-class TaskInput(serializers.Serializer):
+class TaskBody(serializers.Serializer):
     """The createTaskBO fields both kinds of task share."""
 
     createTaskBO = serializers.DictField(required=False, help_text="the same fields, nested (section 6.1)")
@@ -107,7 +94,7 @@ class TaskInput(serializers.Serializer):
         return {key: value for key, value in attrs.items() if value is not None and key != "job_name"}
 
 
-class FineTuneInput(TaskInput):
+class FineTuneBody(TaskBody):
     isPretrain = StrictInteger(source="pretrain", required=False, allow_null=True, min_value=0, max_value=1)
     fineTuneStrategy = opt("strategy", 16, help_text="LoRA or FineTune")
     modelVersionId = opt("base_version", 64, help_text="a registry version id (section 3)")
@@ -131,15 +118,14 @@ class FineTuneInput(TaskInput):
         if kind != "dataset" and (kind == "local" or "/" not in (attrs.get("dataset") or "")):
             attrs.pop("dataset", None)
         attrs["hyper"] = {**(attrs.pop("common_hyper", None) or {}), **(attrs.pop("tuning_hyper", None) or {})}
-        attrs["pretrain"] = attrs.get("pretrain") == 1
         attrs["merge"] = attrs.get("merge") in (True, 1, "1", "true")
         return super().validate(attrs)
 
 
-class CodeTaskInput(TaskInput):
+class CodeTaskBody(TaskBody):
     type = opt(max_length=32, help_text=", ".join(CodeTaskType.values))
     command = Text(required=False, allow_blank=True, allow_null=True)
-    commands = serializers.ListField(child=Value(allow_blank=True), required=False, allow_null=True, max_length=100)
+    commands = serializers.ListField(child=Text(allow_blank=True), required=False, allow_null=True, max_length=100)
     mpiCommand = opt("mpi_command", services.MAX_COMMAND_CHARS)
     workingDir = opt("working_dir")
     variable = serializers.JSONField(source="variables", required=False, help_text='[{"KEY": "value"}, ...]')
@@ -155,34 +141,18 @@ class CodeTaskInput(TaskInput):
 
 
 class ListInput(PageInput):
-    status = opt(max_length=32, help_text="queued, running, succeeded, failed, cancelled (or an alias)")
+    status = serializers.ChoiceField(choices=list(STATUS_ALIASES), required=False, allow_blank=True, allow_null=True)
     taskName = opt("name", 128)
     userId = UserIdCheck()
     userName = UserIdCheck()
-
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        attrs["status"] = (attrs.get("status") or "").lower()
-        if attrs["status"] and attrs["status"] not in STATUS_ALIASES:
-            raise serializers.ValidationError({"status": f"one of {', '.join(sorted(set(STATUS_ALIASES.values())))}"})
-        return attrs
 
 
 class LlmListInput(ListInput):
     isPretrain = StrictInteger(source="pretrain", required=False, allow_null=True, min_value=0, max_value=1)
 
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        attrs["pretrain"] = None if attrs.get("pretrain") is None else attrs["pretrain"] == 1
-        return attrs
-
 
 class TaskIdInput(serializers.Serializer):
     taskId = StrictInteger(source="pk", min_value=0, max_value=10**18)
-
-
-def filtered(filterset, qs, data):
-    return filterset({k: v for k, v in data.items() if k in filterset.base_filters and v is not None}, queryset=qs).qs
 
 
 class Resource(serializers.Serializer):
@@ -335,14 +305,17 @@ def paged(row):
 class KernelView(FacadeView):
     envelope, tags, query_params = "kernel", TAGS, True
 
-    def page(self, qs, data, row):
-        total, items = page(qs, data)
+    def page(self, request, filterset, qs, row):
+        """A page of `qs` narrowed by `filterset` with the request's filters, as {total, pageNum, pageSize, list}."""
+        data = self.input(request)
+        filters = {key: value for key, value in data.items() if key in filterset.base_filters and value is not None}
+        total, items = page(filterset(filters, queryset=qs).qs, data)
         return self.answer({"total": total, "pageNum": data["pageNum"], "pageSize": data["pageSize"],
                             "list": row(items, many=True).data})
 
 
 class CreateLlmFineTuneTaskView(KernelView):
-    Input = FineTuneInput
+    Input = FineTuneBody
 
     @facade(summary="Create a fine-tune (isPretrain 0) or pretraining (isPretrain 1) task", output=LlmTaskRow())
     def post(self, request):
@@ -357,8 +330,7 @@ class ListLlmFineTuneTaskView(KernelView):
     @facade(summary="List fine-tune / pretraining tasks (isPretrain, status, taskName, pages)",
             output=paged(LlmTaskRow)())
     def post(self, request):
-        data = self.input(request)
-        return self.page(filtered(LlmTaskFilter, selectors.llm_tasks(request.user), data), data, LlmTaskRow)
+        return self.page(request, LlmTaskFilter, selectors.llm_tasks(request.user), LlmTaskRow)
 
 
 class QueryLlmFineTuneTaskDetailView(KernelView):
@@ -368,22 +340,17 @@ class QueryLlmFineTuneTaskDetailView(KernelView):
     def post(self, request):
         return self.answer(LlmTaskDetail(selectors.get_llm_task(request.user, self.input(request)["pk"])).data)
 
-    @facade(summary="A task with its hyper-parameters, metrics, checkpoints and log tail", output=LlmTaskDetail())
-    def get(self, request):
-        return self.post(request)
-
 
 class ListFineTuneTaskManageView(KernelView):
     Input = LlmListInput
 
     @facade(summary="The models (registry versions) that tasks produced", output=paged(ProducedModelRow)())
     def post(self, request):
-        data = self.input(request)
-        return self.page(filtered(LlmTaskFilter, selectors.produced_models(request.user), data), data, ProducedModelRow)
+        return self.page(request, LlmTaskFilter, selectors.produced_models(request.user), ProducedModelRow)
 
 
 class CreateTrainOperatorTaskView(KernelView):
-    Input = CodeTaskInput
+    Input = CodeTaskBody
 
     @facade(summary="Create a task-based modeling job (PyTorch, TensorFlow, scikit-learn, MPI)", output=CodeTaskRow())
     def post(self, request):
@@ -397,8 +364,7 @@ class ListTrainOperatorTaskView(KernelView):
 
     @facade(summary="List task-based modeling jobs", output=paged(CodeTaskRow)())
     def post(self, request):
-        data = self.input(request)
-        return self.page(filtered(CodeTaskFilter, selectors.code_tasks(request.user), data), data, CodeTaskRow)
+        return self.page(request, CodeTaskFilter, selectors.code_tasks(request.user), CodeTaskRow)
 
 
 class QueryTrainOperatorTaskInfoView(KernelView):
@@ -407,10 +373,6 @@ class QueryTrainOperatorTaskInfoView(KernelView):
     @facade(summary="A task-based modeling job with its log, exit code and outputs", output=CodeTaskDetail())
     def post(self, request):
         return self.answer(CodeTaskDetail(selectors.get_code_task(request.user, self.input(request)["pk"])).data)
-
-    @facade(summary="A task-based modeling job with its log, exit code and outputs", output=CodeTaskDetail())
-    def get(self, request):
-        return self.post(request)
 
 
 urlpatterns = [

@@ -1,7 +1,5 @@
-"""Creating, cancelling and merging training tasks (the request side).
-
-What runs on the worker is in training.execution; the child process is training.runner.
-"""
+"""Creating, cancelling and merging training tasks (the request side); what runs on the worker is in
+training.execution, the child process is training.runner."""
 
 from typing import NamedTuple
 
@@ -63,9 +61,6 @@ def check_quota(owner, resources):
             raise QuotaExceeded(f"over quota: the task asks for {asked:g} {label} but your quota allows {limits[field]:g}")
     if limits["job_slots"] < 1:
         raise QuotaExceeded("over quota: your quota allows no running jobs")
-
-
-# --- creating tasks ---------------------------------------------------------------------------
 
 
 def create_finetune(*, owner, name="", description="", pretrain=False, base_version="", base_folder="",
@@ -136,9 +131,6 @@ def create_code_task(*, owner, command, name="", description="", type=CodeTaskTy
     return task
 
 
-# --- cancel and merge -------------------------------------------------------------------------
-
-
 def cancel_task(task):
     if task.is_finished:
         raise Conflict(f"task {task.pk} has already {task.status}")
@@ -161,9 +153,6 @@ def request_merge(task):
     transaction.on_commit(lambda: app.send_task("training.merge_adapter", args=[task.pk], queue=task.queue or "training"))
     task.refresh_from_db()
     return task
-
-
-# --- admission ------------------------------------------------------------------------------------
 
 
 def admit(model, task_id, task_name, retry_seconds):
