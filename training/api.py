@@ -74,7 +74,7 @@ class LlmTaskMetricsView(APIView):
         # replaces rows it already has by (step, kind).
         last = rows[-1].step if rows else since
         return Response({**LlmTaskSerializer(task).data, "metrics": MetricRowSerializer(rows, many=True).data,
-                         "since": since, "lastStep": max(last - 1, 0) if last and task.is_active else last,
+                         "since": since, "last_step": max(last - 1, 0) if last and task.is_active else last,
                          "log": selectors.log_tail(task, 6000)})
 
 

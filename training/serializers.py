@@ -87,8 +87,8 @@ class LlmTaskMetricsSerializer(LlmTaskSerializer):
 
     metrics = MetricRowSerializer(many=True)
     since = serializers.IntegerField(allow_null=True)
-    lastStep = serializers.IntegerField(allow_null=True, help_text="the `since` of the next poll")
+    last_step = serializers.IntegerField(allow_null=True, help_text="the `since` of the next poll")
     log = serializers.CharField()
 
     class Meta(LlmTaskSerializer.Meta):
-        fields = [*LlmTaskSerializer.Meta.fields, "metrics", "since", "lastStep", "log"]
+        fields = [*LlmTaskSerializer.Meta.fields, "metrics", "since", "last_step", "log"]
