@@ -223,16 +223,6 @@ def capacity_shortfall(task):
 # --- metrics, lineage -------------------------------------------------------------------------
 
 
-def parse_since(value):
-    """The `since` of a metrics poll: a step number, or None when absent."""
-    if value in (None, ""):
-        return None
-    value = str(value).strip()
-    if not value.isdigit() or len(value) > 12:
-        raise InvalidInput("must be a step number (>= 0)", field="since")
-    return int(value)
-
-
 def _evenly(pks, limit):
     """At most `limit` of the ordered pks, evenly spaced, always keeping the last."""
     if len(pks) <= limit:
