@@ -275,7 +275,7 @@ class FacadeView(APIView):
         elif not isinstance(data, dict):
             raise InvalidInput("the body must be a JSON object")
         if self.query_params or request.method == "GET":
-            data = {**{k: v for k, v in request.query_params.items()}, **data}
+            data = {**request.query_params.dict(), **(data.dict() if hasattr(data, "dict") else data)}
         serializer = serializer_class(data=data, context={"request": request, "view": self})
         serializer.is_valid(raise_exception=True)
         checks = {f.source for f in serializer.fields.values() if isinstance(f, UserIdCheck)}

@@ -12,7 +12,6 @@ from core.errors import DomainError
 from files.selectors import folder_paths
 from hub import selectors as hub_selectors
 from training import selectors as training_selectors
-from training.models import LlmTask
 
 from . import selectors, services
 from .forms import NewVersionForm
@@ -35,7 +34,7 @@ def application_detail(request, uid):
     versions = list(selectors.versions_of(app))
     for version in versions:  # lineage by name: the run that produced it and that run's base model
         task_id = version.train_task_version_id or version.llm_fine_tune_task_id
-        task = (training_selectors.visible(LlmTask, request.user).filter(pk=int(task_id)).first()
+        task = (training_selectors.llm_tasks(request.user).filter(pk=int(task_id)).first()
                 if str(task_id).isdigit() else None)
         version.origin = {"task": task, "lineage": training_selectors.lineage(task)} if task else None
     return render(

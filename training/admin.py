@@ -13,7 +13,7 @@ class MetricInline(admin.TabularInline):
 
 @admin.register(LlmTask)
 class LlmTaskAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "owner", "is_pretrain", "strategy", "status", "progress", "attempts", "produced_version_id", "created_at")
+    list_display = ("id", "name", "owner", "is_pretrain", "strategy", "status", "progress", "attempts", "produced_version", "created_at")
     list_filter = ("status", "is_pretrain", "strategy", "model_source", "data_source")
     search_fields = ("name", "owner__username", "model_ref", "data_ref")
     readonly_fields = ("log", "checkpoints", "heartbeat_at", "worker", "started_at", "finished_at")

@@ -118,6 +118,18 @@ def parse_list(items, field):
     return values
 
 
+def check_names(values):
+    """{name: raw value} with every name accepted and every value given (at most 1000 characters)."""
+    if not isinstance(values, dict) or len(values) > MAX_ITEMS:
+        raise InvalidInput(f"at most {MAX_ITEMS} hyper-parameters, by name")
+    for name, value in values.items():
+        if name not in ACCEPTED:
+            raise InvalidInput(f"unknown hyper-parameter {name!r}; accepted: {', '.join(sorted(ACCEPTED))}")
+        if value is None or (isinstance(value, str) and len(value) > 1000):
+            raise InvalidInput(f"hyper-parameter {name} needs a value (at most 1000 characters)")
+    return values
+
+
 def parse_config(document, source):
     """A config.json document -> (strategy or None, {name: raw value})."""
     if not isinstance(document, dict):

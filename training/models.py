@@ -2,6 +2,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Job
+from core.scoping import ScopedQuerySet
+
+
+class TaskQuerySet(ScopedQuerySet):
+    """A user's own tasks (platform admins see everyone's)."""
 
 
 class Strategy(models.TextChoices):
@@ -28,6 +33,7 @@ class LlmTask(Job):
     """
 
     task_name = "training.run_llm_task"
+    objects = TaskQuerySet.as_manager()
 
     name = models.CharField(max_length=128)
     description = models.TextField(blank=True, default="")
@@ -47,8 +53,10 @@ class LlmTask(Job):
     checkpoints = models.JSONField(default=list, blank=True)
     total_steps = models.PositiveIntegerField(default=0)
     current_step = models.PositiveIntegerField(default=0)
-    produced_version_id = models.PositiveIntegerField(null=True, blank=True)
-    merged_version_id = models.PositiveIntegerField(null=True, blank=True)
+    produced_version = models.ForeignKey("registry.AiApplicationVersion", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="produced_by")
+    merged_version = models.ForeignKey("registry.AiApplicationVersion", null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="merged_by")
     merge_status = models.CharField(max_length=16, blank=True, default="", help_text="'', running, done, failed")
     merge_error = models.TextField(blank=True, default="")
     schedule = models.JSONField(
@@ -100,6 +108,7 @@ class CodeTask(Job):
     """Task-based modeling (platform-api.md section 6): a user's command in their working folder."""
 
     task_name = "training.run_code_task"
+    objects = TaskQuerySet.as_manager()
 
     name = models.CharField(max_length=128)
     description = models.TextField(blank=True, default="")

@@ -16,62 +16,41 @@ from core.errors import DomainError
 from core.formtext import in_form_words
 from files.selectors import folder_paths
 from hub import selectors as hub_selectors
-from registry.models import AiApplicationVersion
 from registry.selectors import version_choices
 
 from . import hyper, selectors, services
-from .models import CodeTask, CodeTaskType, LlmTask, Strategy
-
-FORM_FIELDS = ("name", "isPretrain", "fineTuneStrategy", "modelVersionId", "originModelDir", "modelId",
-               "inputType", "inputDir", "dataSetName", "outputDir", "describe")
-
+from .forms import CodeTaskForm, FineTuneForm
+from .models import CodeTaskType, Strategy
 
 def config_text(user, strategy):
     """The hyper-parameters of the user's Config/<strategy>/config.json as name=value lines."""
     try:
-        path, _found, values = services.strategy_config(user, strategy, "")
+        path, _found, values = selectors.strategy_config(user, strategy)
     except DomainError:
         return "", ""
     return "\n".join(f"{name}={value}" for name, value in values.items()), path
 
 
-def parse_hyper_text(raw):
-    """[{"name", "value"}] of name=value lines, and the line number of each item."""
-    items, lines = [], []
-    for number, line in enumerate(raw.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "=" not in line:
-            raise DomainError(_("hyper-parameters line %(number)s: write name=value") % {"number": number})
-        name, value = line.split("=", 1)
-        items.append({"name": name.strip(), "value": value.strip()})
-        lines.append(number)
-    return items, lines
-
-
-# The form's names for the fields a service names in the spec's terms.
+# The form's names for the fields a service names.
 FIELD_LABELS = {
-    "modelVersionId": _lazy("Model version"),
-    "originModelDir": _lazy("Model folder"),
-    "modelId": _lazy("Hub model"),
-    "inputDir": _lazy("Data folder"),
-    "dataSetName": _lazy("Hub dataset"),
-    "outputDir": _lazy("Copy result to"),
-    "fineTuneStrategy": _lazy("Strategy"),
-    "isPretrain": _lazy("Kind"),
-    "fineTuneHyperParameters": _lazy("Hyper-parameters"),
+    "base_version": _lazy("Model version"),
+    "base_folder": _lazy("Model folder"),
+    "base_model": _lazy("Hub model"),
+    "data_folder": _lazy("Data folder"),
+    "dataset": _lazy("Hub dataset"),
+    "output_dir": _lazy("Copy result to"),
+    "strategy": _lazy("Strategy"),
 }
-HYPER_ITEM = re.compile(r"(?:commonHyperParameters|fineTuneHyperParameters)\[(\d+)\](?:\.\w+)?")
+HYPER_ITEM = re.compile(r"hyper-parameter (\w+)")
 
 
 def page_message(message, lines):
-    """A service's message in the form's words: "commonHyperParameters[2].value: ..." becomes
-    "hyper-parameters line 4: ...", a spec field name becomes the field's label."""
+    """A service's message in the form's words: "hyper-parameter lr: ..." becomes "hyper-parameters
+    line 4: lr: ..." (`lines`: the line of each name), a field's name becomes its label."""
     def line_of(match):
-        index = int(match.group(1))
-        number = lines[index] if index < len(lines) else index + 1
-        return str(_("hyper-parameters line %(number)s") % {"number": number})
+        if match.group(1) not in lines:
+            return match.group(0)
+        return str(_("hyper-parameters line %(number)s") % {"number": lines[match.group(1)]}) + f": {match.group(1)}"
 
     return in_form_words(HYPER_ITEM.sub(line_of, message), FIELD_LABELS)
 
@@ -82,54 +61,47 @@ def picker_choices(user):
             "hub_datasets": hub_selectors.repository_choices(user, type="dataset"), "folders": folder_paths(user)}
 
 
-def llm_row(task):
-    version = selectors.produced_version(task)
-    return {"task": task, "version": version}
+def chosen_strategy(value):
+    return value if value in hyper.STRATEGIES else Strategy.LORA
 
 
 @login_required
 def index(request):
-    strategy = request.POST.get("fineTuneStrategy") or request.GET.get("strategy") or Strategy.LORA
-    if strategy not in hyper.STRATEGIES:
-        strategy = Strategy.LORA
+    strategy = chosen_strategy(request.POST.get("strategy") or request.GET.get("strategy"))
     prefilled, config_path = config_text(request.user, strategy)
     choices = picker_choices(request.user)
     # Defaults that start a run as filled on the demo data: the version the registry page chose
     # (?version=), else the demo's tiny hub model; the /Data folder when there is one.
     version = request.GET.get("version", "")[:64]
     demo_model = "crucible/tiny-gpt2" if "crucible/tiny-gpt2" in choices["hub_models"] else ""
-    form = {"fineTuneStrategy": strategy, "modelVersionId": version, "modelId": "" if version else demo_model,
-            "inputDir": "Data" if "Data" in choices["folders"] else "", "inputType": "local", "hyper": prefilled}
+    form = {"strategy": strategy, "base_version": version, "base_model": "" if version else demo_model,
+            "data_folder": "Data" if "Data" in choices["folders"] else "", "data_kind": "local", "hyper": prefilled}
     error = ""
     if request.method == "POST":
-        form = {field: request.POST.get(field, "") for field in FORM_FIELDS}
-        form["hyper"] = request.POST.get("hyper", "")
-        body = {k: v for k, v in form.items() if k != "hyper" and v != ""}
-        lines = []
+        bound = FineTuneForm(request.POST)
+        form = bound.data
+        lines = {}
         try:
-            body["commonHyperParameters"], lines = parse_hyper_text(form["hyper"])
-            task = services.create_llm_task(owner=request.user, data=body)
+            if not bound.is_valid():
+                raise DomainError("; ".join(f"{name}: {' '.join(errors)}" for name, errors in bound.errors.items()))
+            arguments, lines = bound.service_arguments()
+            task = services.create_finetune(owner=request.user, **arguments)
         except DomainError as exc:
             error = page_message(exc.message, lines)
         else:
             messages.success(request, _("Task %(name)s queued.") % {"name": task.name})
             return redirect("training:llm-task", pk=task.pk)
-    tasks = selectors.visible(LlmTask, request.user).order_by("-created_at")[:50]
-    code_tasks = selectors.visible(CodeTask, request.user).order_by("-created_at")[:50]
     return render(request, "training/index.html", {
         "form": form, "error": error, "config_path": config_path, "strategies": Strategy.choices,
-        "rows": [llm_row(task) for task in tasks], "code_tasks": code_tasks, "code_types": CodeTaskType.values,
-        **choices,
+        "tasks": selectors.llm_tasks(request.user)[:50], "code_tasks": selectors.code_tasks(request.user)[:50],
+        "code_types": CodeTaskType.values, **choices,
     })
 
 
 @login_required
 def hyper_defaults(request):
     """htmx: the hyper-parameters field for the chosen strategy (the rest of the form stays as typed)."""
-    strategy = request.GET.get("fineTuneStrategy") or Strategy.LORA
-    if strategy not in hyper.STRATEGIES:
-        strategy = Strategy.LORA
-    prefilled, config_path = config_text(request.user, strategy)
+    prefilled, config_path = config_text(request.user, chosen_strategy(request.GET.get("strategy")))
     return render(request, "training/_hyper_field.html", {"form": {"hyper": prefilled}, "config_path": config_path})
 
 
@@ -137,7 +109,7 @@ def hyper_defaults(request):
 def compare(request):
     """Several runs on one chart (training and evaluation loss by step), as MLflow and W&B compare runs."""
     ids = [value for value in request.GET.getlist("task")[:10] if value.isdigit()]
-    tasks = list(selectors.visible(LlmTask, request.user).filter(pk__in=ids).order_by("pk"))
+    tasks = list(selectors.llm_tasks(request.user).filter(pk__in=ids).order_by("pk"))
     runs = [{"name": f"{task.name} (#{task.pk})", "status": task.status,
              "points": [[row.step, row.loss, row.eval_loss] for row in selectors.metric_rows(task)]} for task in tasks]
     return render(request, "training/compare.html", {"tasks": tasks, "runs": runs})
@@ -150,7 +122,7 @@ def llm_task(request, pk):
     except DomainError:
         raise Http404("No such task") from None
     return render(request, "training/task.html", {
-        "task": task, "version": selectors.produced_version(task), "merged": _version(task.merged_version_id),
+        "task": task, "version": task.produced_version, "merged": task.merged_version,
         "lineage": selectors.lineage(task),
         "common": hyper.as_config_lists(task.hyper_parameters)[0] + hyper.as_config_lists(task.hyper_parameters)[1],
         "metrics_url": reverse("training:api-llm-task-metrics", args=[task.pk]),
@@ -192,13 +164,6 @@ def schedule_rows(schedule):
     return rows
 
 
-def _version(version_id):
-    if not version_id:
-        return None
-
-    return AiApplicationVersion.objects.filter(pk=version_id).select_related("application").first()
-
-
 @login_required
 @require_POST
 def llm_task_action(request, pk, action):
@@ -219,11 +184,11 @@ def llm_task_action(request, pk, action):
 def code_task_create(request):
     if request.method != "POST":
         return redirect("training:index")
-    body = {field: request.POST.get(field, "") for field in ("name", "type", "command", "workingDir", "image", "outputDir")}
-    body = {k: v for k, v in body.items() if v}
-    body["resource"] = [{"cpuNumber": request.POST.get("cpu") or 1, "memory": request.POST.get("memory") or 2}]
+    form = CodeTaskForm(request.POST)
     try:
-        task = services.create_code_task(owner=request.user, data=body)
+        if not form.is_valid():
+            raise DomainError("; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
+        task = services.create_code_task(owner=request.user, **form.service_arguments())
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("training:index")

@@ -21,20 +21,10 @@ def run(stdout):
         return
     from . import services
 
-    body = {
-        "name": DEMO_NAME,
-        "modelId": "crucible/tiny-gpt2",
-        "inputType": "local",
-        "inputDir": "Data",
-        "fineTuneStrategy": "LoRA",
-        "commonHyperParameters": [
-            {"name": "max_steps", "value": "10"},
-            {"name": "save_steps", "value": "5"},
-            {"name": "learning_rate", "value": "0.01"},
-        ],
-    }
     try:
-        task = services.create_llm_task(owner=owner, data=body)
+        task = services.create_finetune(owner=owner, name=DEMO_NAME, base_model="crucible/tiny-gpt2",
+                                        data_folder="Data", strategy="LoRA",
+                                        hyper={"max_steps": "10", "save_steps": "5", "learning_rate": "0.01"})
     except DomainError as exc:
         stdout.write(f"Training: demo run not created ({exc.message}).")
         return

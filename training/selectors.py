@@ -1,24 +1,30 @@
-"""Reads: task folders, lists with the spec's filters, capacity, and the JSON the facades answer."""
+"""Reads: task folders, the tasks a user may see, what a new run would start from (its base model,
+data and hyper-parameters, checked), capacity, metric rows and lineage."""
 
+import re
 from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Count, Sum
-from django.db.models import Q
 
 from accounts.selectors import resource_quota
 from core.child_process import read_log_tail
-from core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from core.errors import DomainError, InvalidInput, NotFound
 from core.models import JobStatus
-from core.selectors import STATUS_ALIASES
+from core.parsers import parse_json
 from core.selectors import job_models
+from files import selectors as files
+from files.paths import normalize_path
 from hub import selectors as hub
-from registry.selectors import public_version_id, resolve_version, version_by_pk
+from registry.models import VersionStatus
+from registry.selectors import looks_like_id, resolve_application_version, resolve_version
 
-from .hyper import as_config_lists
-from .models import CodeTask, LlmTask, ModelSource
+from . import hyper
+from .models import CodeTask, DataSource, LlmTask, ModelSource, Strategy
+from .runner import TEXT_SUFFIXES
 
-MAX_PAGE_SIZE = 100
+PRIVATE = "private"
+HUB_ID_RE = re.compile(r"^[0-9a-f]{24}\Z")
 LOG_TAIL_CHARS = 20_000
 MAX_METRIC_POINTS = 200  # rows of a detail answer or a first chart load: downsampled beyond this
 MAX_METRIC_PAGE = 1000  # rows of one `since` poll; the rest come with the next poll
@@ -40,81 +46,147 @@ def log_tail(task, chars=LOG_TAIL_CHARS):
 # --- lookups -------------------------------------------------------------------------------
 
 
-def parse_task_id(value):
-    value = str(value or "").strip()
-    if not value:
-        raise InvalidInput("taskId: this field is required")
-    if not value.isdigit() or len(value) > 18:
-        raise InvalidInput("taskId: must be a task id")
-    return int(value)
+def llm_tasks(user):
+    """The fine-tune and pretraining runs the user may see (their own; an admin's: everyone's)."""
+    return LlmTask.objects.visible_to(user).select_related(
+        "owner", "produced_version__application", "merged_version__application")
 
 
-def visible(model, user):
-    qs = model.objects.all() if getattr(user, "is_platform_admin", False) else model.objects.filter(owner=user)
-    return qs.select_related("owner")
+def code_tasks(user):
+    return CodeTask.objects.visible_to(user).select_related("owner")
 
 
-def get_llm_task(user, task_id):
-    task = visible(LlmTask, user).filter(pk=parse_task_id(task_id)).first()
+def get_llm_task(user, pk):
+    task = llm_tasks(user).filter(pk=pk).first()
     if task is None:
-        raise NotFound(f"no fine-tune task {task_id}")
+        raise NotFound(f"no fine-tune task {pk}")
     return task
 
 
-def get_code_task(user, task_id):
-    task = visible(CodeTask, user).filter(pk=parse_task_id(task_id)).first()
+def get_code_task(user, pk):
+    task = code_tasks(user).filter(pk=pk).first()
     if task is None:
-        raise NotFound(f"no task {task_id}")
+        raise NotFound(f"no task {pk}")
     return task
 
 
-def page_params(body):
-    def number(field, default, high):
-        value = body.get(field)
-        if value in (None, ""):
-            return default
-        try:
-            value = int(value)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{field}: must be an integer") from None
-        return min(max(value, 0), high) or default
-
-    return number("pageNum", 1, 10**6), number("pageSize", 10, MAX_PAGE_SIZE)
+def produced_models(user):
+    """The runs that produced a registry version."""
+    return llm_tasks(user).filter(produced_version__isnull=False)
 
 
-def filtered(model, user, body):
-    """The caller's tasks (an admin's: anyone's, narrowed by userId/userName) with the spec filters."""
-    qs = visible(model, user)
-    for field, lookup in (("userId", "owner__pk"), ("userName", "owner__username")):
-        value = str(body.get(field) or "").strip()
-        if not value:
-            continue
-        if value not in (str(user.pk), user.get_username()) and not getattr(user, "is_platform_admin", False):
-            raise Forbidden(f"{field} does not match the authenticated user")
-        if field == "userId" and not value.isdigit():
-            qs = qs.filter(owner__username=value)
-        else:
-            qs = qs.filter(**{lookup: value})
-    if model is LlmTask and body.get("isPretrain") not in (None, ""):
-        if str(body["isPretrain"]) not in ("0", "1"):
-            raise InvalidInput("isPretrain: must be 0 or 1")
-        qs = qs.filter(is_pretrain=str(body["isPretrain"]) == "1")
-    status = str(body.get("status") or "").strip().lower()
-    if status:
-        if status not in STATUS_ALIASES:
-            raise InvalidInput(f"status: one of {', '.join(sorted(set(STATUS_ALIASES.values())))}")
-        qs = qs.filter(status=STATUS_ALIASES[status])
-    name = str(body.get("taskName") or "").strip()[:128]
-    if name:
-        qs = qs.filter(name__icontains=name)
-    return qs
+# --- base model, data and hyper-parameters of a new run --------------------------------------------------------------------
 
 
-def page_of(qs, body, to_json):
-    page, size = page_params(body)
-    total = qs.count()
-    rows = list(qs[(page - 1) * size : page * size])
-    return {"total": total, "pageNum": page, "pageSize": size, "list": [to_json(row) for row in rows]}
+def imported(version, field):
+    """The public id of a registry version whose files are in (an import may still run)."""
+    if version.status != VersionStatus.IMPORTED:
+        raise InvalidInput(f"version {version.version} is {version.get_status_display().lower()}, not imported", field=field)
+    return version.uid
+
+
+def resolve_base(owner, *, base_version="", base_folder="", base_model="", base_model_version="", pretrain=False):
+    """(source, ref) of the base model, checked to exist and be readable by the owner.
+
+    base_version: a registry version (any id the registry answers, or its database number);
+    base_folder: a save_pretrained folder of the private space; base_model: a registry application
+    (its version `base_model_version`, else the latest imported one), or a hub model by id or
+    owner/name. A registry version is recorded by its public id.
+    """
+    if base_version:
+        return ModelSource.REGISTRY, imported(resolve_version(owner, base_version, field="base_version"), "base_version")
+    if base_folder:
+        path = normalize_path(base_folder, field="base_folder")
+        files.get_folder(owner, PRIVATE, path)
+        if files.get_node(owner, PRIVATE, f"{path}/config.json" if path else "config.json") is None:
+            raise InvalidInput(f"/{path} has no config.json (a save_pretrained folder is expected)", field="base_folder")
+        return ModelSource.FILES, path
+    if not base_model:
+        what = "a model to take the architecture and tokenizer from" if pretrain else "a base model"
+        raise InvalidInput(f"model path missing: {what} is required: a registry version, a folder of your private "
+                           "space, or a registry application or hub model")
+    if looks_like_id(base_model):
+        version = resolve_application_version(owner, base_model, base_model_version, field="base_model")
+        return ModelSource.REGISTRY, imported(version, "base_model")
+    if HUB_ID_RE.match(base_model):  # the id the hub answers for a repository
+        repo = hub.visible_repositories(owner).filter(uid=base_model, type="model").select_related("head").first()
+        if repo is None:
+            raise NotFound(f"hub model {base_model} not found", field="base_model")
+    elif "/" in base_model:
+        repo = hub.find_repository(owner, base_model, type="model")
+    else:
+        raise InvalidInput("give the id of a registry application, or the id or owner/name of a hub model "
+                           "(a registry version is a base version)", field="base_model")
+    if repo.head is None or not repo.head.entries.filter(path="config.json").exists():
+        raise InvalidInput(f"hub model {base_model} has no config.json", field="base_model")
+    return ModelSource.HUB, repo.full_name
+
+
+def has_training_files(paths):
+    return any(p.startswith("train/") and p.lower().endswith(TEXT_SUFFIXES) for p in paths)
+
+
+def resolve_data(owner, *, dataset="", data_folder=""):
+    """(source, ref) of the data: a hub dataset (owner/name), or a folder with train/ (default /Data)."""
+    if dataset:
+        repo = hub.find_repository(owner, dataset, type="dataset")
+        if not has_training_files(repo.head.entries.values_list("path", flat=True) if repo.head else []):
+            raise InvalidInput(f"dataset missing: hub dataset {dataset} has no train/ folder with .jsonl, .json or .txt files")
+        return DataSource.HUB, repo.full_name
+    folder = normalize_path(data_folder or "Data", field="data_folder")
+    try:
+        listing = files.walk_files(owner, PRIVATE, folder)
+    except NotFound:
+        raise InvalidInput(f"dataset missing: no folder /{folder} in your private space") from None
+    if not has_training_files([relative for relative, node in listing if not node.is_dir]):
+        raise InvalidInput(f"dataset missing: /{folder}/train has no .jsonl, .json or .txt files "
+                           "(the layout is train/, validate/, test/)")
+    return DataSource.FILES, folder
+
+
+def read_config_json(owner, path):
+    with files.open_file(owner, PRIVATE, path) as handle:
+        raw = handle.read(1024 * 1024 + 1)
+    if len(raw) > 1024 * 1024:
+        raise InvalidInput(f"/{path}: larger than 1 MB")
+    return parse_json(raw, what=f"/{path}")
+
+
+def strategy_config(owner, strategy, config_path=""):
+    """(path read or "", strategy, {name: raw}) from `config_path` or Config/<strategy>/config.json."""
+    if config_path:
+        path = normalize_path(config_path, field="config_path")
+        if files.get_node(owner, PRIVATE, path) is None:
+            raise InvalidInput(f"no file /{path} in your private space", field="config_path")
+        candidates = [path]
+    else:
+        candidates = [f"{root}/{strategy}/config.json" for root in ("Config", "config")]
+    for path in candidates:
+        node = files.get_node(owner, PRIVATE, path)
+        if node is not None and not node.is_dir:
+            found_strategy, values = hyper.parse_config(read_config_json(owner, path), f"/{path}")
+            return path, found_strategy, values
+    return "", None, {}
+
+
+def resolve_hyper(owner, *, strategy, requested, config_path, pretrain):
+    """(strategy, typed values, config path): config.json first, the requested values over it."""
+    if strategy and strategy not in hyper.STRATEGIES:
+        raise InvalidInput("must be LoRA or FineTune", field="strategy")
+    requested = hyper.check_names(requested or {})
+    path, config_strategy, values = strategy_config(owner, strategy or Strategy.LORA, config_path)
+    strategy = strategy or config_strategy or Strategy.LORA
+    values.update(requested)
+    if pretrain:
+        if lora := sorted(name for name in requested if name.startswith("lora_") or name == "merge_adapter"):
+            raise InvalidInput(f"{', '.join(lora)}: LoRA hyper-parameters do not apply to pretraining")
+        strategy = Strategy.FINE_TUNE
+        values = {k: v for k, v in values.items() if not (k.startswith("lora_") or k == "merge_adapter")}
+    elif "pretrain_init" in requested:
+        raise InvalidInput("pretrain_init: applies to pretraining only")
+    else:
+        values.pop("pretrain_init", None)
+    return strategy, hyper.typed(values), path
 
 
 # --- capacity --------------------------------------------------------------------------------
@@ -148,55 +220,7 @@ def capacity_shortfall(task):
     return "; ".join(short)
 
 
-# --- JSON for the facades and pages -----------------------------------------------------------
-
-
-def iso(value):
-    return value.isoformat() if value else None
-
-
-def job_json(task):
-    return {
-        "taskId": str(task.pk),
-        "id": task.pk,
-        "name": task.name,
-        "describe": task.description,
-        "status": task.status,
-        "progress": round(task.progress, 4),
-        "error": task.error,
-        "userId": str(task.owner_id) if task.owner_id else None,
-        "userName": task.owner.username if task.owner_id else None,
-        "image": task.image,
-        "createTime": iso(task.created_at),
-        "startTime": iso(task.started_at),
-        "endTime": iso(task.finished_at),
-        "duration": task.duration_seconds,
-        "attempts": task.attempts,
-        "resource": {"cpuNumber": task.cpu, "memory": task.memory_gb, "gpuNum": task.gpu},
-    }
-
-
-def metric_json(row):
-    return {
-        "step": row.step,
-        "epoch": row.epoch,
-        "loss": row.loss,
-        "eval_loss": row.eval_loss,
-        "learning_rate": row.learning_rate,
-        "grad_norm": row.grad_norm,
-        "tokens_per_second": row.tokens_per_second,
-        "time": row.time,
-    }
-
-
-def parse_since(value):
-    """The `since` of a metrics poll: a step number, or None when absent."""
-    if value in (None, ""):
-        return None
-    value = str(value).strip()
-    if not value.isdigit() or len(value) > 12:
-        raise InvalidInput("since: must be a step number (>= 0)")
-    return int(value)
+# --- metrics, lineage -------------------------------------------------------------------------
 
 
 def _evenly(pks, limit):
@@ -226,74 +250,6 @@ def metric_rows(task, *, since=None, limit=MAX_METRIC_POINTS):
     return list(task.metrics.filter(pk__in=keep).order_by("step", "pk"))
 
 
-def llm_task_json(task, detail=False):
-    common, tuning = as_config_lists(task.hyper_parameters)
-    data = job_json(task)
-    data.update(
-        isPretrain=1 if task.is_pretrain else 0,
-        fineTuneStrategy=task.strategy,
-        modelSource=task.model_source,
-        modelVersionId=public_version_id(task.model_ref) if task.model_source == "registry" else None,
-        originModelDir=task.model_ref if task.model_source == "files" else None,
-        modelId=task.model_ref if task.model_source == "hub" else None,
-        inputType="dataset" if task.data_source == "hub" else "local",
-        inputDir=task.data_ref if task.data_source == "files" else None,
-        dataSetName=task.data_ref if task.data_source == "hub" else None,
-        outputDir=task.output_dir,
-        currentStep=task.current_step,
-        totalSteps=task.total_steps,
-        producedVersionId=public_version_id(task.produced_version_id),
-        mergedVersionId=public_version_id(task.merged_version_id),
-        mergeStatus=task.merge_status,
-    )
-    if detail:
-        data.update(
-            commonHyperParameters=common,
-            fineTuneHyperParameters=tuning,
-            configSource=task.config_source,
-            checkPointDir=task.checkpoint_dir,
-            checkpoints=task.checkpoints,
-            metrics=[metric_json(row) for row in metric_rows(task)],
-            log=log_tail(task),
-            mergeError=task.merge_error,
-        )
-    return data
-
-
-def produced_model_json(task):
-    """A row of listFineTuneTaskManage: the registry version a task produced, by its public ids
-    (the ids sections 3, 4, 7 and 8 take)."""
-    data = {
-        "taskId": str(task.pk),
-        "taskName": task.name,
-        "isPretrain": 1 if task.is_pretrain else 0,
-        "fineTuneStrategy": task.strategy,
-        "status": task.status,
-        "userId": str(task.owner_id) if task.owner_id else None,
-        "userName": task.owner.username if task.owner_id else None,
-        "modelVersionId": None,
-        "mergedModelVersionId": public_version_id(task.merged_version_id),
-        "createTime": iso(task.finished_at or task.created_at),
-        "applicationId": None,
-        "applicationName": None,
-        "version": None,
-        "source": 1,
-    }
-    version = produced_version(task)
-    if version is not None:
-        data.update(
-            modelVersionId=version.uid,
-            applicationId=version.application.uid,
-            applicationName=version.application.name,
-            version=version.version,
-        )
-    return data
-
-
-def produced_version(task):
-    return version_by_pk(task.produced_version_id)
-
-
 def lineage(task):
     """Where a run's base model and data came from, by name, for its page: {"model": (kind, name,
     target), "data": (kind, name, target)}; target is a registry version, a hub repository, or a
@@ -320,30 +276,3 @@ def lineage(task):
     else:
         data = ("files", "/" + task.data_ref, task.data_ref)
     return {"model": model, "data": data}
-
-
-def produced_models(user, body):
-    return filtered(LlmTask, user, body).filter(Q(produced_version_id__isnull=False))
-
-
-def code_task_json(task, detail=False):
-    data = job_json(task)
-    data.update(
-        type=task.type,
-        command=task.command,
-        workingDir=task.working_dir,
-        outputDir=task.output_dir,
-        exitCode=task.exit_code,
-        memoryExceeded=task.memory_exceeded,
-        backend=task.backend,
-        nodes=task.nodes,
-        wallTimeSeconds=task.wall_time_seconds,
-    )
-    if detail:
-        data.update(
-            variable=[{"name": k, "value": v} for k, v in task.variables.items()],
-            outputs=task.outputs,
-            manifest=task.manifest,
-            log=log_tail(task),
-        )
-    return data

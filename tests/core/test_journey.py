@@ -84,13 +84,13 @@ def test_upload_register_fine_tune_evaluate_compare_deploy_and_chat_from_the_pag
 
     # Fine-tune from the version's page: the form starts with the version and /Data chosen.
     page.click("[data-testid=action-finetune]")
-    assert page.input_value("#modelVersionId") == base_uid and page.input_value("#inputDir") == "Data"
+    assert page.input_value("#base_version") == base_uid and page.input_value("#data_folder") == "Data"
     page.fill("#name", "journey-lora")
     with page.expect_response(re.compile(r".*/training/hyper-defaults.*")):
-        page.select_option("#fineTuneStrategy", "FineTune")  # the strategy switch keeps what was typed
+        page.select_option("#strategy", "FineTune")  # the strategy switch keeps what was typed
     with page.expect_response(re.compile(r".*/training/hyper-defaults.*")):
-        page.select_option("#fineTuneStrategy", "LoRA")
-    assert page.input_value("#name") == "journey-lora" and page.input_value("#modelVersionId") == base_uid
+        page.select_option("#strategy", "LoRA")
+    assert page.input_value("#name") == "journey-lora" and page.input_value("#base_version") == base_uid
     page.fill("#hyper", "max_steps=12\nlearning_rate=0.02\nlogging_steps=2\nsave_steps=100\nmax_seq_length=32\n"
                         "per_device_train_batch_size=4\nlora_r=8")
     page.click("[data-testid=create-form] button[type=submit]")

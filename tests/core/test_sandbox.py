@@ -211,9 +211,8 @@ def test_nothing_a_job_started_outlives_a_sigkilled_worker(user):
     victim = start_worker(name="sandbox-victim", queues=["sandbox-victim"], concurrency=1)
     try:
         wait_for_worker(victim, "sandbox-victim@")
-        task = training.create_code_task(owner=user, queue="sandbox-victim", data={
-            "name": "escape", "type": "PyTorch", "command": ESCAPE.format(n=83),
-        })
+        task = training.create_code_task(owner=user, queue="sandbox-victim", name="escape", type="PyTorch",
+                                         command=ESCAPE.format(n=83))
         wait_until(lambda: len(escapees(83)) == 3, timeout=90, message="the job's escapees")
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait(timeout=10)

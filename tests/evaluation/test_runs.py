@@ -51,13 +51,11 @@ def private_jsonl(user, path):
 def test_lora_fine_tune_has_lower_perplexity_on_its_domain_than_its_base(
     eval_space, auth_client, client, celery_worker, stop_evaluations_after
 ):
-    from training.services import create_llm_task
+    from training.services import create_finetune
 
     user = eval_space
-    run = create_llm_task(owner=user, data={
-        "name": "domain-lora", "originModelDir": "/Model", "inputType": "local", "inputDir": "/Domain",
-        "fineTuneStrategy": "LoRA", "commonHyperParameters": FAST, "fineTuneHyperParameters": [hyper("lora_r", 8)],
-    })
+    run = create_finetune(owner=user, name="domain-lora", base_folder="/Model", data_folder="/Domain", strategy="LoRA",
+                          hyper={**{item["name"]: item["value"] for item in FAST}, "lora_r": 8})
     wait_until(lambda: refreshed(run).is_finished, timeout=300, message=f"training run {run.pk}")
     assert run.status == "succeeded", run.log + run.error
     version = AiApplicationVersion.objects.get(pk=run.produced_version_id)

@@ -16,7 +16,7 @@ def browser_client(client, training_space):
 
 @pytest.fixture
 def run(browser_client):
-    browser_client.post("/training/", {"name": "long-run", "originModelDir": "Model", "inputDir": "Data", "hyper": ""})
+    browser_client.post("/training/", {"name": "long-run", "base_folder": "Model", "data_folder": "Data", "hyper": ""})
     task = LlmTask.objects.get()
     MetricRow.objects.bulk_create(
         [MetricRow(task=task, step=step, loss=10.0 / step) for step in range(1, 1001)]
@@ -35,7 +35,7 @@ def test_a_poll_with_since_returns_only_newer_rows(browser_client, run):
     )
     # The run is still queued/active: the next poll starts one step earlier, so a row of step 1000
     # logged after this answer (an evaluation) is not missed.
-    assert newer["lastStep"] == 999 and newer["since"] == 990
+    assert newer["last_step"] == 999 and newer["since"] == 990
     assert browser_client.get(url, {"since": 1000}).json()["metrics"] == []
     assert browser_client.get(url, {"since": "soon"}).status_code == 400
 
@@ -45,7 +45,7 @@ def test_once_finished_the_last_step_is_the_next_since(browser_client, run):
 
     data = browser_client.get(f"/api/v1/training/llm-tasks/{run.pk}/metrics", {"since": 998}).json()
 
-    assert data["lastStep"] == 1000 and [m["step"] for m in data["metrics"]] == [999, 1000, 1000]
+    assert data["last_step"] == 1000 and [m["step"] for m in data["metrics"]] == [999, 1000, 1000]
 
 
 def test_detail_answers_are_downsampled(browser_client, run, training_space):

@@ -19,8 +19,8 @@ def test_index_prefills_hyper_parameters_from_config_json(browser_client):
 
 def test_create_form_queues_a_run_and_shows_its_page(browser_client):
     response = browser_client.post("/training/", {
-        "name": "from-the-form", "isPretrain": "0", "fineTuneStrategy": "LoRA", "originModelDir": "Model",
-        "inputType": "local", "inputDir": "Data", "hyper": "lora_r=4\nmax_steps=3\n",
+        "name": "from-the-form", "pretrain": "0", "strategy": "LoRA", "base_folder": "Model",
+        "data_kind": "local", "data_folder": "Data", "hyper": "lora_r=4\nmax_steps=3\n",
     })
     task = LlmTask.objects.get(name="from-the-form")
     assert response.status_code == 302 and response["Location"] == f"/training/tasks/{task.pk}/"
@@ -33,13 +33,13 @@ def test_create_form_queues_a_run_and_shows_its_page(browser_client):
 
 
 def test_create_form_shows_errors(browser_client):
-    response = browser_client.post("/training/", {"name": "bad", "originModelDir": "Model", "hyper": "epochs=1"}, follow=True)
+    response = browser_client.post("/training/", {"name": "bad", "base_folder": "Model", "hyper": "epochs=1"}, follow=True)
     assert "unknown hyper-parameter" in response.content.decode()
     assert not LlmTask.objects.exists()
 
 
 def test_cancel_button_cancels_a_queued_run(browser_client):
-    browser_client.post("/training/", {"name": "to-cancel", "originModelDir": "Model", "inputDir": "Data", "hyper": ""})
+    browser_client.post("/training/", {"name": "to-cancel", "base_folder": "Model", "data_folder": "Data", "hyper": ""})
     task = LlmTask.objects.get()
     browser_client.post(f"/training/tasks/{task.pk}/cancel")
     task.refresh_from_db()
@@ -48,7 +48,7 @@ def test_cancel_button_cancels_a_queued_run(browser_client):
 
 
 def test_metrics_json_for_the_chart(browser_client):
-    browser_client.post("/training/", {"name": "chart", "originModelDir": "Model", "inputDir": "Data", "hyper": ""})
+    browser_client.post("/training/", {"name": "chart", "base_folder": "Model", "data_folder": "Data", "hyper": ""})
     task = LlmTask.objects.get()
     task.metrics.create(step=1, loss=3.5, learning_rate=0.1, grad_norm=1.25)
     data = browser_client.get(f"/api/v1/training/llm-tasks/{task.pk}/metrics").json()
@@ -84,11 +84,11 @@ def test_the_form_picks_the_registry_version_keeps_what_was_typed_and_names_no_a
 
     version = register_training_result(owner=user, application_name="base", folder=tiny_model_dir)
     page = browser_client.get(f"/training/?version={version.uid}").content.decode()
-    assert f'name="modelVersionId" value="{version.uid}"' in page
+    assert f'name="base_version" value="{version.uid}"' in page
     assert f'<option value="{version.uid}">base 0.0.1</option>' in page and 'list="version-choices"' in page
     assert 'hx-get="/training/hyper-defaults"' in page and "data-navigate-param" not in page
     # A bad hyper-parameter is named by its line, not by the API's field, and the form keeps its values.
-    response = browser_client.post("/training/", {"name": "typed-name", "modelVersionId": version.uid, "inputDir": "Data",
+    response = browser_client.post("/training/", {"name": "typed-name", "base_version": version.uid, "data_folder": "Data",
                                                   "hyper": "# comment\nlearning_rate=fast"})
     html = response.content.decode()
     assert response.status_code == 200 and "learning_rate: &#x27;fast&#x27; is not a number" in html
@@ -96,10 +96,10 @@ def test_the_form_picks_the_registry_version_keeps_what_was_typed_and_names_no_a
     # Messages that name the API's fields are put in the form's words.
     from training.pages import page_message
 
-    assert page_message("commonHyperParameters[1].value: too long", [2, 5]) == "hyper-parameters line 5: too long"
-    assert page_message("originModelDir: /Model has no config.json", []) == "Model folder: /Model has no config.json"
+    assert page_message("hyper-parameter lora_r: too long", {"lora_r": 5}) == "hyper-parameters line 5: lora_r: too long"
+    assert page_message("base_folder: /Model has no config.json", {}) == "Model folder: /Model has no config.json"
     # Switching the strategy fetches only the hyper-parameter field.
-    field = browser_client.get("/training/hyper-defaults", {"fineTuneStrategy": "Full"}, HTTP_HX_REQUEST="true")
+    field = browser_client.get("/training/hyper-defaults", {"strategy": "Full"}, HTTP_HX_REQUEST="true")
     assert field.content.decode().lstrip().startswith('<div class="field" id="hyper-field">')
 
 

@@ -11,7 +11,7 @@ from training import services
 from training.models import LlmTask
 from training.selectors import task_dir
 
-from .conftest import hyper, wait_status
+from .conftest import wait_status
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -34,11 +34,11 @@ def test_killed_worker_run_resumes_from_its_checkpoint(training_space):
     victim = start_worker(name="victim", queues=["victim"], concurrency=1)
     try:
         wait_for_worker(victim, "victim@")
-        task = services.create_llm_task(owner=training_space, queue="victim", data={
-            "name": "resumable", "originModelDir": "Model", "inputDir": "Data", "fineTuneStrategy": "LoRA",
-            "commonHyperParameters": [hyper("max_steps", 60), hyper("save_steps", 5), hyper("logging_steps", 1),
-                                      hyper("max_seq_length", 32), hyper("learning_rate", "0.01")],
-        })
+        task = services.create_finetune(
+            owner=training_space, queue="victim", name="resumable", base_folder="Model", data_folder="Data",
+            strategy="LoRA", hyper={"max_steps": 60, "save_steps": 5, "logging_steps": 1, "max_seq_length": 32,
+                                    "learning_rate": "0.01"},
+        )
         wait_until(lambda: LlmTask.objects.get(pk=task.pk).checkpoints, timeout=180, message="a first checkpoint")
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait(timeout=10)

@@ -146,7 +146,7 @@ def test_one_click_merge_registers_a_full_model(training_space, auth_client, cel
     wait_status(task, ["succeeded", "failed", "cancelled"])
     assert task.status == "succeeded" and task.merged_version_id is None, task.log + task.error
     merged = auth_client.post(f"/api/v1/training/llm-tasks/{task.pk}/merge")
-    assert merged.status_code == 202 and merged.json()["mergeStatus"] == "running"
+    assert merged.status_code == 202 and merged.json()["merge_status"] == "running"
     assert auth_client.post(f"/api/v1/training/llm-tasks/{task.pk}/merge").status_code == 409
     from tests.worker import wait_until
 

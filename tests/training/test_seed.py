@@ -23,16 +23,14 @@ def test_seed_queues_one_demo_run(training_space, monkeypatch):
 
     get_user_model().objects.filter(pk=training_space.pk).update(username="researcher")
     monkeypatch.setattr(seed, "DEMO_NAME", "demo")
-    body_model = {"modelId": "crucible/tiny-gpt2"}
     from training import services
 
-    real = services.create_llm_task
+    real = services.create_finetune
 
-    def with_local_model(*, owner, data):  # the hub repository is not seeded here: use /Model
-        data = {k: v for k, v in data.items() if k not in body_model}
-        return real(owner=owner, data={**data, "originModelDir": "Model"})
+    def with_local_model(*, base_model, **arguments):  # the hub repository is not seeded here: use /Model
+        return real(**arguments, base_folder="Model")
 
-    monkeypatch.setattr(services, "create_llm_task", with_local_model)
+    monkeypatch.setattr(services, "create_finetune", with_local_model)
     out = io.StringIO()
     seed.run(out)
     seed.run(out)
