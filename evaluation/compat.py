@@ -28,7 +28,7 @@ def text(**kwargs):
     return Text(required=False, allow_blank=True, allow_null=True, **kwargs)
 
 
-class GpuInput(serializers.Serializer):
+class EvaluationGpu(serializers.Serializer):
     gpuNum = StrictInteger(source="gpu", required=False, allow_null=True, min_value=0, max_value=1024)
     gpuShare = text(source="gpu_share", max_length=64)
     gpuMem = serializers.JSONField(source="gpu_memory", required=False)
@@ -36,12 +36,12 @@ class GpuInput(serializers.Serializer):
     migRes = text(source="mig", max_length=256)
 
 
-class ResourceInput(serializers.Serializer):
+class EvaluationResource(serializers.Serializer):
     """EvaluationResourceVO: {cpuNumber, memory (GB), gpuResource{gpuNum, ...}}."""
 
     cpuNumber = StrictInteger(source="cpu", required=False, allow_null=True, min_value=0, max_value=4096)
     memory = serializers.FloatField(source="memory_gb", required=False, allow_null=True, min_value=0, max_value=1e6)
-    gpuResource = GpuInput(source="*", required=False)
+    gpuResource = EvaluationGpu(source="*", required=False)
 
     def to_internal_value(self, data):
         if isinstance(data, dict) and data.get("gpuResource") is None:
@@ -78,7 +78,7 @@ class CreateEvaluationView(FacadeView):
         storageMedium = text(source="storage_medium", max_length=64)
         split = text(max_length=64, help_text="default test")
         outputDir = text(source="output_dir", max_length=1024)
-        resource = ResourceInput(source="resources", required=False, allow_null=True)
+        resource = EvaluationResource(source="resources", required=False, allow_null=True)
         resourceGroupId = text(source="resource_group_id", max_length=64)
         resourceGroupName = text(source="resource_group_name", max_length=128)
         resourceGroupKey = text(source="resource_group_key", max_length=128)
@@ -125,7 +125,7 @@ class CreateEvaluationView(FacadeView):
         return response
 
 
-class TaskRow(serializers.Serializer):
+class EvaluationTaskRow(serializers.Serializer):
     """A row of /model/evaluation/task/page."""
 
     id = serializers.CharField(source="uid")
@@ -146,7 +146,7 @@ class TaskRow(serializers.Serializer):
         return str(task.owner_id) if task.owner_id else None
 
 
-class FolderField(serializers.CharField):
+class Folder(serializers.CharField):
     """A folder of the private space as the spec writes it: "/Model", or "" for none."""
 
     def to_representation(self, value):
@@ -170,7 +170,7 @@ class TaskPageView(FacadeView):
         pageSize = serializers.IntegerField()
         totalPage = serializers.IntegerField()
         total = serializers.IntegerField()
-        rows = TaskRow(many=True)
+        rows = EvaluationTaskRow(many=True)
 
     @facade(summary="Your evaluation tasks, paged (status, taskName, pageNum, pageSize)", output=Output())
     def post(self, request):
@@ -189,7 +189,7 @@ class TaskDetailView(FacadeView):
     envelope, tags = "eval", TAGS
     spec_fields = {"task_id": "taskId"}
 
-    class Output(TaskRow):
+    class Output(EvaluationTaskRow):
         resourceGroupId = serializers.CharField(source="resource_group_id")
         resourceGroupName = serializers.CharField(source="resource_group_name")
         command = serializers.CharField()
@@ -204,9 +204,9 @@ class TaskDetailView(FacadeView):
         modelDir = serializers.SerializerMethodField()
         aiAppVersionId = serializers.SerializerMethodField()
         aiAppVersionName = serializers.CharField(source="version_label")
-        outputDir = FolderField(source="output_dir")
+        outputDir = Folder(source="output_dir")
         env = serializers.SerializerMethodField()
-        workDir = FolderField(source="work_dir")
+        workDir = Folder(source="work_dir")
         # Beyond the spec: what ran and what came out.
         taskId = serializers.IntegerField(source="pk")
         kind = serializers.CharField()
