@@ -177,9 +177,9 @@ class RegistryVersion(serializers.Serializer):
     version = serializers.CharField()
     description = serializers.CharField()
     source = serializers.IntegerField()
-    sourceName = serializers.SerializerMethodField()
+    sourceName = serializers.CharField(source="get_source_display")
     status = serializers.IntegerField()
-    statusName = serializers.SerializerMethodField()
+    statusName = serializers.CharField(source="get_status_display")
     error = serializers.CharField(allow_null=True)
     image = serializers.CharField(source="image_ref")
     imageType = serializers.IntegerField(source="image_type", allow_null=True)
@@ -221,14 +221,8 @@ class RegistryVersion(serializers.Serializer):
     def get_createUser(self, version) -> str:
         return str(version.created_by_id or version.application.owner_id)
 
-    def get_sourceName(self, version) -> str:
-        return VersionSource(version.source).label
-
-    def get_statusName(self, version) -> str:
-        return VersionStatus(version.status).label
-
     def get_savePath(self, version) -> str:
-        return "/" + version.save_path if version.save_path and not version.save_path.startswith("/") else version.save_path
+        return "/" + version.save_path.removeprefix("/") if version.save_path else ""
 
     def get_configPath(self, version) -> str | None:
         return "/" + version.config_path if version.config_path else None

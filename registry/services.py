@@ -168,13 +168,8 @@ def ensure_application(*, owner, name, type="", description="", developer=""):
     with transaction.atomic():
         repository = _repository_for(owner, name)
         app = AiApplication.objects.create(
-            owner=owner,
-            name=name,
-            type=clean_text(type, "type", 32),
-            description=clean_text(description, "description"),
-            developer=clean_text(developer, "developer", SHORT_MAX),
-            repository=repository,
-        )
+            owner=owner, name=name, type=clean_text(type, "type", 32), description=clean_text(description, "description"),
+            developer=clean_text(developer, "developer", SHORT_MAX), repository=repository)
     return app, True
 
 
@@ -227,16 +222,9 @@ def _finish_version(version, commit, paths):
     info = inspect_model(list(entries), lambda path: open_blob(entries[path].blob))
     files = [{"path": p, "size": e.blob.size, "sha256": e.blob.sha256} for p, e in sorted(entries.items())]
     updated = AiApplicationVersion.objects.filter(pk=version.pk, status=VersionStatus.IMPORTING).update(
-        commit=commit,
-        files=files,
-        size_bytes=sum(f["size"] for f in files),
-        parameter_count=info["parameter_count"],
-        scale=info["scale"] or version.scale,
-        model_structure=info["model_structure"] or version.model_structure,
-        model_type=info["model_type"],
-        status=VersionStatus.IMPORTED,
-        error="; ".join(info["notes"])[:2000],
-    )
+        commit=commit, files=files, size_bytes=sum(f["size"] for f in files), parameter_count=info["parameter_count"],
+        scale=info["scale"] or version.scale, model_structure=info["model_structure"] or version.model_structure,
+        model_type=info["model_type"], status=VersionStatus.IMPORTED, error="; ".join(info["notes"])[:2000])
     if not updated:
         raise Conflict(f"version {version.version} is not importing any more")
     version.refresh_from_db()
@@ -245,8 +233,7 @@ def _finish_version(version, commit, paths):
 
 def mark_failed(version, reason):
     AiApplicationVersion.objects.filter(pk=version.pk, status=VersionStatus.IMPORTING).update(
-        status=VersionStatus.FAILED, error=str(reason)[:2000]
-    )
+        status=VersionStatus.FAILED, error=str(reason)[:2000])
 
 
 def _commit_message(version):
@@ -256,14 +243,11 @@ def _commit_message(version):
     return text[:500]
 
 
-def register_training_result(
-    *, owner, application_name, folder, description="", hyper_parameters=None, training_task_id=None, save_path=""
-):
-    """Snapshot a training run's output folder as a new imported version (source 1).
-
-    Creates the owner's application `application_name` if missing. Synchronous: the
-    files are committed to the application's hub repository before this returns.
-    """
+def register_training_result(*, owner, application_name, folder, description="", hyper_parameters=None,
+                             training_task_id=None, save_path=""):
+    """Snapshot a training run's output folder as a new imported version (source 1) of the owner's
+    application `application_name` (created if missing), committed to its hub repository before this
+    returns."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InvalidInput(f"{folder} is not a folder")
@@ -276,24 +260,33 @@ def register_training_result(
     task_id = clean_text(training_task_id, "training_task_id", 64)
     with transaction.atomic():
         app, _ = ensure_application(owner=owner, name=application_name, type="LLM")
+        # save_path: where the owner keeps a copy in their files (the run's output folder), never the worker's.
         version = _new_version(
-            app,
-            created_by=owner,
-            source=VersionSource.TRAINING,
-            description=clean_text(description, "description"),
-            hyper_parameters=clean_hyper_parameters(hyper_parameters),
-            train_task_version_id=task_id,
-            llm_fine_tune_task_id=task_id,
-            # Where the owner keeps a copy in their files (the run's output folder), never the worker's.
-            save_path=str(save_path or "")[:1024],
-        )
-        commit = commit_local_folder(
-            repo=app.repository, author=owner, folder=folder, message=_commit_message(version), replace_tree=True
-        )
+            app, created_by=owner, source=VersionSource.TRAINING, description=clean_text(description, "description"),
+            hyper_parameters=clean_hyper_parameters(hyper_parameters), train_task_version_id=task_id,
+            llm_fine_tune_task_id=task_id, save_path=str(save_path or "")[:1024])
+        commit = commit_local_folder(repo=app.repository, author=owner, folder=folder,
+                                     message=_commit_message(version), replace_tree=True)
         return _finish_version(version, commit, [normalize_path(path) for path, _ in sizes])
 
 
 # --- applications with versions from the file space or images ---------------------------
+
+
+def _files_folder(owner, value, field, required=True):
+    """A file or folder of the owner's private file space that holds files (normalised)."""
+    path = files_path(value, field=field)
+    if not path:
+        if required:
+            raise InvalidInput("is required: a folder of your private file space", field=field)
+        return path
+    try:
+        has_files = any(not node.is_dir for _, node in walk_files(owner, "private", path))
+    except NotFound:
+        raise InvalidInput(f"no folder /{path} (or file) in your private file space", field=field) from None
+    if not has_files:
+        raise InvalidInput(f"/{path} holds no files", field=field)
+    return path
 
 
 def _version_fields(owner, index, *, source, save_path="", save_type=SaveType.LOCAL, config_save_type=SaveType.LOCAL,
@@ -306,18 +299,8 @@ def _version_fields(owner, index, *, source, save_path="", save_type=SaveType.LO
         raise InvalidInput("1 training result, 2 custom image or 3 local files", field=f"{where}.source")
     if save_type == SaveType.OBJECT_STORAGE:
         raise InvalidInput("object storage is not available here; use local storage", field=f"{where}.save_type")
-    save_path = files_path(save_path, field=f"{where}.save_path")
-    if save_path:
-        try:
-            has_files = any(not node.is_dir for _, node in walk_files(owner, "private", save_path))
-        except NotFound:
-            raise InvalidInput(f"no file or folder /{save_path} in your private file space",
-                               field=f"{where}.save_path") from None
-        if not has_files:
-            raise InvalidInput(f"/{save_path} holds no files", field=f"{where}.save_path")
-    elif source in (VersionSource.TRAINING, VersionSource.LOCAL):
-        raise InvalidInput(f"is required for source {source} (a folder in your private file space)",
-                           field=f"{where}.save_path")
+    save_path = _files_folder(owner, save_path, f"{where}.save_path",
+                              required=source in (VersionSource.TRAINING, VersionSource.LOCAL))
     fields = {
         "source": source, "version": clean_version_text(version, f"{where}.version"), "save_type": save_type,
         "save_path": save_path, "config_save_type": config_save_type, "image_type": image_type,
@@ -368,15 +351,7 @@ def create_application(*, owner, name, type="", description="", developer="", ve
 def register_files_folder(*, owner, application_name, folder, description=""):
     """A new version (source 3, local files) of the owner's application `application_name`
     (created if missing) from a folder of their private file space, imported by a job."""
-    path = files_path(folder, field="folder")
-    if not path:
-        raise InvalidInput("folder: choose a folder of your files")
-    try:
-        has_files = any(not node.is_dir for _, node in walk_files(owner, "private", path))
-    except NotFound:
-        raise InvalidInput(f"folder: no folder /{path} in your files") from None
-    if not has_files:
-        raise InvalidInput(f"folder: /{path} holds no files")
+    path = _files_folder(owner, folder, "folder")
     with transaction.atomic():
         app, _ = ensure_application(owner=owner, name=application_name)
         version = _new_version(app, created_by=owner, source=VersionSource.LOCAL, save_path=path,
@@ -390,26 +365,17 @@ def register_files_folder(*, owner, application_name, folder, description=""):
 
 def image_manifest(image_tag):
     """What a source-2 version records about its image (committed as crucible-image.json)."""
-    return {
-        "image": image_tag.image.name,
-        "tag": image_tag.tag,
-        "id": image_tag.config_digest,
-        "format": image_tag.archive_format,
-        "architecture": image_tag.architecture,
-        "os": image_tag.os,
-        "entrypoint": image_tag.entrypoint,
-        "cmd": image_tag.cmd,
-        "env": image_tag.env,
-        "exposedPorts": image_tag.exposed_ports,
-        "layers": [{"digest": layer.digest, "size": layer.size} for layer in image_tag.layers.all()],
-    }
+    return {"image": image_tag.image.name, "tag": image_tag.tag, "id": image_tag.config_digest,
+            "format": image_tag.archive_format, "architecture": image_tag.architecture, "os": image_tag.os,
+            "entrypoint": image_tag.entrypoint, "cmd": image_tag.cmd, "env": image_tag.env,
+            "exposedPorts": image_tag.exposed_ports,
+            "layers": [{"digest": layer.digest, "size": layer.size} for layer in image_tag.layers.all()]}
 
 
 def import_version(job, handle):
     """The body of registry.import_version: commit the version's files to its hub repository."""
     version = AiApplicationVersion.objects.select_related("application__repository", "application__owner").get(
-        pk=job.version_id
-    )
+        pk=job.version_id)
     try:
         return _import_version(version, handle)
     except Exception as exc:
@@ -446,38 +412,24 @@ def _import_version(version, handle):
             raise InvalidInput(f"{version.save_path.rstrip('/')}/{path} vanished during the import") from exc
         handle.progress(0.9 * index / len(nodes))
     files += [(path, store_bytes(data)) for path, data in extra]
-    commit = commit_blobs(
-        repo=app.repository, author=owner, files=files, message=_commit_message(version), replace_tree=True
-    )
+    commit = commit_blobs(repo=app.repository, author=owner, files=files, message=_commit_message(version),
+                          replace_tree=True)
     version = _finish_version(version, commit, paths)
     handle.log(f"version {version.version}: commit {commit.oid[:12]}, {version.size_bytes} bytes, scale {version.scale or '?'}")
     return commit.oid
 
 
 def register_hub_snapshot(*, owner, application_name, source_repo, description="", type="LLM", developer=""):
-    """A new imported version (source 3) holding the files of another hub model's head.
-
-    The blobs are shared (content addressed), so nothing is copied; the application's own
-    repository gets a commit with the same files. Used by the demo seed.
-    """
+    """A new imported version (source 3) holding the files of another hub model's head: the blobs are
+    shared (content addressed), the application's repository gets a commit with the same files."""
     if source_repo.head is None:
         raise InvalidInput(f"{source_repo.full_name} has no commits")
     entries = list(source_repo.head.entries.select_related("blob"))
     _check_limits([(e.path, e.blob.size) for e in entries])
     with transaction.atomic():
         app, _ = ensure_application(owner=owner, name=application_name, type=type, developer=developer)
-        version = _new_version(
-            app,
-            created_by=owner,
-            source=VersionSource.LOCAL,
-            description=clean_text(description, "description")
-            or f"From the hub: {source_repo.full_name}@{source_repo.head.oid[:12]}",
-        )
-        commit = commit_blobs(
-            repo=app.repository,
-            author=owner,
-            files=[(e.path, e.blob) for e in entries],
-            message=_commit_message(version),
-            replace_tree=True,
-        )
+        version = _new_version(app, created_by=owner, source=VersionSource.LOCAL, description=clean_text(
+            description, "description") or f"From the hub: {source_repo.full_name}@{source_repo.head.oid[:12]}")
+        commit = commit_blobs(repo=app.repository, author=owner, files=[(e.path, e.blob) for e in entries],
+                              message=_commit_message(version), replace_tree=True)
         return _finish_version(version, commit, [e.path for e in entries])
