@@ -42,7 +42,7 @@ class EvaluationDetailSerializer(EvaluationSerializer):
         model, fields = EvaluationTask, FIELDS + DETAIL
 
     def get_log(self, task) -> str:
-        return selectors.log_tail(task, self.context.get("log_chars", selectors.LOG_TAIL_CHARS))
+        return selectors.log_tail(task)
 
 
 class ResourcesSerializer(serializers.Serializer):
@@ -111,13 +111,6 @@ class TaskDetailView(generics.RetrieveAPIView):
         return selectors.get_task(self.request.user, self.kwargs["task_id"])
 
 
-class TaskResultsView(TaskDetailView):
-    """Status and results with a short log tail (what the task page polls)."""
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "log_chars": 6000}
-
-
 class TaskCancelView(TaskDetailView):
     @extend_schema(tags=TAGS, summary="Cancel a queued or running evaluation", request=None)
     def post(self, request, task_id):
@@ -151,7 +144,7 @@ urlpatterns = [
     path("api/v1/evaluation/metrics", MetricCatalogueView.as_view(), name="api-metrics"),
     path("api/v1/evaluation/tasks/", TaskListView.as_view(), name="api-tasks"),
     path("api/v1/evaluation/tasks/<str:task_id>/", TaskDetailView.as_view(), name="api-task"),
-    path("api/v1/evaluation/tasks/<str:task_id>/results", TaskResultsView.as_view(), name="api-task-results"),
+    path("api/v1/evaluation/tasks/<str:task_id>/results", TaskDetailView.as_view(), name="api-task-results"),
     path("api/v1/evaluation/tasks/<str:task_id>/cancel", TaskCancelView.as_view(), name="api-task-cancel"),
     path("api/v1/evaluation/versions/<str:version_id>/evaluations", VersionEvaluationsView.as_view(), name="api-version"),
     path("api/v1/evaluation/compare", CompareView.as_view(), name="api-compare"),

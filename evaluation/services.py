@@ -40,33 +40,19 @@ SETTINGS = {
 }
 
 
-def _folder(owner, value, field, *, required=False):
-    """A folder of the owner's private space (normalised), checked to exist."""
-    path = normalize_path(value, field=field)
-    if path:
-        try:
-            files.get_folder(owner, PRIVATE, path)
-        except NotFound:
-            raise InvalidInput(f"no folder /{path} in your private space", field=field) from None
-    elif required:
-        raise InvalidInput("a folder of your private space is required", field=field)
-    return path
-
-
-def _has(owner, folder, name):
-    node = files.get_node(owner, PRIVATE, f"{folder}/{name}" if folder else name)
-    return node is not None and not node.is_dir
+def _is(owner, path, folder):
+    """True when `path` of the owner's private space is a folder (folder=True) or a file."""
+    node = files.get_node(owner, PRIVATE, path)
+    return node is not None and node.is_dir == folder
 
 
 def _model_folder(owner, value, field):
     """(path, is_adapter) of a save_pretrained folder of the owner's private space."""
     path = normalize_path(value, field=field)
-    try:
-        files.get_folder(owner, PRIVATE, path)
-    except NotFound:
-        raise NotFound(f"model missing: no folder /{path} in your private space", field=field) from None
-    adapter = _has(owner, path, "adapter_config.json")
-    if not (adapter or _has(owner, path, "config.json")):
+    if not _is(owner, path, folder=True):
+        raise NotFound(f"model missing: no folder /{path} in your private space", field=field)
+    adapter = _is(owner, f"{path}/adapter_config.json", folder=False)
+    if not (adapter or _is(owner, f"{path}/config.json", folder=False)):
         raise InvalidInput(f"model missing: /{path} has no config.json or adapter_config.json (a save_pretrained folder)",
                            field=field)
     return path, adapter
@@ -220,7 +206,9 @@ def create_evaluation(*, owner, output_dir, name="", description="", metrics=(),
         data_source, data_ref = Source.FILES, _data_folder(owner, data_dir, split)
     elif metrics:
         raise InvalidInput("dataset missing: choose a data folder of your private space or a hub dataset (owner/name)")
-    work_dir = _folder(owner, work_dir, "work_dir")
+    work_dir = normalize_path(work_dir, field="work_dir")
+    if work_dir and not _is(owner, work_dir, folder=True):
+        raise InvalidInput(f"no folder /{work_dir} in your private space", field="work_dir")
     output_dir = normalize_path(output_dir, field="output_dir")
     if not output_dir:
         raise InvalidInput("the folder of your private space for the results is required", field="output_dir")
