@@ -11,7 +11,7 @@ import json
 from django.urls import path
 from rest_framework import serializers
 
-from core.facades import FacadeView, PageInput, StrictInteger, Text, UserIdCheck, facade, page
+from core.facades import FacadeView, PageInput, StrictInteger, UserIdCheck, facade, optional_text, page
 from core.parsers import parse_json
 from registry.selectors import public_version_id
 
@@ -24,16 +24,12 @@ MODEL_TYPES = {"registry": "aiApp", "files": "local"}
 INPUT_TYPES = {"hub": "dataset", "files": "local"}
 
 
-def text(**kwargs):
-    return Text(required=False, allow_blank=True, allow_null=True, **kwargs)
-
-
 class EvaluationGpu(serializers.Serializer):
     gpuNum = StrictInteger(source="gpu", required=False, allow_null=True, min_value=0, max_value=1024)
-    gpuShare = text(source="gpu_share", max_length=64)
+    gpuShare = optional_text(source="gpu_share", max_length=64)
     gpuMem = serializers.JSONField(source="gpu_memory", required=False)
     gpuCores = serializers.JSONField(source="gpu_cores", required=False)
-    migRes = text(source="mig", max_length=256)
+    migRes = optional_text(source="mig", max_length=256)
 
 
 class EvaluationResource(serializers.Serializer):
@@ -57,31 +53,31 @@ class CreateEvaluationView(FacadeView):
     class Input(serializers.Serializer):
         userId = UserIdCheck()
         userName = UserIdCheck()
-        name = text(max_length=128)
-        description = text(max_length=2000)
+        name = optional_text(max_length=128)
+        description = optional_text(max_length=2000)
         metrics = serializers.JSONField(required=False, help_text="built-in metric names (a list or comma-separated)")
-        command = text(max_length=services.MAX_COMMAND_CHARS)
-        image = text(max_length=512)
-        workDir = text(source="work_dir", max_length=1024)
+        command = optional_text(max_length=services.MAX_COMMAND_CHARS)
+        image = optional_text(max_length=512)
+        workDir = optional_text(source="work_dir", max_length=1024)
         env = serializers.JSONField(required=False, help_text='[{"KEY": "value"}] or its JSON text')
         wallTimeSeconds = StrictInteger(source="wall_time_seconds", required=False, allow_null=True)
-        modelType = text(max_length=16, help_text="local (modelDir) or aiApp (aiAppVersionId)")
-        aiAppVersionId = text(source="version", max_length=64, help_text="a section 3 version id")
-        aiAppVersionName = text(source="version_label", max_length=256)
-        modelDir = text(source="model_dir", max_length=1024)
-        baseModelDir = text(source="base_model_dir", max_length=1024, help_text="base model of a LoRA adapter")
-        baseAiAppVersionId = text(source="base_version", max_length=64, help_text="base version of a LoRA adapter")
-        inputType = text(max_length=16, help_text="local (inputDir) or dataset (datasetName or datasetId)")
-        inputDir = text(source="data_dir", max_length=1024)
-        datasetId = text(source="dataset_id", max_length=64)
-        datasetName = text(source="dataset", max_length=300, help_text="owner/name of a hub dataset")
-        storageMedium = text(source="storage_medium", max_length=64)
-        split = text(max_length=64, help_text="default test")
-        outputDir = text(source="output_dir", max_length=1024)
+        modelType = optional_text(max_length=16, help_text="local (modelDir) or aiApp (aiAppVersionId)")
+        aiAppVersionId = optional_text(source="version", max_length=64, help_text="a section 3 version id")
+        aiAppVersionName = optional_text(source="version_label", max_length=256)
+        modelDir = optional_text(source="model_dir", max_length=1024)
+        baseModelDir = optional_text(source="base_model_dir", max_length=1024, help_text="base model of a LoRA adapter")
+        baseAiAppVersionId = optional_text(source="base_version", max_length=64, help_text="base version of a LoRA adapter")
+        inputType = optional_text(max_length=16, help_text="local (inputDir) or dataset (datasetName or datasetId)")
+        inputDir = optional_text(source="data_dir", max_length=1024)
+        datasetId = optional_text(source="dataset_id", max_length=64)
+        datasetName = optional_text(source="dataset", max_length=300, help_text="owner/name of a hub dataset")
+        storageMedium = optional_text(source="storage_medium", max_length=64)
+        split = optional_text(max_length=64, help_text="default test")
+        outputDir = optional_text(source="output_dir", max_length=1024)
         resource = EvaluationResource(source="resources", required=False, allow_null=True)
-        resourceGroupId = text(source="resource_group_id", max_length=64)
-        resourceGroupName = text(source="resource_group_name", max_length=128)
-        resourceGroupKey = text(source="resource_group_key", max_length=128)
+        resourceGroupId = optional_text(source="resource_group_id", max_length=64)
+        resourceGroupName = optional_text(source="resource_group_name", max_length=128)
+        resourceGroupKey = optional_text(source="resource_group_key", max_length=128)
         maxSamples = StrictInteger(source="max_samples", required=False, allow_null=True)
         maxNewTokens = StrictInteger(source="max_new_tokens", required=False, allow_null=True)
         maxLength = StrictInteger(source="max_length", required=False, allow_null=True)
@@ -160,10 +156,10 @@ class TaskPageView(FacadeView):
 
     class Input(PageInput):
         userId = UserIdCheck()
-        status = text(max_length=32, help_text="Pending, Running, Succeeded, Failed or Stopped")
-        taskName = text(source="name", max_length=1000)
-        kind = text(max_length=16, help_text="builtin or custom")
-        versionId = text(source="version", max_length=64, help_text="a section 3 version id")
+        status = optional_text(max_length=32, help_text="Pending, Running, Succeeded, Failed or Stopped")
+        taskName = optional_text(source="name", max_length=1000)
+        kind = optional_text(max_length=16, help_text="builtin or custom")
+        versionId = optional_text(source="version", max_length=64, help_text="a section 3 version id")
 
     class Output(serializers.Serializer):
         pageNum = serializers.IntegerField()

@@ -15,7 +15,8 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.facades import FacadeView, PageInput, StrictInteger, Text, UserIdCheck, facade, page
+from core.facades import (CheckedObject, FacadeView, PageInput, StrictBoolean, StrictInteger, Text, UserIdCheck,
+                          facade, optional_text, page)
 
 from . import selectors, services
 from .models import SaveType, VersionSource, VersionStatus
@@ -23,6 +24,7 @@ from .models import SaveType, VersionSource, VersionStatus
 SUCCESS = 200
 TIME = "%Y-%m-%d %H:%M:%S"
 TAGS = ["platform model registry (registry)"]
+INT32 = {"min_value": -2**31, "max_value": 2**31 - 1}
 TIMESTAMP_KEYS = ("date", "day", "hours", "minutes", "month", "nanos", "seconds", "time", "timezoneOffset", "year")
 
 
@@ -67,70 +69,51 @@ class Const(serializers.Field):
         return self.value
 
 
-def text(**kwargs):
-    return Text(required=False, allow_blank=True, allow_null=True, **kwargs)
-
-
 def choice(choices, **kwargs):
     return serializers.ChoiceField(choices=choices, required=False, allow_null=True, **kwargs)
 
 
-class StrictBoolean(serializers.BooleanField):
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            raise serializers.ValidationError("must be true or false")
-        return data
-
-
-class Checked(serializers.Serializer):
-    """A nested object whose userId-like fields are checks only: dropped once checked."""
-
-    def validate(self, attrs):
-        return {k: v for k, v in attrs.items() if v is not None and not isinstance(self.fields.get(k), UserIdCheck)}
-
-
-class RegistryApplicationInput(Checked):
+class RegistryApplicationInput(CheckedObject):
     name = Text(max_length=1000)
-    type = text(max_length=1000)
-    description = text(max_length=100_000)
-    developer = text(max_length=1000)
+    type = optional_text(max_length=1000)
+    description = optional_text(max_length=100_000)
+    developer = optional_text(max_length=1000)
     createUser = UserIdCheck()
     userName = UserIdCheck()
 
 
-class RegistryVersionInput(Checked):
+class RegistryVersionInput(CheckedObject):
     """One entry of aiApplicationVersionList."""
 
     source = serializers.ChoiceField(choices=VersionSource.values, help_text="1 training result, 2 image, 3 local files")
-    version = text(max_length=1000, help_text='dotted, e.g. "0.0.1"; default: the next one')
-    description = text(max_length=100_000)
-    savePath = text(source="save_path", max_length=5000, help_text="a folder of your private file space")
+    version = optional_text(max_length=1000, help_text='dotted, e.g. "0.0.1"; default: the next one')
+    description = optional_text(max_length=100_000)
+    savePath = optional_text(source="save_path", max_length=5000, help_text="a folder of your private file space")
     saveType = choice(SaveType.values, source="save_type")
     configSaveType = choice(SaveType.values, source="config_save_type")
-    configPath = text(source="config_path", max_length=5000)
-    image = text(max_length=1000, help_text="name:tag of an imported image (source 2)")
+    configPath = optional_text(source="config_path", max_length=5000)
+    image = optional_text(max_length=1000, help_text="name:tag of an imported image (source 2)")
     imageType = choice([0, 1], source="image_type")
-    framework = StrictInteger(required=False, allow_null=True, min_value=-2**31, max_value=2**31 - 1)
-    frameworkStyle = StrictInteger(source="framework_style", required=False, allow_null=True, min_value=-2**31,
-                                   max_value=2**31 - 1)
-    label = text(max_length=1000)
-    scale = text(max_length=1000)
-    modelStructure = text(source="model_structure", max_length=1000)
-    trainTaskVersionId = text(source="train_task_version_id", max_length=1000)
-    llmFineTuneTaskId = text(source="llm_fine_tune_task_id", max_length=1000)
-    applicationName = text(source="application_name", max_length=1000, help_text="checked against the application")
+    framework = StrictInteger(required=False, allow_null=True, **INT32)
+    frameworkStyle = StrictInteger(source="framework_style", required=False, allow_null=True, **INT32)
+    label = optional_text(max_length=1000)
+    scale = optional_text(max_length=1000)
+    modelStructure = optional_text(source="model_structure", max_length=1000)
+    trainTaskVersionId = optional_text(source="train_task_version_id", max_length=1000)
+    llmFineTuneTaskId = optional_text(source="llm_fine_tune_task_id", max_length=1000)
+    applicationName = optional_text(source="application_name", max_length=1000, help_text="checked against the application")
     createUser = UserIdCheck()
     userName = UserIdCheck()
 
 
 class RegistryHyperParameter(serializers.Serializer):
     paramName = Text(source="name", max_length=1000)
-    type = text(max_length=1000)
+    type = optional_text(max_length=1000)
     value = serializers.JSONField(required=False, allow_null=True)
     valueRange = serializers.ListField(source="value_range", child=serializers.JSONField(), required=False,
                                       allow_null=True)
     edit = StrictBoolean(source="editable", required=False)
-    description = text(max_length=1000)
+    description = optional_text(max_length=1000)
 
 
 class RegistryApplication(serializers.Serializer):
@@ -306,13 +289,13 @@ class ApplicationListView(RegistryView):
 
     class Input(PageInput):
         class QueryInfo(serializers.Serializer):
-            name = text(max_length=96)
-            type = text(max_length=32)
-            developer = text(max_length=100)
+            name = optional_text(max_length=96)
+            type = optional_text(max_length=32)
+            developer = optional_text(max_length=100)
             source = choice(VersionSource.values)
             status = choice(VersionStatus.values)
-            userName = text(source="owner", max_length=150)
-            createUser = text(source="owner", max_length=150)
+            userName = optional_text(source="owner", max_length=150)
+            createUser = optional_text(source="owner", max_length=150)
 
             def to_internal_value(self, data):
                 unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []

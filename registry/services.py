@@ -23,27 +23,14 @@ from files.paths import normalize_path as files_path
 from files.selectors import walk_files
 from hub.models import Repository, RepoType
 from hub.selectors import entry_at
-from hub.services import (
-    check_quota,
-    commit_blobs,
-    commit_local_folder,
-    create_repository,
-    normalize_path,
-    validate_repo_name,
-)
+from hub.services import (check_quota, commit_blobs, commit_local_folder, create_repository, normalize_path,
+                          validate_repo_name)
 from hub.storage import open_blob, store_blob, store_bytes
 from images.selectors import find_tag
 
 from .inspection import inspect_model
-from .models import (
-    AiApplication,
-    AiApplicationVersion,
-    SaveType,
-    VersionImportJob,
-    VersionSource,
-    VersionStatus,
-    hyper_parameter,
-)
+from .models import (AiApplication, AiApplicationVersion, SaveType, VersionImportJob, VersionSource, VersionStatus,
+                     hyper_parameter)
 
 NAME_MAX = 96
 TEXT_MAX = 5000
