@@ -27,6 +27,7 @@ DETAIL = ["command", "work_dir", "image", "settings", "details", "samples", "out
 class EvaluationSerializer(serializers.ModelSerializer):
     version = serializers.SlugRelatedField(slug_field="uid", read_only=True)
     model = serializers.SerializerMethodField()
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:
         model, fields = EvaluationTask, FIELDS
@@ -56,7 +57,7 @@ def _text(max_length):
 
 
 # create_evaluation's arguments, by their own names.
-CreateSerializer = type("CreateEvaluation", (serializers.Serializer,), {
+CreateSerializer = type("NewEvaluation", (serializers.Serializer,), {
     **{name: _text(1024) for name in ("command", "work_dir", "model_dir", "base_model_dir", "data_dir", "output_dir")},
     **{name: _text(256) for name in ("name", "image", "version", "version_label", "base_version", "dataset",
                                      "dataset_id", "split", "resource_group_id", "resource_group_name")},
@@ -131,7 +132,8 @@ class CompareView(APIView):
         tasks = serializers.CharField(required=False, help_text="task ids, comma-separated")
         versions = serializers.CharField(required=False, help_text="registry version ids, comma-separated")
 
-    @extend_schema(tags=TAGS, summary="Several evaluations side by side", parameters=[Query])
+    @extend_schema(tags=TAGS, summary="Several evaluations side by side", parameters=[Query], responses=inline_serializer(
+        "Comparison", {key: serializers.ListField(child=serializers.DictField()) for key in ("columns", "rows")}))
     def get(self, request):
         query = self.Query(data=request.query_params)
         query.is_valid(raise_exception=True)
