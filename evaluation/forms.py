@@ -14,21 +14,21 @@ def _text(label, max_length=1024):
 class EvaluationForm(forms.Form):
     name = _text(_("Name"), 128)
     kind = forms.ChoiceField(label=_("Kind"), choices=Kind.choices, initial=Kind.BUILTIN)
-    output_dir = _text(_("Results to"))
+    output_dir = _text(_("Results to (private files)"))
     model_from = forms.ChoiceField(label=_("Model from"), choices=[("files", _("my files")),
                                                                    ("registry", _("a registry version"))])
     model_dir = _text(_("Model folder"))
     version = _text(_("Version id"), 64)
-    base_model_dir = _text(_("Base model folder"))
+    base_model_dir = _text(_("Base model folder (LoRA adapters only)"))
     data_from = forms.ChoiceField(label=_("Data from"), choices=[("files", _("my files (test/)")),
                                                                  ("hub", _("a hub dataset"))])
     data_dir = _text(_("Data folder"))
-    dataset = _text(_("Hub dataset"), 300)
+    dataset = _text(_("Hub dataset (owner/name)"), 300)
     metrics = forms.MultipleChoiceField(label=_("Built-in metrics"), required=False,
                                         choices=[(name, name) for name in builtin.METRICS])
-    max_samples = forms.IntegerField(label=_("Most records"), required=False)
-    max_new_tokens = forms.IntegerField(label=_("Most new tokens"), required=False)
-    work_dir = _text(_("Working folder"))
+    max_samples = forms.IntegerField(label=_("Max records"), required=False)
+    max_new_tokens = forms.IntegerField(label=_("Max new tokens"), required=False)
+    work_dir = _text(_("Work folder (private files)"))
     image = _text(_("Image"), 512)
     command = _text(_("Command"), 10_000)
     description = _text(_("Description"), 2000)

@@ -106,7 +106,7 @@ def resolve_application_version(user, application_ref, version="", field="applic
         return found
     found = versions.filter(status=VersionStatus.IMPORTED).order_by("-number").first()
     if found is None:
-        raise InvalidInput(f"{field}: application {app.name} has no imported version yet")
+        raise InvalidInput(f"application {app.name} has no imported version yet", field=field)
     return found
 
 
