@@ -58,7 +58,8 @@ def _text(max_length):
 
 # create_evaluation's arguments, by their own names.
 CreateSerializer = type("NewEvaluation", (serializers.Serializer,), {
-    **{name: _text(1024) for name in ("command", "work_dir", "model_dir", "base_model_dir", "data_dir", "output_dir")},
+    **{name: _text(1024) for name in ("command", "work_dir", "model_dir", "base_model_dir", "data_dir")},
+    "output_dir": serializers.CharField(max_length=1024, help_text="a folder of your private space for the results"),
     **{name: _text(256) for name in ("name", "image", "version", "version_label", "base_version", "dataset",
                                      "dataset_id", "split", "resource_group_id", "resource_group_name")},
     **{name: serializers.IntegerField(required=False) for name in (*services.SETTINGS, "wall_time_seconds")},

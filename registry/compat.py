@@ -261,7 +261,7 @@ class CreateApplicationView(RegistryView):
 
         def validate(self, attrs):
             for index, version in enumerate(attrs.get("versions") or []):
-                named = version.pop("application_name", "") or ""
+                named = (version or {}).pop("application_name", "") or ""
                 if named.strip() and named.strip() != attrs["application"]["name"].strip():
                     raise serializers.ValidationError(
                         f"aiApplicationVersionList[{index}].applicationName: must be the application's name")

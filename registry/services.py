@@ -102,6 +102,8 @@ def clean_hyper_parameters(raw, field="hyper_parameters"):
     cleaned, seen = [], set()
     for index, item in enumerate(raw):
         where = f"{field}[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidInput("must be an object", field=where)
         name = clean_text(item.get("name"), f"{where}.name", SHORT_MAX, required=True)
         if name in seen:
             raise InvalidInput(f"{name!r} appears twice", field=f"{where}.name")
@@ -315,8 +317,8 @@ def create_application(*, owner, name, type="", description="", developer="", ve
     _version_fields' arguments), each imported by a job; every version gets `hyper_parameters`.
     Returns (application, [versions], the hyper-parameters as stored)."""
     versions = list(versions or [])
-    if len(versions) > 20:
-        raise InvalidInput("at most 20 versions", field="versions")
+    if len(versions) > 20 or not all(isinstance(item, dict) for item in versions):
+        raise InvalidInput("a list of at most 20 objects", field="versions")
     hyper = clean_hyper_parameters(hyper_parameters)
     name = clean_application_name(name)
     if not versions and AiApplication.objects.filter(owner=owner, name=name).exists():
