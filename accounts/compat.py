@@ -1,4 +1,4 @@
-"""The specs' account endpoints, as thin facades over accounts.services and selectors.
+"""The specs' account endpoints, as facades (core.facades) over accounts.services and selectors.
 
 - hub-api.md: /api/login, /api/personalInformation, /api/register/verifyUsername,
   /api/register/submitUserInfo (JWT in the `Authorization` response header).
@@ -14,15 +14,11 @@ from django.urls import path
 from django.utils import timezone
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
-from rest_framework.views import APIView
 
-from core.envelopes import ok
-from core.facades import error_schema
+from core.facades import FacadeView, facade
 from core.parsers import JSONParser
 
 from . import selectors, services
@@ -37,6 +33,8 @@ from .serializers import (
     UsernameSerializer,
 )
 from .throttling import LoginThrottle
+
+HUB, CHAT, SGT, QUOTAS = ["hub (accounts)"], ["chat (accounts)"], ["sgt (accounts)"], ["platform quotas (accounts)"]
 
 
 class BearerJWTAuthenticationScheme(SimpleJWTScheme):
@@ -62,7 +60,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
         }
 
 
-class PublicAuthView(APIView):
+class PublicAuthView(FacadeView):
     """Login and registration: public, under the one login throttle (accounts.throttling).
 
     No authenticators run: a stale or broken token sent along must not block a login.
@@ -76,203 +74,97 @@ class PublicAuthView(APIView):
     throttle_classes = [LoginThrottle]
 
 
-def token_headers(user):
+def with_token(response, user):
     """The hub spec's login answer: the JWT access token, bare, in `Authorization`."""
     access, refresh = services.issue_tokens(user)
-    return {
-        "Authorization": access,
-        "X-Refresh-Token": refresh,
-        "Access-Control-Expose-Headers": "Authorization, X-Refresh-Token",
-    }
+    response["Authorization"], response["X-Refresh-Token"] = access, refresh
+    response["Access-Control-Expose-Headers"] = "Authorization, X-Refresh-Token"
+    return response
 
 
-def spec_time(value):
-    return timezone.localtime(value).strftime(SPEC_DATETIME_FORMAT) if value else None
-
-
-def validated(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-# --- schema helpers ----------------------------------------------------------------
-
-
-def hub_body(name, data=None):
-    return inline_serializer(
-        name,
-        fields={
-            "code": serializers.IntegerField(help_text="1 on success, the HTTP status on error"),
-            "msg": serializers.CharField(),
-            "data": data or serializers.CharField(help_text='"" '),
-        },
-    )
-
-
-HUB_ERROR = OpenApiResponse(hub_body("HubError"), description='Error: code = HTTP status, data ""')
-CHAT_BODY = inline_serializer(
-    "ChatResult",
-    fields={"code": serializers.IntegerField(help_text="0 on success, the HTTP status on error"), "msg": serializers.CharField()},
-)
-CHAT_ERROR = OpenApiResponse(CHAT_BODY, description="Error: code = HTTP status")
-SGT_ERROR = OpenApiResponse(
-    inline_serializer(
-        "SgtError",
-        fields={
-            "exception": serializers.CharField(help_text="AuthException, ValidationException, ThrottledException..."),
-            "message": serializers.CharField(),
-        },
-    ),
-    description="Every SGT error answers status 400",
-)
-
-
-def plat_body(name, result):
-    return inline_serializer(
-        name,
-        fields={
-            "success": serializers.BooleanField(),
-            "errorCode": serializers.IntegerField(help_text="200 on success, the HTTP status on error"),
-            "message": serializers.CharField(),
-            "result": result,
-        },
-    )
-
-
-PLAT_ERROR = OpenApiResponse(
-    error_schema("plat"),
-    description="Error: success false, errorCode = HTTP status",
-)
+HUB_EMPTY = serializers.CharField(help_text='""')
 
 
 # --- hub-api.md --------------------------------------------------------------------
 
 
 class HubLoginView(PublicAuthView):
-    envelope = "hub"
+    envelope, tags, Input = "hub", HUB, CredentialsSerializer
 
-    @extend_schema(
-        tags=["hub (accounts)"],
-        summary="Log in; the JWT comes back in the Authorization response header",
-        request=CredentialsSerializer,
-        responses={200: hub_body("HubLoginResult"), 400: HUB_ERROR, 401: HUB_ERROR, 429: HUB_ERROR},
-    )
+    @facade(summary="Log in; the JWT comes back in the Authorization response header", output=HUB_EMPTY)
     def post(self, request):
-        data = validated(CredentialsSerializer, request)
-        user = services.login_with_password(data["username"], data["password"])
-        return ok("hub", "", message="success", headers=token_headers(user))
+        user = services.login_with_password(**self.input(request))
+        return with_token(self.answer(""), user)
 
 
-class HubPersonalInformationView(APIView):
-    envelope = "hub"
+class HubPersonalInformationView(FacadeView):
+    envelope, tags = "hub", HUB
+
+    class Output(serializers.Serializer):
+        username = serializers.CharField()
+        team = serializers.SerializerMethodField(help_text='"" without a team')
+        avatar = serializers.CharField(source="avatar_url", help_text="URL of the avatar (a default one when none)")
+
+        def get_team(self, user) -> str:
+            return user.team.name if user.team_id else ""
 
     def permission_denied(self, request, message=None, code=None):
         if request.authenticators and not request.successful_authenticator:
             raise exceptions.NotAuthenticated("no login")
         super().permission_denied(request, message=message, code=code)
 
-    @extend_schema(
-        tags=["hub (accounts)"],
-        summary="The authenticated user's name, team and avatar URL",
-        responses={
-            200: hub_body(
-                "HubPersonalInformation",
-                inline_serializer(
-                    "HubPersonalInformationData",
-                    fields={
-                        "username": serializers.CharField(),
-                        "team": serializers.CharField(help_text='"" without a team'),
-                        "avatar": serializers.CharField(help_text="URL of the avatar (a default one when none)"),
-                    },
-                ),
-            ),
-            401: HUB_ERROR,
-        },
-    )
+    @facade(summary="The authenticated user's name, team and avatar URL", output=Output())
     def get(self, request):
-        user = request.user
-        data = {"username": user.username, "team": user.team.name if user.team_id else "", "avatar": user.avatar_url}
-        return ok("hub", data, message="success")
+        return self.answer(self.Output(request.user).data)
 
 
 class HubVerifyUsernameView(PublicAuthView):
-    envelope = "hub"
+    envelope, tags, Input = "hub", HUB, UsernameSerializer
 
-    @extend_schema(
-        tags=["hub (accounts)"],
-        summary="Check that a username is well formed and free",
-        request=UsernameSerializer,
-        responses={200: hub_body("HubVerifyUsernameResult"), 400: HUB_ERROR, 403: HUB_ERROR, 409: HUB_ERROR, 429: HUB_ERROR},
-    )
+    @facade(summary="Check that a username is well formed and free", output=HUB_EMPTY)
     def post(self, request):
         services.ensure_registration_open()
-        services.validate_username(validated(UsernameSerializer, request)["username"])
-        return ok("hub", "", message="verification successful")
+        services.validate_username(self.input(request)["username"])
+        return self.answer("", message="verification successful")
 
 
 class HubSubmitUserInfoView(PublicAuthView):
-    envelope = "hub"
+    envelope, tags, Input = "hub", HUB, HubRegistrationSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
-    @extend_schema(
-        tags=["hub (accounts)"],
-        summary="Register (multipart, optional avatar); the JWT comes back in the Authorization header",
-        request={"multipart/form-data": HubRegistrationSerializer, "application/json": HubRegistrationSerializer},
-        responses={
-            200: hub_body("HubRegistrationResult"),
-            400: HUB_ERROR,
-            403: HUB_ERROR,
-            409: HUB_ERROR,
-            413: HUB_ERROR,
-            429: HUB_ERROR,
-        },
-    )
+    @facade(summary="Register (multipart, optional avatar); the JWT comes back in the Authorization header",
+            output=HUB_EMPTY)
     def post(self, request):
-        data = validated(HubRegistrationSerializer, request)
-        user = services.register_user(
-            username=data["username"], password=data["password"], team_name=data["team"], avatar=data.get("avatar")
-        )
+        data = self.input(request)
+        user = services.register_user(username=data["username"], password=data["password"], team_name=data["team"],
+                                      avatar=data.get("avatar"))
         if not user.is_active:  # REGISTRATION=approval: no token until an admin approves
-            return ok("hub", "", message="registration received: an administrator must approve the account")
-        return ok("hub", "", message="registration completed", headers=token_headers(user))
+            return self.answer("", message="registration received: an administrator must approve the account")
+        return with_token(self.answer("", message="registration completed"), user)
 
 
 # --- chat-api.md -------------------------------------------------------------------
 
 
 class ChatRegisterView(PublicAuthView):
-    envelope = "chat"
+    envelope, tags, Input = "chat", CHAT, CredentialsSerializer
 
-    @extend_schema(
-        tags=["chat (accounts)"],
-        summary="Register (form-encoded or JSON)",
-        request={"application/x-www-form-urlencoded": CredentialsSerializer, "application/json": CredentialsSerializer},
-        responses={200: CHAT_BODY, 400: CHAT_ERROR, 403: CHAT_ERROR, 409: CHAT_ERROR, 429: CHAT_ERROR},
-    )
+    @facade(summary="Register (form-encoded or JSON)")
     def post(self, request):
-        data = validated(CredentialsSerializer, request)
-        user = services.register_user(username=data["username"], password=data["password"])
+        user = services.register_user(**self.input(request))
         if not user.is_active:  # REGISTRATION=approval
-            return ok("chat", message="registration received: an administrator must approve the account")
-        return ok("chat", message="注册成功！")
+            return self.answer(message="registration received: an administrator must approve the account")
+        return self.answer(message="注册成功！")
 
 
 class ChatLoginView(PublicAuthView):
-    envelope = "chat"
+    envelope, tags, Input = "chat", CHAT, CredentialsSerializer
 
-    @extend_schema(
-        tags=["chat (accounts)"],
-        summary="Log in: sets the session cookie, and the JWT in the Authorization response header",
-        request={"application/x-www-form-urlencoded": CredentialsSerializer, "application/json": CredentialsSerializer},
-        responses={200: CHAT_BODY, 400: CHAT_ERROR, 401: CHAT_ERROR, 429: CHAT_ERROR},
-    )
+    @facade(summary="Log in: sets the session cookie, and the JWT in the Authorization response header")
     def post(self, request):
-        data = validated(CredentialsSerializer, request)
-        user = services.login_with_password(data["username"], data["password"])
-        # The chat app's clients keep a cookie session.
-        session_login(request._request, user)
-        return ok("chat", message="登陆成功", headers=token_headers(user))
+        user = services.login_with_password(**self.input(request))
+        session_login(request._request, user)  # the chat app's clients keep a cookie session
+        return with_token(self.answer(message="登陆成功"), user)
 
 
 # --- sgt-api.md ----------------------------------------------------------------------
@@ -281,92 +173,57 @@ class ChatLoginView(PublicAuthView):
 class SgtUpdateAuthTokenView(PublicAuthView):
     """Guarded by the system key in the body (settings.SGT_SYSTEM_KEY), not by a user."""
 
-    envelope = "sgt"
+    envelope, tags, Input = "sgt", SGT, SgtUpdateTokenSerializer
 
-    @extend_schema(
-        tags=["sgt (accounts)"],
-        summary="Create or replace an API key (system key required)",
-        request=SgtUpdateTokenSerializer,
-        responses={200: OpenApiResponse({"type": "object", "nullable": True, "example": None}, description="JSON null"), 400: SGT_ERROR},
-    )
+    @facade(summary="Create or replace an API key (system key required); answers null")
     def post(self, request):
-        data = validated(SgtUpdateTokenSerializer, request)
+        data = self.input(request)
         services.set_api_key_by_system(
-            system_key=data["key"],
-            secret_id=data["secret_id"],
-            secret_key=data["secret_key"],
-            description=data["doc"],
-            end_time=data["end_time"],
-            username=data["username"],
+            system_key=data["key"], secret_id=data["secret_id"], secret_key=data["secret_key"],
+            description=data["doc"], end_time=data["end_time"], username=data["username"],
         )
-        return ok("sgt", None)
+        return self.answer(None)
 
 
 class SgtCheckAuthTokenView(PublicAuthView):
-    envelope = "sgt"
+    envelope, tags, Input = "sgt", SGT, SgtCheckTokenSerializer
 
-    @extend_schema(
-        tags=["sgt (accounts)"],
-        summary="true when the key pair is valid, active and unexpired, else false",
-        request=SgtCheckTokenSerializer,
-        responses={200: OpenApiResponse(OpenApiTypes.BOOL, description="true or false"), 400: SGT_ERROR},
-    )
+    @facade(summary="true when the key pair is valid, active and unexpired, else false", output={"type": "boolean"})
     def post(self, request):
-        data = validated(SgtCheckTokenSerializer, request)
-        return ok("sgt", services.authenticate_api_key(data["secret_id"], data["secret_key"]) is not None)
+        return self.answer(services.authenticate_api_key(**self.input(request)) is not None)
 
 
 # --- platform-api.md quotas ---------------------------------------------------------------
 
-REMAIN_RESOURCE_RESULT = inline_serializer(
-    "RemainResource",
-    fields={
-        "remainCpu": serializers.IntegerField(),
-        "remainGpu": serializers.IntegerField(),
-        "remainJobNum": serializers.IntegerField(),
-        "remainMemory": serializers.FloatField(help_text="GB"),
-        "remainMerory": serializers.FloatField(help_text="Same as remainMemory (the 4.5 table's spelling)"),
-        "remainMig": serializers.IntegerField(),
-        "remainVgpu": serializers.IntegerField(),
-        "isInitConfig": serializers.BooleanField(help_text="false: default quota (no record)"),
-        "startTime": serializers.CharField(allow_null=True, help_text="YYYY-MM-DD HH:MM:SS"),
-        "endTime": serializers.CharField(allow_null=True, help_text="YYYY-MM-DD HH:MM:SS"),
-    },
-)
+def spec_time(value):
+    return timezone.localtime(value).strftime(SPEC_DATETIME_FORMAT) if value else None
 
 
-class RemainResourceView(APIView):
-    envelope = "plat"
+def SpecTime(source):
+    return serializers.DateTimeField(source=source, format=SPEC_DATETIME_FORMAT, allow_null=True, help_text="YYYY-MM-DD HH:MM:SS")
 
-    @extend_schema(
-        tags=["platform quotas (accounts)"],
-        summary="Remaining compute quota (quota minus queued and running jobs)",
-        request=RemainResourceRequestSerializer,
-        responses={
-            200: plat_body("RemainResourceResult", REMAIN_RESOURCE_RESULT),
-            400: PLAT_ERROR,
-            401: PLAT_ERROR,
-            403: PLAT_ERROR,
-            404: PLAT_ERROR,
-        },
-    )
+
+class RemainResourceView(FacadeView):
+    envelope, tags, Input = "plat", QUOTAS, RemainResourceRequestSerializer
+
+    class Output(serializers.Serializer):
+        remainCpu = serializers.IntegerField(source="remain.cpu")
+        remainGpu = serializers.IntegerField(source="remain.gpu")
+        remainJobNum = serializers.IntegerField(source="remain.job_slots")
+        remainMemory = serializers.FloatField(source="remain.memory_gb", help_text="GB")
+        remainMerory = serializers.FloatField(source="remain.memory_gb", help_text="remainMemory (4.5's spelling)")
+        remainMig = serializers.IntegerField(source="remain.mig")
+        remainVgpu = serializers.IntegerField(source="remain.vgpu")
+        isInitConfig = serializers.BooleanField(source="initialized", help_text="false: default quota (no record)")
+        startTime = SpecTime("start_time")
+        endTime = SpecTime("end_time")
+
+    spec_fields = {"user": "userId"}
+
+    @facade(summary="Remaining compute quota (quota minus queued and running jobs)", output=Output())
     def post(self, request):
-        subject = selectors.quota_subject(request.user, validated(RemainResourceRequestSerializer, request)["userId"])
-        status = selectors.remaining_resources(subject)
-        remain = status["remain"]
-        result = {
-            "remainCpu": remain["cpu"],
-            "remainGpu": remain["gpu"],
-            "remainJobNum": remain["job_slots"],
-            "remainMemory": remain["memory_gb"],
-            "remainMerory": remain["memory_gb"],
-            "remainMig": remain["mig"],
-            "remainVgpu": remain["vgpu"],
-            "isInitConfig": status["initialized"],
-            "startTime": spec_time(status["start_time"]),
-            "endTime": spec_time(status["end_time"]),
-        }
-        return ok("plat", result, message="获取剩余资源成功", code=200)
+        subject = selectors.quota_subject(request.user, self.input(request)["userId"])
+        return self.answer(self.Output(selectors.remaining_resources(subject)).data, message="获取剩余资源成功")
 
 
 UNLIMITED = "存储配额未开启-无限制"
@@ -393,41 +250,26 @@ def storage_result(status):
     }
 
 
-QUOTA_VALUE = serializers.JSONField(help_text=f'integer, or "{UNLIMITED}" without a storage quota')
-STORAGE_QUOTA_RESULT = inline_serializer(
-    "StorageQuotaRemain",
-    fields={
-        "inodeQuota": QUOTA_VALUE,
-        "inodeUsed": QUOTA_VALUE,
-        "inodeRemain": QUOTA_VALUE,
-        "blockQuota": serializers.JSONField(help_text="1 KiB blocks, or the unlimited string"),
-        "blockUsed": serializers.JSONField(help_text="1 KiB blocks, or the unlimited string"),
-        "blockRemain": serializers.JSONField(help_text="1 KiB blocks, or the unlimited string"),
-        "startTime": serializers.CharField(allow_null=True),
-        "endTime": serializers.CharField(help_text=f'YYYY-MM-DD HH:MM:SS or "{NO_END}"'),
-        "initConfig": serializers.BooleanField(),
-    },
-)
+class StorageQuotaRemainView(FacadeView):
+    envelope, tags, Input = "plat", QUOTAS, StorageQuotaRequestSerializer
 
+    class Output(serializers.Serializer):
+        inodeQuota = serializers.JSONField(help_text=f'integer, or "{UNLIMITED}" without a storage quota')
+        inodeUsed = serializers.JSONField(help_text=f'integer, or "{UNLIMITED}" without a storage quota')
+        inodeRemain = serializers.JSONField(help_text=f'integer, or "{UNLIMITED}" without a storage quota')
+        blockQuota = serializers.JSONField(help_text="1 KiB blocks, or the unlimited string")
+        blockUsed = serializers.JSONField(help_text="1 KiB blocks, or the unlimited string")
+        blockRemain = serializers.JSONField(help_text="1 KiB blocks, or the unlimited string")
+        startTime = serializers.CharField(allow_null=True)
+        endTime = serializers.CharField(help_text=f'YYYY-MM-DD HH:MM:SS or "{NO_END}"')
+        initConfig = serializers.BooleanField()
 
-class StorageQuotaRemainView(APIView):
-    envelope = "plat"
+    spec_fields = {"user": "userId"}
 
-    @extend_schema(
-        tags=["platform quotas (accounts)"],
-        summary="Storage quota (inodes and 1 KiB blocks) and use",
-        request=StorageQuotaRequestSerializer,
-        responses={
-            200: plat_body("StorageQuotaRemainResult", STORAGE_QUOTA_RESULT),
-            400: PLAT_ERROR,
-            401: PLAT_ERROR,
-            403: PLAT_ERROR,
-            404: PLAT_ERROR,
-        },
-    )
+    @facade(summary="Storage quota (inodes and 1 KiB blocks) and use", output=Output())
     def post(self, request):
-        subject = selectors.quota_subject(request.user, validated(StorageQuotaRequestSerializer, request)["userId"])
-        return ok("plat", storage_result(selectors.storage_status(subject)), message="查询成功", code=200)
+        subject = selectors.quota_subject(request.user, self.input(request)["userId"])
+        return self.answer(self.Output(storage_result(selectors.storage_status(subject))).data, message="查询成功")
 
 
 urlpatterns = [

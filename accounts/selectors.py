@@ -15,22 +15,22 @@ User = get_user_model()
 
 
 def quota_subject(requester, user_ref):
-    """The user whose quota `requester` asks about with a spec's `userId`.
+    """The user whose quota `requester` asks about, named by `user_ref` (an id or a username).
 
-    `userId` is a check, never an identity: it must name the requester (by id or
-    username). Platform admins may name anyone.
+    The reference is a check, never an identity: it must name the requester. Platform admins
+    may name anyone.
     """
     user_ref = str(user_ref).strip()
     if user_ref in (str(requester.pk), requester.get_username()):
         return requester
     if not requester.is_platform_admin:
-        raise Forbidden("userId does not match the authenticated user")
+        raise Forbidden("does not match the authenticated user", field="user")
     query = User.objects.filter(username=user_ref)
     if user_ref.isdigit():
         query = User.objects.filter(pk=int(user_ref)) | query
     subject = query.first()
     if subject is None:
-        raise NotFound("no user with this userId")
+        raise NotFound("no such user", field="user")
     return subject
 
 

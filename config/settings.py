@@ -285,9 +285,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    # The clean API's one paginator (?limit=&offset=): {"count", "next", "previous", "results"}.
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
-    "PAGE_SIZE": 20,
+    # The clean API's one paginator (its list views): ?page=N, {count, next, previous, results}.
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 30,
     "EXCEPTION_HANDLER": "core.envelopes.exception_handler",
     # JSON through core.parsers.parse_json: nesting limit, no NaN/Infinity, 400 on bad input.
     # Content negotiation that also refuses a NUL in the query string (in each API's envelope).

@@ -279,6 +279,39 @@ class FacadeView(APIView):
         return ok(self.envelope, data, message=message, code=code, status_code=status_code)
 
 
+# --- sgt and experiments: answers without an envelope ---------------------------------------------
+# Their specs answer the data itself (sgt: the object, a list, or null; experiments: {"message", ...})
+# and errors in their own shapes: sgt {"exception", "message"} (status 400, core.envelopes.fail),
+# experiments {"message"} plus `errors` (field -> problem) for invalid parameters and `data: []` on
+# the task log (experiments.compat answers them). For these kinds `output` is the whole answer.
+BARE_ERRORS = {
+    "sgt": lambda: {"exception": serializers.CharField(), "message": serializers.CharField()},
+    "experiments": lambda: {
+        "message": serializers.CharField(help_text="what went wrong, naming the field"),
+        "errors": serializers.DictField(child=serializers.CharField(), required=False,
+                                        help_text="invalid parameters only: field path -> problem"),
+        "data": serializers.ListField(child=serializers.JSONField(), required=False, max_length=0,
+                                      help_text="the task log's errors: an empty list"),
+    },
+}
+NULL_ANSWER = {"type": "object", "nullable": True, "enum": [None], "description": "null"}
+_enveloped_schema, _enveloped_error = envelope_schema, error_schema
+
+
+def envelope_schema(kind, data=None, *, name):  # noqa: F811 (extends the one above with the bare kinds)
+    if kind not in BARE_ERRORS:
+        return _enveloped_schema(kind, data, name=name)
+    return NULL_ANSWER if data is None else data
+
+
+def error_schema(kind):  # noqa: F811
+    if kind not in BARE_ERRORS:
+        return _enveloped_error(kind)
+    if kind not in _ERROR_SCHEMAS:
+        _ERROR_SCHEMAS[kind] = inline_serializer(f"{kind.capitalize()}Error", fields=BARE_ERRORS[kind]())
+    return _ERROR_SCHEMAS[kind]
+
+
 # --- added with evaluation and registry: optional text, strict booleans, checks in nested objects ---
 
 

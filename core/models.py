@@ -3,6 +3,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .scoping import ScopedQuerySet
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
@@ -48,6 +50,9 @@ class Job(models.Model):
     memory_gb = models.FloatField(default=0.0)
     mig = models.PositiveIntegerField(default=0)
     vgpu = models.PositiveIntegerField(default=0)
+
+    # Jobs are their owner's: `Model.objects.visible_to(user)` / `owned_by(user)` (core.scoping).
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         abstract = True

@@ -32,6 +32,6 @@ def validate_name_characters(value, field="name"):
     char = unsafe_character(value)
     if char is not None:
         raise InvalidInput(
-            f"{field}: must not contain control or bidirectional formatting characters (found U+{ord(char):04X})"
+            f"must not contain control or bidirectional formatting characters (found U+{ord(char):04X})", field=field
         )
     return value

@@ -1,27 +1,88 @@
-"""The clean REST API under /api/v1/experiments/ (furnaces, runs, telemetry, audit, agent tools)."""
+"""The clean REST API under /api/v1/experiments/ (furnaces, experiments, runs, telemetry, audit,
+agent tools): its own serializers over the same selectors and services; lists are filtered by
+django-filter FilterSets and paged by `limit`/`offset` (DRF's LimitOffsetPagination)."""
 
-from django.urls import path
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+import django_filters
+from django.urls import path, reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, serializers
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from core.errors import InvalidInput, NotFound
+from core.facades import StrictInteger
 
-from . import schema, selectors, tools
-from .compat import experiments_exception_handler
-from .models import AuditEntry, Experiment, Furnace
+from . import selectors, tools
+from .errors import experiments_exception_handler
+from .models import TELEMETRY_CHANNELS, AuditEntry, Experiment, ExperimentRun, Furnace
 from .profiles import validate_parameters
 
+TAGS = ["experiments"]
 
-class ApiView(APIView):
+
+class Page(LimitOffsetPagination):
+    default_limit, max_limit = 50, 500
+
+
+class ApiView(generics.GenericAPIView):
+    pagination_class = Page
+
     def get_exception_handler(self):
         return experiments_exception_handler
 
 
+class RunSerializer(serializers.ModelSerializer):
+    furnace = serializers.CharField(source="furnace.name")
+    experiment_id = serializers.CharField(source="experiment_code")
+    result = serializers.CharField(source="result_text", allow_null=True)
+
+    class Meta:
+        model = ExperimentRun
+        fields = ["id", "experiment_id", "furnace", "status", "phase", "progress", "result", "summary", "created_at",
+                  "started_at", "finished_at"]
+
+
+class RunDetailSerializer(RunSerializer):
+    log = serializers.SerializerMethodField()
+    latest_telemetry = serializers.SerializerMethodField()
+    video_url = serializers.SerializerMethodField()
+
+    class Meta(RunSerializer.Meta):
+        fields = RunSerializer.Meta.fields + ["log", "latest_telemetry", "video_url"]
+
+    def get_log(self, run) -> str:
+        return run.log[-4000:]
+
+    def get_latest_telemetry(self, run) -> dict[str, list[float]]:
+        columns = selectors.run_telemetry(run, since=max(0.0, run.simulated_seconds - 5))
+        return {name: values[-1:] for name, values in columns.items()} if columns["t"] else {}
+
+    def get_video_url(self, run) -> str | None:
+        return f"{reverse('experiments:download_video')}?task_id={run.pk}" if run.video else None
+
+
+class FurnaceSerializer(serializers.ModelSerializer):
+    limits = serializers.DictField(help_text="ranges ([min, max]) and maxima every program is checked against")
+    precursors = serializers.SerializerMethodField()
+    state = serializers.JSONField(source="last_state")
+    loaded_experiment = serializers.CharField(source="loaded_experiment.experiment_id", allow_null=True)
+    active_run = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Furnace
+        fields = ["name", "limits", "precursors", "state", "loaded_experiment", "active_run"]
+
+    def get_precursors(self, furnace) -> list[str]:
+        return sorted(set(selectors.known_precursors().values()))
+
+    @extend_schema_field(RunSerializer(allow_null=True))
+    def get_active_run(self, furnace):
+        run = selectors.active_run(furnace)
+        return RunSerializer(run).data if run else None
+
+
 class ExperimentSerializer(serializers.ModelSerializer):
     furnace = serializers.CharField(source="furnace.name")
-    owner = serializers.CharField(source="owner.username", default=None)
+    owner = serializers.CharField(source="owner.username", allow_null=True)
 
     class Meta:
         model = Experiment
@@ -33,170 +94,166 @@ class ExperimentSerializer(serializers.ModelSerializer):
 
 
 class AuditSerializer(serializers.ModelSerializer):
-    furnace = serializers.CharField(source="furnace.name", default=None)
+    furnace = serializers.CharField(source="furnace.name", allow_null=True)
 
     class Meta:
         model = AuditEntry
-        fields = [
-            "id", "created_at", "username", "action", "via", "furnace", "run", "experiment_id", "payload", "outcome",
-            "status_code", "message",
-        ]
+        fields = ["id", "created_at", "username", "action", "via", "furnace", "run", "experiment_id", "payload",
+                  "outcome", "status_code", "message"]
 
 
-def _int_param(request, name, default, low, high):
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidInput(f"{name}: must be an integer") from None
-    if not low <= number <= high:
-        raise InvalidInput(f"{name}: must be between {low} and {high}")
-    return number
+class ExperimentFilter(django_filters.FilterSet):
+    furnace = django_filters.CharFilter(field_name="furnace__name")
+    substrate = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Experiment
+        fields = ["furnace", "substrate"]
 
 
-class FurnaceListView(ApiView):
-    @extend_schema(
-        tags=schema.API_TAGS, summary="Enabled furnaces: limits, precursors, state, loaded experiment, active run",
-        responses={200: schema.FURNACE_LIST, **schema.READ_ERRORS},
-    )
-    def get(self, request):
-        return Response({"furnaces": [tools.furnace_info(f) for f in Furnace.objects.filter(is_enabled=True)]})
+class RunFilter(django_filters.FilterSet):
+    experiment_id = django_filters.CharFilter(field_name="experiment__experiment_id")
+    furnace = django_filters.CharFilter(field_name="furnace__name")
+
+    class Meta:
+        model = ExperimentRun
+        fields = ["experiment_id", "furnace", "status"]
 
 
-class ExperimentListView(ApiView):
-    @extend_schema(
-        tags=schema.API_TAGS, summary="Your experiments (all, for operators), recently updated first",
-        operation_id="api_v1_experiments_experiments_list",
-        parameters=[schema.LIMIT],
-        responses={
-            200: inline_serializer("ExperimentList", fields={"experiments": ExperimentSerializer(many=True)}),
-            **schema.READ_ERRORS,
-        },
-    )
-    def get(self, request):
-        limit = _int_param(request, "limit", 50, 1, 200)
-        experiments = selectors.visible_experiments(request.user).order_by("-updated_at")[:limit]
-        return Response({"experiments": ExperimentSerializer(experiments, many=True).data})
+class AuditFilter(django_filters.FilterSet):
+    class Meta:
+        model = AuditEntry
+        fields = ["action", "outcome", "via", "experiment_id"]
 
 
-class ExperimentDetailView(ApiView):
-    @extend_schema(
-        tags=schema.API_TAGS, summary="One experiment", responses={200: ExperimentSerializer, **schema.READ_ERRORS}
-    )
-    def get(self, request, experiment_id):
-        experiment = selectors.visible_experiments(request.user).filter(experiment_id=experiment_id).first()
-        if experiment is None:
-            raise NotFound(f"experiment_id: no experiment {experiment_id!r}")
-        return Response(ExperimentSerializer(experiment).data)
+class FurnaceListView(ApiView, generics.ListAPIView):
+    """Enabled furnaces: limits, precursors, state, loaded experiment, active run."""
+
+    serializer_class = FurnaceSerializer
+    queryset = Furnace.objects.filter(is_enabled=True).select_related("loaded_experiment").order_by("name")
+
+
+class ExperimentListView(ApiView, generics.ListAPIView):
+    """Your experiments (all, for operators), recently updated first."""
+
+    serializer_class, filterset_class = ExperimentSerializer, ExperimentFilter
+
+    def get_queryset(self):
+        return selectors.visible_experiments(self.request.user).order_by("-updated_at")
+
+
+class ExperimentDetailView(ApiView, generics.RetrieveAPIView):
+    serializer_class, lookup_field = ExperimentSerializer, "experiment_id"
+
+    def get_queryset(self):
+        return selectors.visible_experiments(self.request.user)
 
 
 class ValidateView(ApiView):
-    @extend_schema(
-        tags=schema.API_TAGS, summary="Check a parameter table against a furnace's limits without loading it",
-        request=schema.SET_PARAMETERS_REQUEST, examples=[schema.SET_PARAMETERS_EXAMPLE],
-        responses={200: schema.VALIDATE_RESULT, **schema.READ_ERRORS},
-    )
+    class FurnaceValidateInput(serializers.Serializer):
+        Parameters = serializers.JSONField(help_text="the parameter table: Order, A, B, mass_A, mass_B, Substrate, profiles")
+        furnace = serializers.CharField(required=False, allow_null=True, help_text="omit for the default")
+
+    class FurnaceValidateResult(serializers.Serializer):
+        valid = serializers.BooleanField(help_text="always true; an invalid table answers 400")
+        furnace = serializers.CharField(source="furnace.name")
+        program = serializers.JSONField(help_text="the normalised program (times in seconds)")
+
+    @extend_schema(tags=TAGS, summary="Check a parameter table against a furnace's limits without loading it",
+                   request=FurnaceValidateInput, responses={200: FurnaceValidateResult})
     def post(self, request):
-        data = request.data if isinstance(request.data, dict) else {}
-        if "Parameters" not in data:
-            raise InvalidInput("Parameters: required")
-        furnace = selectors.resolve_furnace(data.get("furnace"))
-        program = validate_parameters(data["Parameters"], furnace, selectors.known_precursors())
-        return Response({"valid": True, "furnace": furnace.name, "program": program})
+        data = self.FurnaceValidateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        furnace = selectors.resolve_furnace(data.validated_data.get("furnace"))
+        program = validate_parameters(data.validated_data["Parameters"], furnace, selectors.known_precursors())
+        return Response(self.FurnaceValidateResult({"valid": True, "furnace": furnace, "program": program}).data)
 
 
-class RunListView(ApiView):
-    @extend_schema(
-        tags=schema.API_TAGS, summary="Runs, newest first", operation_id="api_v1_experiments_runs_list",
-        parameters=[schema.LIMIT, schema.TASK_FILTERS[0]],
-        responses={200: schema.RUN_LIST, **schema.READ_ERRORS},
-    )
-    def get(self, request):
-        limit = _int_param(request, "limit", 50, 1, 200)
-        runs = selectors.task_log(request.user, request.query_params.get("experiment_id") or None, limit=limit)
-        return Response({"runs": [{**selectors.task_row(r), "furnace": r.furnace.name, "summary": r.summary} for r in runs]})
+class RunListView(ApiView, generics.ListAPIView):
+    """Runs, newest first."""
+
+    serializer_class, filterset_class = RunSerializer, RunFilter
+
+    def get_queryset(self):
+        return selectors.visible_runs(self.request.user).order_by("-created_at", "-id")
 
 
-class RunDetailView(ApiView):
-    @extend_schema(
-        tags=schema.API_TAGS,
-        summary="One run: status, log, summary, latest telemetry",
-        responses={200: schema.RUN_DETAIL, **schema.READ_ERRORS},
-    )
-    def get(self, request, run_id):
-        return Response(tools.run_detail(selectors.get_visible_run(request.user, run_id)))
+class RunDetailView(ApiView, generics.RetrieveAPIView):
+    """One run: status, log, summary, latest telemetry."""
+
+    serializer_class, lookup_url_kwarg = RunDetailSerializer, "run_id"
+
+    def get_queryset(self):
+        return selectors.visible_runs(self.request.user)
 
 
 class RunTelemetryView(ApiView):
-    @extend_schema(
-        tags=schema.API_TAGS, summary="A run's telemetry as columns, one list per channel",
-        parameters=schema.TELEMETRY_PARAMETERS, responses={200: schema.RUN_TELEMETRY, **schema.READ_ERRORS},
-    )
+    class FurnaceTelemetryInput(serializers.Serializer):
+        since = serializers.FloatField(required=False, help_text="only samples after this many seconds of the run")
+        step = StrictInteger(required=False, min_value=1, max_value=3600, default=1,
+                             help_text="keep one sample every `step` seconds")
+
+    class FurnaceTelemetryResult(serializers.Serializer):
+        task_id = serializers.IntegerField(source="run.pk")
+        status = serializers.CharField(source="run.status")
+        progress = serializers.FloatField(source="run.progress", help_text="0 to 1")
+        phase = serializers.CharField(source="run.phase")
+        duration_s = serializers.FloatField(source="run.program.duration_s", default=None, allow_null=True)
+        telemetry = serializers.DictField(child=serializers.ListField(child=serializers.FloatField()),
+                                          help_text=f"one list per channel: {', '.join(TELEMETRY_CHANNELS)}")
+
+    @extend_schema(tags=TAGS, summary="A run's telemetry as columns, one list per channel", parameters=[FurnaceTelemetryInput],
+                   responses={200: FurnaceTelemetryResult})
     def get(self, request, run_id):
         run = selectors.get_visible_run(request.user, run_id)
-        since = request.query_params.get("since")
-        if since not in (None, ""):
-            try:
-                since = float(since)
-            except ValueError:
-                raise InvalidInput("since: must be a number of seconds") from None
-        else:
-            since = None
-        step = _int_param(request, "step", 1, 1, 3600)
-        telemetry = selectors.run_telemetry(run, since=since)
+        query = self.FurnaceTelemetryInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        telemetry = selectors.run_telemetry(run, since=query.validated_data.get("since"))
+        step = query.validated_data["step"]
         if step > 1:
             keep = [i for i, t in enumerate(telemetry["t"]) if int(t) % step == 0]
             telemetry = {name: [values[i] for i in keep] for name, values in telemetry.items()}
-        return Response({
-            "task_id": run.pk, "status": run.status, "progress": run.progress, "phase": run.phase,
-            "duration_s": run.program.get("duration_s"), "telemetry": telemetry,
-        })
+        return Response(self.FurnaceTelemetryResult({"run": run, "telemetry": telemetry}).data)
 
 
-class AuditListView(ApiView):
-    @extend_schema(
-        tags=schema.API_TAGS, summary="Audit log of furnace actions (yours; everyone's for operators), newest first",
-        parameters=[schema.LIMIT],
-        responses={
-            200: inline_serializer("AuditList", fields={"entries": AuditSerializer(many=True)}),
-            **schema.READ_ERRORS,
-        },
-    )
-    def get(self, request):
-        limit = _int_param(request, "limit", 100, 1, 500)
-        entries = AuditEntry.objects.select_related("furnace").order_by("-created_at", "-id")
-        if not request.user.is_operator:
-            entries = entries.filter(user=request.user)
-        return Response({"entries": AuditSerializer(entries[:limit], many=True).data})
+class AuditListView(ApiView, generics.ListAPIView):
+    """Audit log of furnace actions (yours; everyone's for operators), newest first."""
+
+    serializer_class, filterset_class = AuditSerializer, AuditFilter
+
+    def get_queryset(self):
+        return AuditEntry.objects.visible_to(self.request.user).select_related("furnace").order_by("-created_at", "-id")
 
 
 class ToolListView(ApiView):
-    @extend_schema(
-        tags=schema.API_TAGS, summary="The agent tools as OpenAI function definitions",
-        parameters=[schema.FURNACE_QUERY], responses={200: schema.TOOL_LIST, **schema.READ_ERRORS},
-    )
+    class FurnaceToolListResult(serializers.Serializer):
+        furnace = serializers.CharField(source="furnace.name")
+        tools = serializers.ListField(child=serializers.JSONField(), help_text="OpenAI function tools")
+
+    @extend_schema(tags=TAGS, summary="The agent tools as OpenAI function definitions", responses={200: FurnaceToolListResult},
+                   parameters=[OpenApiParameter("furnace", str, description="omit for the default furnace")])
     def get(self, request):
         furnace = selectors.resolve_furnace(request.query_params.get("furnace") or None)
-        return Response({"furnace": furnace.name, "tools": tools.tool_definitions(furnace)})
+        return Response(self.FurnaceToolListResult({"furnace": furnace, "tools": tools.tool_definitions(furnace)}).data)
 
 
 class ToolCallView(ApiView):
-    @extend_schema(
-        tags=schema.API_TAGS, summary="Execute one agent tool call",
-        request=schema.TOOL_CALL_REQUEST, examples=[schema.TOOL_CALL_EXAMPLE],
-        responses={200: schema.TOOL_CALL_RESULT, **schema.WRITE_ERRORS},
-    )
+    class FurnaceToolCallInput(serializers.Serializer):
+        name = serializers.CharField(help_text="the tool's name, from GET tools")
+        arguments = serializers.JSONField(required=False, help_text="an object, or a JSON-encoded string of one")
+
+    class FurnaceToolCallResult(serializers.Serializer):
+        name = serializers.CharField()
+        ok = serializers.BooleanField()
+        result = serializers.JSONField(help_text="what the tool returns (see each tool's description)")
+
+    @extend_schema(tags=TAGS, summary="Execute one agent tool call", request=FurnaceToolCallInput, responses={200: FurnaceToolCallResult})
     def post(self, request):
-        data = request.data if isinstance(request.data, dict) else None
-        if data is None:
-            raise InvalidInput("body: must be a JSON object {\"name\": ..., \"arguments\": {...}}")
-        name = data.get("name")
-        if not isinstance(name, str) or not name:
-            raise InvalidInput("name: required (the tool's name)")
-        result = tools.call_tool(request.user, name, data.get("arguments"))
-        return Response({"name": name, "ok": True, "result": result})
+        data = self.FurnaceToolCallInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        name = data.validated_data["name"]
+        result = tools.call_tool(request.user, name, data.validated_data.get("arguments"))
+        return Response(self.FurnaceToolCallResult({"name": name, "ok": True, "result": result}).data)
 
 
 urlpatterns = [

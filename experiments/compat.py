@@ -1,176 +1,161 @@
 """The experiments-api.md facade: /set_parameters, /start_experiment, /stop_experiment,
-/get_status and /download_video, answering `{"message": ...}` (plus `data` for the
-task log). Errors use the same shape with a message naming the field, and `errors`
-(field -> problem) for invalid parameters."""
+/get_status and /download_video, answering `{"message": ...}` (plus the spec's fields). Errors use
+the same shape with a message naming the field, and `errors` (field -> problem) for invalid
+parameters. Built from core.facades (the "experiments" kind: no envelope around the answer)."""
 
 from django.core.files.storage import default_storage
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from core.envelopes import flatten_detail
-from core.errors import DomainError, InvalidInput
+from core.errors import InvalidInput
+from core.facades import ERROR_STATUSES, FacadeView, StrictInteger, Text, error_schema, facade
 from core.parsers import parse_json
 from core.ranges import serve_stored_file
 
-from . import schema, selectors, services
-from .profiles import ParameterErrors
+from . import selectors, services
+from .errors import experiments_exception_handler
 
+TAGS = ["experiments-api"]
 MAX_TASK_LOG = 200
 
 
-def experiments_exception_handler(exc, context):
-    view = context.get("view")
-    extra = dict(getattr(view, "error_extra", {}) or {})
-    if isinstance(exc, DomainError):
-        body = {"message": exc.message, **extra}
-        if isinstance(exc, ParameterErrors):
-            body["errors"] = exc.errors
-        return Response(body, status=exc.status_code)
-    if not isinstance(exc, exceptions.APIException):
-        return None
-    status_code = exc.status_code
-    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-        status_code = status.HTTP_401_UNAUTHORIZED
-    headers = {"Retry-After": str(int(exc.wait))} if getattr(exc, "wait", None) else {}
-    return Response({"message": flatten_detail(exc.detail), **extra}, status=status_code, headers=headers)
+class Ident(Text):
+    """An id or name: a string (or an integer) of at most 64 characters, stripped; empty is None."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, allow_null=True, allow_blank=True, max_length=64, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        return super().to_internal_value(data).strip() or None
 
 
-def _body(request, allowed):
-    data = request.data
-    if data in (None, "") or (hasattr(data, "keys") and not data):
-        return {}
-    if not isinstance(data, dict):
-        if hasattr(data, "dict"):
-            data = data.dict()
-        else:
-            raise InvalidInput("body: must be a JSON object")
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise InvalidInput(f"{unknown[0]}: unknown field; expected {', '.join(sorted(allowed)) or 'no body'}")
-    return data
+class StrictBody(serializers.Serializer):
+    """A body that names only the spec's fields: an unknown one is a 400 naming it."""
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise InvalidInput(f"{unknown[0]}: unknown field; expected {', '.join(sorted(self.fields)) or 'no body'}")
+        return super().to_internal_value(data)
 
 
-def _text(data, key):
-    value = data.get(key)
-    if value in (None, ""):
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str) or len(value) > 64:
-        raise InvalidInput(f"{key}: must be a string of at most 64 characters")
-    return value.strip()
+class Table(serializers.JSONField):
+    """The parameter table: an object, or the same JSON-encoded once more (some clients do)."""
+
+    def to_internal_value(self, data):
+        return parse_json(data, what="Parameters") if isinstance(data, str) else data
 
 
-class ExperimentsView(APIView):
+class TaskRow(serializers.Serializer):
+    """One run in the task log, in the spec's words."""
+
+    任务id = serializers.IntegerField(source="pk")
+    任务状态 = serializers.CharField(source="status", help_text="queued, running, succeeded, failed, cancelled")
+    任务结果 = serializers.CharField(source="result_text", allow_null=True, help_text="null until the run ends")
+    实验id = serializers.CharField(source="experiment_code")
+    开始时间 = serializers.DateTimeField(source="started_at", format="%Y-%m-%d %H:%M:%S", allow_null=True)
+    结束时间 = serializers.DateTimeField(source="finished_at", format="%Y-%m-%d %H:%M:%S", allow_null=True)
+    进度 = serializers.CharField(source="percent", help_text='percentage, e.g. "40%"')
+
+
+class RunAnswer(serializers.Serializer):
+    message = serializers.CharField()
+    任务id = serializers.IntegerField(source="run.pk")
+    实验id = serializers.CharField(source="run.experiment_code")
+
+
+class ExperimentsFacade(FacadeView):
+    envelope, tags = "experiments", TAGS
     error_extra = {}
 
     def get_exception_handler(self):
         return experiments_exception_handler
 
+    def answer(self, data=None, **kwargs):
+        return Response(data)
 
-class SetParametersView(ExperimentsView):
-    @extend_schema(
-        tags=schema.FACADE_TAGS,
-        summary="Load a parameter table (precursors, masses, substrate, zone and gas profiles) into a furnace",
-        request=schema.SET_PARAMETERS_REQUEST,
-        examples=[schema.SET_PARAMETERS_EXAMPLE],
-        responses={200: schema.SET_PARAMETERS_RESULT, **schema.WRITE_ERRORS},
-    )
+
+class SetParametersView(ExperimentsFacade):
+    class Input(StrictBody):
+        Parameters = Table(source="parameters", help_text="Order, A, B, mass_A, mass_B, Substrate, time_unit "
+                           "(min or s), temperature_A/B {time, temperature}, Ar_flow/H2_flow {time, flow}")
+        furnace = Ident(source="furnace_name", help_text="omit for the default furnace")
+
+    class Output(serializers.Serializer):
+        message = serializers.CharField(help_text="参数已设定")
+        实验id = serializers.CharField(source="experiment.experiment_id")
+
+    spec_fields = {"order": "Parameters.Order"}
+
+    @facade(summary="Load a parameter table (precursors, masses, substrate, zone and gas profiles) into a furnace",
+            output=Output())
     def post(self, request):
-        data = _body(request, {"Parameters", "furnace"})
-        if "Parameters" not in data:
-            raise InvalidInput("Parameters: required (an object with Order, A, B, mass_A, mass_B, Substrate and profiles)")
-        parameters = data["Parameters"]
-        if isinstance(parameters, str):  # some clients send the table JSON-encoded twice
-            parameters = parse_json(parameters, what="Parameters")
-        experiment = services.set_parameters(
-            request.user, parameters, furnace_name=_text(data, "furnace"), via="compat", payload=data
-        )
-        return Response({"message": "参数已设定", "实验id": experiment.experiment_id})
+        experiment = services.set_parameters(request.user, **self.input(request), via="compat", payload=request.data)
+        return self.answer(self.Output({"message": "参数已设定", "experiment": experiment}).data)
 
 
-class StartExperimentView(ExperimentsView):
-    @extend_schema(
-        tags=schema.FACADE_TAGS,
-        summary="Start a run of the loaded parameter table (or of experiment_id)",
-        request=schema.START_REQUEST,
-        responses={200: schema.RUN_RESULT, **schema.WRITE_ERRORS},
-    )
+class StartExperimentView(ExperimentsFacade):
+    class Input(StrictBody):
+        furnace = Ident(source="furnace_name", help_text="omit for the default furnace")
+        experiment_id = Ident(help_text="run this experiment instead of the one loaded in the furnace")
+
+    @facade(summary="Start a run of the loaded parameter table (or of experiment_id)", output=RunAnswer())
     def post(self, request):
-        data = _body(request, {"furnace", "experiment_id"})
-        run = services.start_experiment(
-            request.user, furnace_name=_text(data, "furnace"), experiment_id=_text(data, "experiment_id"),
-            via="compat", payload=data,
-        )
-        return Response({"message": "实验已启动", "任务id": run.pk, "实验id": run.experiment_code})
+        run = services.start_experiment(request.user, **self.input(request), via="compat", payload=request.data)
+        return self.answer(RunAnswer({"message": "实验已启动", "run": run}).data)
 
 
-class StopExperimentView(ExperimentsView):
-    @extend_schema(
-        tags=schema.FACADE_TAGS,
-        summary="Stop the running experiment safely (H2 off, heaters off, argon purge)",
-        request=schema.STOP_REQUEST,
-        responses={200: schema.RUN_RESULT, **schema.WRITE_ERRORS},
-    )
+class StopExperimentView(ExperimentsFacade):
+    class Input(StrictBody):
+        furnace = Ident(source="furnace_name", help_text="omit for the default furnace")
+        task_id = Ident(help_text="the task to stop; default: the furnace's active run")
+
+    @facade(summary="Stop the running experiment safely (H2 off, heaters off, argon purge)", output=RunAnswer())
     def post(self, request):
-        data = _body(request, {"furnace", "task_id"})
-        run = services.stop_experiment(
-            request.user, furnace_name=_text(data, "furnace"), task_id=_text(data, "task_id"), via="compat", payload=data
-        )
-        return Response({"message": "实验已停止", "任务id": run.pk, "实验id": run.experiment_code})
+        run = services.stop_experiment(request.user, **self.input(request), via="compat", payload=request.data)
+        return self.answer(RunAnswer({"message": "实验已停止", "run": run}).data)
 
 
-def _limit(value, default=50):
-    if value in (None, ""):
-        return default
-    try:
-        limit = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput("limit: must be an integer") from None
-    if not 1 <= limit <= MAX_TASK_LOG:
-        raise InvalidInput(f"limit: must be between 1 and {MAX_TASK_LOG}")
-    return limit
+class RunFilter(serializers.Serializer):
+    experiment_id = Ident(help_text="only runs of this experiment")
+    task_id = Ident(help_text="only this task")
 
 
-class GetStatusView(ExperimentsView):
+class GetStatusView(ExperimentsFacade):
     error_extra = {"data": []}
 
-    @extend_schema(
-        tags=schema.FACADE_TAGS,
-        summary="The task log, newest first (errors also carry data: [])",
-        parameters=[
-            *schema.TASK_FILTERS,
-            OpenApiParameter("limit", int, description=f"Most rows, 1 to {MAX_TASK_LOG} (default 50)"),
-        ],
-        responses={200: schema.STATUS_RESULT, **schema.READ_ERRORS},
-        examples=[schema.STATUS_EXAMPLE],
-    )
+    class Input(RunFilter):
+        limit = StrictInteger(required=False, min_value=1, max_value=MAX_TASK_LOG, default=50)
+
+    class Output(serializers.Serializer):
+        data = TaskRow(many=True)
+        message = serializers.CharField(help_text="查询成功")
+
+    @facade(summary="The task log, newest first (errors also carry data: [])", output=Output())
     def get(self, request):
-        runs = selectors.task_log(
-            request.user,
-            experiment_id=request.query_params.get("experiment_id") or None,
-            task_id=request.query_params.get("task_id") or None,
-            limit=_limit(request.query_params.get("limit")),
-        )
-        return Response({"data": [selectors.task_row(run) for run in runs], "message": "查询成功"})
+        runs = selectors.task_log(request.user, **self.input(request))
+        return self.answer(self.Output({"data": runs, "message": "查询成功"}).data)
 
 
-class DownloadVideoView(ExperimentsView):
+class DownloadVideoView(ExperimentsFacade):
+    Input = RunFilter
+
     @extend_schema(
-        tags=schema.FACADE_TAGS,
-        summary="The video of a run (task_id), or of the latest run of experiment_id, or of your latest run",
-        parameters=schema.TASK_FILTERS,
-        responses=schema.VIDEO_RESPONSES,
+        tags=TAGS, summary="The video of a run (task_id), or of the latest run of experiment_id, or of your latest run",
+        parameters=[RunFilter], responses={
+            (200, "video/mp4"): OpenApiResponse(OpenApiTypes.BINARY, description="the run's MP4 video"),
+            (206, "video/mp4"): OpenApiResponse(OpenApiTypes.BINARY, description="the requested byte range"),
+            416: OpenApiResponse(description="range not satisfiable (Content-Range: bytes */size)"),
+            **{code: error_schema("experiments") for code in ERROR_STATUSES},
+        },
     )
     def get(self, request):
-        run = selectors.run_for_video(
-            request.user,
-            experiment_id=request.query_params.get("experiment_id") or None,
-            task_id=request.query_params.get("task_id") or None,
-        )
+        run = selectors.run_for_video(request.user, **self.input(request))
         # Video players seek with Range requests (core.ranges: 206, 416, If-Range, HEAD, proxy hand-off).
         response, _ = serve_stored_file(
             request, storage_name=run.video.name, size=default_storage.size(run.video.name), etag=None,

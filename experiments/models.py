@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from core.models import ACTIVE_STATUSES, Job
+from core.models import ACTIVE_STATUSES, Job, JobStatus
 from core.scoping import ScopedQuerySet
 
 SIMULATOR_DRIVER = "experiments.drivers.simulator.SimulatedFurnace"
@@ -60,7 +60,7 @@ class Furnace(models.Model):
     max_duration_minutes = models.FloatField(default=1440.0)
     max_profile_points = models.PositiveIntegerField(default=200)
     max_precursor_mass_mg = models.FloatField(default=5000.0)
-    # The parameter set that /set_parameters loaded last; /start_experiment runs it.
+    # The parameter set loaded last (set_parameters); start_experiment runs it.
     loaded_experiment = models.ForeignKey(
         "Experiment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -78,6 +78,21 @@ class Furnace(models.Model):
     @property
     def driver_path(self):
         return self.driver or settings.EXPERIMENTS_DEFAULT_DRIVER or SIMULATOR_DRIVER
+
+    @property
+    def limits(self):
+        """What every program is checked against, as ranges and maxima."""
+        return {
+            "temperature_c": [self.min_temperature_c, self.max_temperature_c],
+            "max_initial_temperature_c": self.max_initial_temperature_c,
+            "max_ramp_rate_c_per_min": self.max_ramp_rate_c_per_min,
+            "ar_sccm": [0, self.ar_max_sccm],
+            "h2_sccm": [0, self.h2_max_sccm],
+            "min_ar_for_h2_sccm": self.min_ar_for_h2_sccm,
+            "max_duration_minutes": self.max_duration_minutes,
+            "max_precursor_mass_mg": self.max_precursor_mass_mg,
+            "safe_temperature_c": self.safe_temperature_c,
+        }
 
 
 class LabQuerySet(ScopedQuerySet):
@@ -176,6 +191,22 @@ class ExperimentRun(Job):
         """The 实验id (experiment_id is the foreign key column)."""
         return self.program.get("experiment_id", "")
 
+    @property
+    def percent(self):
+        return f"{round(self.progress * 100)}%"
+
+    @property
+    def result_text(self):
+        """None until the run ends, then a sentence (the summary's text, or what went wrong)."""
+        if self.status in ACTIVE_STATUSES:
+            return None
+        if self.status == JobStatus.FAILED:
+            return f"failed: {self.error}"
+        text = (self.summary or {}).get("text")
+        if self.status == JobStatus.CANCELLED:
+            return text or f"cancelled: {self.error}"
+        return text or "done"
+
 
 class TelemetryChunk(models.Model):
     """Consecutive telemetry samples (one per simulated second) stored column-wise.
@@ -206,6 +237,14 @@ TELEMETRY_CHANNELS = [
 ]
 
 
+class AuditQuerySet(ScopedQuerySet):
+    owner_field = "user"
+
+    def visible_to(self, user):
+        """Operators read the whole log; other users their own entries."""
+        return self if getattr(user, "is_operator", False) else self.owned_by(user)
+
+
 class AuditEntry(models.Model):
     """Every furnace command: who, what, when, payload and outcome."""
 
@@ -213,6 +252,8 @@ class AuditEntry(models.Model):
         OK = "ok", "OK"
         REFUSED = "refused", "Refused"
         ERROR = "error", "Error"
+
+    objects = AuditQuerySet.as_manager()
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     username = models.CharField(max_length=150, blank=True, default="")

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError
 from core.templatetags.crucible_i18n import spec_messages, status_labels
 
-from . import selectors, tools
+from . import selectors
 from .seed import DEMO_PARAMETERS
 
 
@@ -49,7 +49,8 @@ def designer(request):
     parameters = experiment.raw_parameters if experiment else _default_parameters(furnace)
     context = {
         "furnace": furnace,
-        "info": tools.furnace_info(furnace),
+        "precursors": sorted(set(selectors.known_precursors().values())),
+        "active_run": selectors.active_run(furnace),
         "initial_parameters": parameters,
         "experiments": selectors.visible_experiments(request.user).order_by("-updated_at")[:20],
         "can_operate": request.user.is_operator,
@@ -77,14 +78,13 @@ def run_page(request, run_id):
 def run_panel(request, run_id):
     """The htmx-polled part of the run page: status, progress, phase, log tail."""
     run = _run_or_404(request, run_id)
-    return render(request, "experiments/_run_panel.html", {"run": run, "row": selectors.task_row(run)})
+    return render(request, "experiments/_run_panel.html", {"run": run})
 
 
 @login_required
 def history(request):
     runs = selectors.visible_runs(request.user).order_by("-created_at", "-id")[:100]
-    rows = [{"run": run, "row": selectors.task_row(run)} for run in runs]
-    return render(request, "experiments/history.html", {"rows": rows})
+    return render(request, "experiments/history.html", {"rows": [{"run": run} for run in runs]})
 
 
 urlpatterns = [

@@ -1,4 +1,4 @@
-"""Setpoint profiles and the validation of a `Parameters` table against a furnace's limits.
+"""Setpoint profiles and the validation of a parameter table against a furnace's limits.
 
 A profile is piecewise linear: value[i] is reached at time[i], and the last value holds
 after the last point. Stored profiles use seconds: {"time": [...], "<value key>": [...]}.
@@ -22,11 +22,15 @@ ORDER_PATTERN = re.compile(r"^[\w.\-]{1,64}\Z")
 
 
 class ParameterErrors(InvalidInput):
-    """Invalid parameters: `errors` maps each field path to what is wrong with it."""
+    """Invalid parameters: `errors` maps each field's path in the table ("" for the table) to what
+    is wrong with it. A caller that sends the table under a name says so with `under(name)`."""
 
     def __init__(self, errors):
         self.errors = errors
-        super().__init__("; ".join(f"{field}: {text}" for field, text in errors.items()))
+        super().__init__("; ".join(f"{field}: {text}" if field else text for field, text in errors.items()))
+
+    def under(self, name):
+        return ParameterErrors({f"{name}.{field}" if field else name: text for field, text in self.errors.items()})
 
 
 class Profile:
@@ -102,7 +106,7 @@ def _series(errors, field, items, furnace, label):
 
 def _profile(errors, raw, name, furnace, scale, time_label):
     """Check one profile; return (times in seconds, values) or None."""
-    field = f"Parameters.{name}"
+    field = f"{name}"
     value_key = PROFILE_KEYS[name]
     if not isinstance(raw, dict):
         errors[field] = f'must be an object {{"time": [...], "{value_key}": [...]}}'
@@ -132,7 +136,7 @@ def _profile(errors, raw, name, furnace, scale, time_label):
 
 
 def _check_temperatures(errors, name, times, values, furnace):
-    field = f"Parameters.{name}.temperature"
+    field = f"{name}.temperature"
     low, high = furnace.min_temperature_c, furnace.max_temperature_c
     for i, v in enumerate(values):
         if not low <= v <= high:
@@ -155,7 +159,7 @@ def _check_temperatures(errors, name, times, values, furnace):
 
 
 def _check_flows(errors, name, values, maximum):
-    field = f"Parameters.{name}.flow"
+    field = f"{name}.flow"
     for i, v in enumerate(values):
         if not 0 <= v <= maximum:
             errors[field] = f"flow[{i}]={v:g} sccm is outside the mass-flow controller's range 0 to {maximum:g} sccm"
@@ -175,7 +179,7 @@ def _check_interlock(errors, ar, h2, furnace, scale, time_label):
         if h2.at(t0) > 0 or h2.at(t1) > 0:
             for t in (t0, t1):
                 if ar.at(t) < minimum:
-                    errors["Parameters.H2_flow"] = (
+                    errors["H2_flow"] = (
                         f"hydrogen flows around time {t / scale:g} {time_label} while Ar_flow is {ar.at(t):g} sccm; "
                         f"the interlock needs Ar at least {minimum:g} sccm whenever H2 is above 0"
                     )
@@ -216,19 +220,19 @@ def _mass(errors, field, value, furnace, precursor):
 
 
 def validate_parameters(parameters, furnace, known_precursors):
-    """The normalised program of a `Parameters` object, or ParameterErrors naming each bad field.
+    """The normalised program of a parameter table, or ParameterErrors naming each bad field.
 
     `known_precursors` maps lower-case names to their canonical spelling.
     """
     errors = {}
     if not isinstance(parameters, dict):
-        raise ParameterErrors({"Parameters": "must be an object with Order, A, B, mass_A, mass_B, Substrate and profiles"})
+        raise ParameterErrors({"": "must be an object with Order, A, B, mass_A, mass_B, Substrate and profiles"})
     for key in sorted(set(parameters) - KNOWN_FIELDS):
-        errors[f"Parameters.{key}"] = f"unknown field; expected one of {', '.join(sorted(KNOWN_FIELDS))}"
+        errors[f"{key}"] = f"unknown field; expected one of {', '.join(sorted(KNOWN_FIELDS))}"
 
     time_unit = parameters.get("time_unit", "min") or "min"
     if not isinstance(time_unit, str) or time_unit not in TIME_UNITS:
-        errors["Parameters.time_unit"] = "must be 'min' (default) or 's'"
+        errors["time_unit"] = "must be 'min' (default) or 's'"
         time_unit = "min"
     scale = TIME_UNITS[time_unit]
 
@@ -238,27 +242,27 @@ def validate_parameters(parameters, furnace, known_precursors):
     if isinstance(order, (int, float)) and not isinstance(order, bool):
         order = str(order)
     if not isinstance(order, str) or (order.strip() and not ORDER_PATTERN.match(order.strip())):
-        errors["Parameters.Order"] = "must be up to 64 letters, digits, '.', '_' or '-' (empty: one is generated)"
+        errors["Order"] = "must be up to 64 letters, digits, '.', '_' or '-' (empty: one is generated)"
         order = ""
     order = order.strip()
 
-    a = _precursor(errors, "Parameters.A", parameters.get("A"), known_precursors)
-    b = _precursor(errors, "Parameters.B", parameters.get("B"), known_precursors)
-    if a == "" and b == "" and "Parameters.A" not in errors:
-        errors["Parameters.A"] = "at least one precursor (A or B) is required"
-    mass_a = _mass(errors, "Parameters.mass_A", parameters.get("mass_A"), furnace, a)
-    mass_b = _mass(errors, "Parameters.mass_B", parameters.get("mass_B"), furnace, b)
+    a = _precursor(errors, "A", parameters.get("A"), known_precursors)
+    b = _precursor(errors, "B", parameters.get("B"), known_precursors)
+    if a == "" and b == "" and "A" not in errors:
+        errors["A"] = "at least one precursor (A or B) is required"
+    mass_a = _mass(errors, "mass_A", parameters.get("mass_A"), furnace, a)
+    mass_b = _mass(errors, "mass_B", parameters.get("mass_B"), furnace, b)
 
     substrate = parameters.get("Substrate")
     if not isinstance(substrate, str) or not substrate.strip():
-        errors["Parameters.Substrate"] = "required: the substrate's name, e.g. SiO2/Si"
+        errors["Substrate"] = "required: the substrate's name, e.g. SiO2/Si"
     elif len(substrate.strip()) > 100:
-        errors["Parameters.Substrate"] = "at most 100 characters"
+        errors["Substrate"] = "at most 100 characters"
 
     profiles = {}
     for name in PROFILE_KEYS:
         if name not in parameters:
-            errors[f"Parameters.{name}"] = "required"
+            errors[f"{name}"] = "required"
             continue
         checked = _profile(errors, parameters[name], name, furnace, scale, time_unit)
         if checked is not None:
@@ -270,14 +274,14 @@ def validate_parameters(parameters, furnace, known_precursors):
         _check_flows(errors, "Ar_flow", profiles["Ar_flow"][1], furnace.ar_max_sccm)
     if "H2_flow" in profiles:
         _check_flows(errors, "H2_flow", profiles["H2_flow"][1], furnace.h2_max_sccm)
-    if "Ar_flow" in profiles and "H2_flow" in profiles and not any(k.startswith("Parameters.H2_flow") for k in errors):
+    if "Ar_flow" in profiles and "H2_flow" in profiles and not any(k.startswith("H2_flow") for k in errors):
         _check_interlock(
             errors, Profile(*profiles["Ar_flow"]), Profile(*profiles["H2_flow"]), furnace, scale, time_unit
         )
     if len(profiles) == len(PROFILE_KEYS):
         duration = max(times[-1] for times, _ in profiles.values())
         if duration > furnace.max_duration_minutes * 60:
-            errors["Parameters"] = (
+            errors[""] = (
                 f"program lasts {duration / 60:g} min; the furnace allows at most {furnace.max_duration_minutes:g} min"
             )
     if errors:

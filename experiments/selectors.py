@@ -1,9 +1,7 @@
 """Reads: furnaces, visible experiments and runs, the task log, telemetry."""
 
-from django.utils import timezone
-
 from core.errors import InvalidInput, NotFound
-from core.models import ACTIVE_STATUSES, JobStatus
+from core.models import ACTIVE_STATUSES
 
 from .models import TELEMETRY_CHANNELS, Experiment, ExperimentRun, Furnace, Precursor
 
@@ -73,34 +71,6 @@ def task_log(user, experiment_id=None, task_id=None, limit=50):
         except (TypeError, ValueError):
             raise InvalidInput("task_id: must be an integer") from None
     return list(runs.order_by("-created_at", "-id")[:limit])
-
-
-def _local(moment):
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else None
-
-
-def result_text(run):
-    """The spec's 任务结果: null until the run ends, then a sentence."""
-    if run.status in ACTIVE_STATUSES:
-        return None
-    summary = run.summary or {}
-    if run.status == JobStatus.FAILED:
-        return f"failed: {run.error}"
-    if run.status == JobStatus.CANCELLED:
-        return summary.get("text") or f"cancelled: {run.error}"
-    return summary.get("text") or "done"
-
-
-def task_row(run):
-    return {
-        "任务id": run.pk,
-        "任务状态": run.status,
-        "任务结果": result_text(run),
-        "实验id": run.experiment_code,
-        "开始时间": _local(run.started_at),
-        "结束时间": _local(run.finished_at),
-        "进度": f"{round(run.progress * 100)}%",
-    }
 
 
 def run_telemetry(run, since=None):

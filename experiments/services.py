@@ -83,8 +83,8 @@ def _new_experiment_id():
     return f"EXP-{timezone.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def set_parameters(user, parameters, furnace_name=None, via="compat", payload=None):
-    """Validate a `Parameters` table, store it and load it into the furnace. Returns the Experiment."""
+def set_parameters(user, *, parameters, furnace_name=None, via, payload=None):
+    """Validate a parameter table, store it and load it into the furnace. Returns the Experiment."""
 
     def command():
         require_operator(user, "set_parameters")
@@ -94,7 +94,7 @@ def set_parameters(user, parameters, furnace_name=None, via="compat", payload=No
         with transaction.atomic():
             experiment = Experiment.objects.select_for_update().filter(experiment_id=experiment_id).first()
             if experiment and experiment.owner_id not in (None, user.pk) and not user.is_platform_admin:
-                raise Conflict(f"Parameters.Order: experiment {experiment_id!r} belongs to another user; choose another Order")
+                raise Conflict(f"experiment {experiment_id!r} belongs to another user; choose another", field="order")
             if experiment is None:
                 experiment = Experiment(experiment_id=experiment_id, owner=user)
             experiment.order = experiment_id
@@ -115,7 +115,7 @@ def _append_log(run, line):
     ExperimentRun.objects.filter(pk=run.pk).update(log=Concat(F("log"), Value(f"[{stamp}] {line}\n")))
 
 
-def start_experiment(user, furnace_name=None, experiment_id=None, via="compat", payload=None):
+def start_experiment(user, *, furnace_name=None, experiment_id=None, via, payload=None):
     """Queue a run of the loaded (or named) parameter set. One active run per furnace."""
 
     def command():
@@ -167,11 +167,11 @@ def _experiment_to_start(user, furnace, experiment_id):
             raise NotFound(f"experiment_id: no experiment {experiment_id!r}; set its parameters first")
         return experiment
     if furnace.loaded_experiment_id is None:
-        raise Conflict(f"furnace {furnace.name} has no parameters loaded: call /set_parameters first")
+        raise Conflict(f"furnace {furnace.name} has no parameters loaded: set its parameters first (set_parameters)")
     return furnace.loaded_experiment
 
 
-def stop_experiment(user, furnace_name=None, task_id=None, via="compat", payload=None):
+def stop_experiment(user, *, furnace_name=None, task_id=None, via, payload=None):
     """Ask the active run to shut down safely (a queued run is cancelled at once)."""
 
     def command():

@@ -12,6 +12,7 @@ import json
 from core.errors import InvalidInput, NotFound
 
 from . import selectors, services
+from .compat import TaskRow
 from .profiles import validate_parameters
 
 
@@ -139,21 +140,11 @@ def furnace_info(furnace):
     run = selectors.active_run(furnace)
     return {
         "name": furnace.name,
-        "limits": {
-            "temperature_c": [furnace.min_temperature_c, furnace.max_temperature_c],
-            "max_initial_temperature_c": furnace.max_initial_temperature_c,
-            "max_ramp_rate_c_per_min": furnace.max_ramp_rate_c_per_min,
-            "ar_sccm": [0, furnace.ar_max_sccm],
-            "h2_sccm": [0, furnace.h2_max_sccm],
-            "min_ar_for_h2_sccm": furnace.min_ar_for_h2_sccm,
-            "max_duration_minutes": furnace.max_duration_minutes,
-            "max_precursor_mass_mg": furnace.max_precursor_mass_mg,
-            "safe_temperature_c": furnace.safe_temperature_c,
-        },
+        "limits": furnace.limits,
         "precursors": sorted(set(selectors.known_precursors().values())),
         "state": furnace.last_state,
         "loaded_experiment": furnace.loaded_experiment.experiment_id if furnace.loaded_experiment_id else None,
-        "active_task": selectors.task_row(run) if run else None,
+        "active_task": TaskRow(run).data if run else None,
     }
 
 
@@ -161,7 +152,7 @@ def run_detail(run, telemetry_tail=1):
     columns = selectors.run_telemetry(run, since=max(0.0, run.simulated_seconds - 5))
     latest = {name: values[-telemetry_tail:] for name, values in columns.items()} if columns["t"] else {}
     return {
-        **selectors.task_row(run),
+        **TaskRow(run).data,
         "furnace": run.furnace.name,
         "phase": run.phase,
         "summary": run.summary,
@@ -222,19 +213,22 @@ def call_tool(user, name, arguments):
         program = validate_parameters(args["parameters"], furnace, selectors.known_precursors())
         return {"valid": True, "duration_minutes": program["duration_s"] / 60, "furnace": furnace.name}
     if name == "set_parameters":
-        experiment = services.set_parameters(user, args["parameters"], furnace_name, via="tool", payload=args)
+        experiment = services.set_parameters(user, parameters=args["parameters"], furnace_name=furnace_name, via="tool",
+                                             payload=args)
         return {"message": "参数已设定", "实验id": experiment.experiment_id}
     if name == "start_experiment":
-        run = services.start_experiment(user, furnace_name, _str(args, "experiment_id"), via="tool", payload=args)
+        run = services.start_experiment(user, furnace_name=furnace_name, experiment_id=_str(args, "experiment_id"),
+                                       via="tool", payload=args)
         return {"message": "实验已启动", "任务id": run.pk, "实验id": run.experiment_code}
     if name == "stop_experiment":
-        run = services.stop_experiment(user, furnace_name, _str(args, "task_id"), via="tool", payload=args)
+        run = services.stop_experiment(user, furnace_name=furnace_name, task_id=_str(args, "task_id"), via="tool",
+                                      payload=args)
         return {"message": "实验已停止", "任务id": run.pk, "实验id": run.experiment_code}
     if name == "get_status":
         limit = args.get("limit", 20)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
             raise InvalidInput("arguments.limit: must be an integer from 1 to 200")
         runs = selectors.task_log(user, _str(args, "experiment_id"), _str(args, "task_id"), limit)
-        return {"data": [selectors.task_row(run) for run in runs]}
+        return {"data": TaskRow(runs, many=True).data}
     run = selectors.get_visible_run(user, _str(args, "task_id"))
     return run_detail(run)

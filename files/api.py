@@ -16,13 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import storage_status
-from core.parsers import NUL_MESSAGE, JSONParser, query_has_nul
+from core.parsers import NUL_MESSAGE, query_has_nul
 
 from . import selectors, services
 from .downloads import file_response
 from .models import Space
 from .paths import display, normalize_path
-from .uploads import StreamedUploadMixin, uploads_from_request
+from .uploads import StreamedUploadMixin, placed_uploads
 
 
 class TargetSerializer(serializers.Serializer):
@@ -45,23 +45,39 @@ MoveSerializer = type(
 
 class EntrySerializer(serializers.Serializer):
     name = serializers.CharField()
-    path = serializers.CharField()
-    isDir = serializers.BooleanField()  # noqa: N815 (the API's field name)
+    path = serializers.SerializerMethodField()
+    isDir = serializers.BooleanField(source="is_dir")  # noqa: N815 (the API's field name)
     size = serializers.IntegerField()
-    modified = serializers.DateTimeField()
-    sha256 = serializers.CharField(allow_null=True)
+    modified = serializers.DateTimeField(source="modified_at")
+    sha256 = serializers.SerializerMethodField()
+
+    def get_path(self, node) -> str:
+        return display(node.path)
+
+    def get_sha256(self, node) -> str | None:
+        return node.sha256 or None
 
 
 class FolderListingSerializer(serializers.Serializer):
-    owner = serializers.CharField()
+    owner = serializers.CharField(source="owner.username")
     space = serializers.CharField()
     path = serializers.CharField()
     items = EntrySerializer(many=True)
 
 
 class UploadRequestSerializer(TargetSerializer):
-    file = serializers.ListField(child=serializers.FileField())
+    file = serializers.ListField(child=serializers.FileField(allow_empty_file=True))
     relativePath = serializers.ListField(child=serializers.CharField(), required=False)  # noqa: N815
+
+
+class FilesUsageSerializer(serializers.Serializer):
+    usedBytes = serializers.IntegerField(source="used_bytes")  # noqa: N815
+    usedInodes = serializers.IntegerField(source="used_inodes")  # noqa: N815
+    fileSpaceBytes = serializers.IntegerField(source="own_bytes")  # noqa: N815
+    fileSpaceInodes = serializers.IntegerField(source="own_inodes")  # noqa: N815
+    bytesQuota = serializers.IntegerField(source="quota.bytes_quota", allow_null=True)  # noqa: N815
+    inodesQuota = serializers.IntegerField(source="quota.inodes_quota", allow_null=True)  # noqa: N815
+    maxUploadBytes = serializers.IntegerField(source="max_upload_bytes")  # noqa: N815
 
 
 TAGS = ["files"]
@@ -76,15 +92,6 @@ def target(request, serializer_class=TargetSerializer, data=None):
     return owner, values["space"], values
 
 
-def folder_json(owner, space, path, entries):
-    return {
-        "owner": owner.username,
-        "space": space,
-        "path": display(path),
-        "items": [selectors.entry_json(node) for node in entries],
-    }
-
-
 class ListView(APIView):
     """GET ?space=&owner=&path=: the entries of a folder."""
 
@@ -95,7 +102,9 @@ class ListView(APIView):
         owner, space, values = target(request)
         selectors.check_read(request.user, owner, space)
         path = normalize_path(values["path"])
-        return Response(folder_json(owner, space, path, selectors.list_folder(owner, space, path)))
+        items = selectors.list_folder(owner, space, path)
+        return Response(FolderListingSerializer({"owner": owner, "space": space, "path": display(path),
+                                                 "items": items}).data)
 
 
 class AnyContentNegotiation(BaseContentNegotiation):
@@ -137,10 +146,10 @@ class UploadView(StreamedUploadMixin, APIView):
         responses={201: inline_serializer("FilesUploaded", {"uploaded": serializers.ListField()})},
     )
     def post(self, request):
-        owner, space, values = target(request, data=request.data)
+        owner, space, values = target(request, UploadRequestSerializer, data=request.data)
         selectors.check_write(request.user, owner, space)
         folder = normalize_path(values["path"])
-        uploads = uploads_from_request(request, folder)
+        uploads = placed_uploads(folder, values["file"], values.get("relativePath"))
         paths = services.upload_files(request.user, owner, space, folder, uploads)
         return Response({"uploaded": [display(p) for p in paths]}, status=status.HTTP_201_CREATED)
 
@@ -148,19 +157,15 @@ class UploadView(StreamedUploadMixin, APIView):
 class FolderView(APIView):
     """POST {space, owner, path}: make a folder (and missing parents)."""
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
-
     @extend_schema(tags=TAGS, summary="Make a folder", request=TargetSerializer, responses={201: EntrySerializer})
     def post(self, request):
         owner, space, values = target(request, data=request.data)
         node = services.make_folder(request.user, owner, space, values["path"])
-        return Response(selectors.entry_json(node), status=status.HTTP_201_CREATED)
+        return Response(EntrySerializer(node).data, status=status.HTTP_201_CREATED)
 
 
 class DeleteView(APIView):
     """POST {space, owner, path}: delete a file, or a folder and everything in it."""
-
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         tags=TAGS, summary="Delete a file or a folder", request=TargetSerializer,
@@ -175,42 +180,22 @@ class DeleteView(APIView):
 class MoveView(APIView):
     """POST {space, owner, from, to}: move or rename inside one space."""
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
-
     @extend_schema(tags=TAGS, summary="Move or rename", request=MoveSerializer, responses=EntrySerializer)
     def post(self, request):
         owner, space, values = target(request, MoveSerializer, data=request.data)
         node = services.move_path(request.user, owner, space, values["from"], values["to"])
-        return Response(selectors.entry_json(node))
+        return Response(EntrySerializer(node).data)
 
 
 class UsageView(APIView):
     """GET: the caller's storage use (every provider) and quota."""
 
-    @extend_schema(
-        tags=TAGS, summary="Storage use and quota",
-        responses=inline_serializer("FilesUsage", {
-            name: serializers.IntegerField(allow_null=True)
-            for name in ("usedBytes", "usedInodes", "fileSpaceBytes", "fileSpaceInodes", "bytesQuota",
-                         "inodesQuota", "maxUploadBytes")
-        }),
-    )
+    @extend_schema(tags=TAGS, summary="Storage use and quota", responses=FilesUsageSerializer)
     def get(self, request):
-
-        status_ = storage_status(request.user)
-        quota = status_["quota"]
         own_bytes, own_inodes = selectors.storage_usage(request.user)
-        return Response(
-            {
-                "usedBytes": status_["used_bytes"],
-                "usedInodes": status_["used_inodes"],
-                "fileSpaceBytes": own_bytes,
-                "fileSpaceInodes": own_inodes,
-                "bytesQuota": quota.bytes_quota if quota else None,
-                "inodesQuota": quota.inodes_quota if quota else None,
-                "maxUploadBytes": services.max_upload_bytes(),
-            }
-        )
+        usage = {**storage_status(request.user), "own_bytes": own_bytes, "own_inodes": own_inodes,
+                 "max_upload_bytes": services.max_upload_bytes()}
+        return Response(FilesUsageSerializer(usage).data)
 
 
 urlpatterns = [

@@ -1,113 +1,80 @@
-"""platform-api.md 1.1 and 1.2: uploads into the private and public file spaces."""
+"""platform-api.md 1.1 and 1.2: uploads into the private and public file spaces.
+
+Answers are in the platform envelope {"success", "errorCode", "message", "result"} (core.facades);
+the multipart fields are read by each view's Input serializer.
+"""
 
 from django.contrib.auth import get_user_model
 from django.urls import path
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.views import APIView
 
-from core.envelopes import ok
-from core.errors import Forbidden, InvalidInput, NotFound
+from core.errors import Forbidden, NotFound
+from core.facades import FacadeView, Text, facade
 
 from . import services
 from .models import Space
 from .paths import normalize_path
-from .uploads import StreamedUploadMixin, uploads_from_request
+from .uploads import StreamedUploadMixin, placed_uploads
 
 UPLOADED = "文件上传成功"
 
 
-FILES = serializers.ListField(child=serializers.FileField(), help_text="one or several files")
-RELATIVE_PATHS = serializers.ListField(
-    child=serializers.CharField(), required=False, help_text="optional, one per file: where it lands under currentPath"
-)
-CURRENT_PATH = serializers.CharField(required=False, help_text='folder in the space, default "/"')
-PLAT_BODY = inline_serializer(
-    "FilesPlatBody",
-    fields={
-        "success": serializers.BooleanField(),
-        "errorCode": serializers.IntegerField(help_text="200 on success, the HTTP status on error"),
-        "message": serializers.CharField(),
-        "result": serializers.JSONField(allow_null=True, help_text="null"),
-    },
-)
-PLAT_ERROR = OpenApiResponse(PLAT_BODY, description="Error: success false, errorCode = HTTP status")
-ERRORS = {code: PLAT_ERROR for code in (400, 401, 403, 404, 409, 413)}
+class PublicSpaceOwner(Text):
+    """publicUserId (a user id or username): the caller's own, or for a platform admin anyone's."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data).strip()
+        if not value:
+            self.fail("required")
+        actor = self.context["request"].user
+        if value in (str(actor.pk), actor.username):
+            return actor
+        if not actor.is_platform_admin:
+            raise Forbidden("You may only upload to your own public space")
+        users = get_user_model().objects
+        owner = (users.filter(pk=int(value)).first() if value.isdigit() and len(value) < 19 else None) or \
+            users.filter(username=value).first()
+        if owner is None:
+            raise NotFound(f"{self.field_name}: no user {value}")
+        return owner
 
 
-def _current_path(request):
-    return normalize_path(request.data.get("currentPath") or "/", field="currentPath")
-
-
-class UploadFolderView(StreamedUploadMixin, APIView):
+class UploadFolderView(StreamedUploadMixin, FacadeView):
     """POST /api/file/file/uploadFolder: files into the caller's private space."""
 
-    envelope = "plat"
+    envelope, tags = "plat", ["platform files (files)"]
     parser_classes = [MultiPartParser, FormParser]
+    space = Space.PRIVATE
 
-    @extend_schema(
-        tags=["platform files (files)"],
-        summary="Upload files into the private space",
-        request={
-            "multipart/form-data": inline_serializer(
-                "UploadFolderRequest",
-                fields={"file": FILES, "currentPath": CURRENT_PATH, "relativePath": RELATIVE_PATHS},
-            )
-        },
-        responses={200: PLAT_BODY, **ERRORS},
-    )
+    class Input(serializers.Serializer):
+        file = serializers.ListField(source="files", child=serializers.FileField(allow_empty_file=True),
+                                     help_text="one or several files")
+        currentPath = Text(source="folder", required=False, allow_blank=True, default="/",
+                           help_text='folder in the space, default "/"')
+        relativePath = serializers.ListField(source="relative_paths", child=Text(), required=False,
+                                             help_text="optional, one per file: where it lands under currentPath")
+
+    @facade(summary="Upload files into the private space")
     def post(self, request):
-        folder = _current_path(request)
-        uploads = uploads_from_request(request, folder)
-        services.upload_files(request.user, request.user, Space.PRIVATE, folder, uploads)
-        return ok("plat", None, message=UPLOADED)
+        data = self.input(request)
+        folder = normalize_path(data["folder"] or "/", field="folder")
+        uploads = placed_uploads(folder, data["files"], data.get("relative_paths"))
+        services.upload_files(request.user, data.get("owner", request.user), self.space, folder, uploads)
+        return self.answer(None, message=UPLOADED)
 
 
-def public_space_owner(actor, public_user_id):
-    """The user whose public space `publicUserId` names: the caller, or anyone for an admin."""
-    value = (public_user_id or "").strip()
-    if not value:
-        raise InvalidInput("publicUserId: this field is required")
-    if value in (str(actor.pk), actor.username):
-        return actor
-    if not actor.is_platform_admin:
-        raise Forbidden("You may only upload to your own public space")
-    users = get_user_model().objects
-    owner = (users.filter(pk=int(value)).first() if value.isdigit() and len(value) < 19 else None) or users.filter(username=value).first()
-    if owner is None:
-        raise NotFound(f"publicUserId: no user {value}")
-    return owner
-
-
-class UploadPublicFolderView(StreamedUploadMixin, APIView):
+class UploadPublicFolderView(UploadFolderView):
     """POST /api/file/file/uploadPublicFolder: files into publicUserId's public space."""
 
-    envelope = "plat"
-    parser_classes = [MultiPartParser, FormParser]
+    space = Space.PUBLIC
 
-    @extend_schema(
-        tags=["platform files (files)"],
-        summary="Upload files into a user's public space (its owner or a platform admin)",
-        request={
-            "multipart/form-data": inline_serializer(
-                "UploadPublicFolderRequest",
-                fields={
-                    "file": FILES,
-                    "publicUserId": serializers.CharField(help_text="user id or username"),
-                    "currentPath": CURRENT_PATH,
-                    "relativePath": RELATIVE_PATHS,
-                },
-            )
-        },
-        responses={200: PLAT_BODY, **ERRORS},
-    )
+    class Input(UploadFolderView.Input):
+        publicUserId = PublicSpaceOwner(source="owner", help_text="user id or username (yours; any for an admin)")
+
+    @facade(summary="Upload files into a user's public space (its owner or a platform admin)")
     def post(self, request):
-        owner = public_space_owner(request.user, request.data.get("publicUserId"))
-        folder = _current_path(request)
-        uploads = uploads_from_request(request, folder)
-        services.upload_files(request.user, owner, Space.PUBLIC, folder, uploads)
-        return ok("plat", None, message=UPLOADED)
+        return super().post(request)
 
 
 urlpatterns = [

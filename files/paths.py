@@ -1,7 +1,7 @@
 """Path rules of the file spaces.
 
 A path names a place inside one space, relative to its root: "Data/train/a.jsonl".
-Clients may write it with a leading "/" (the spec's currentPath is "/upload/folder"),
+Clients may write it with a leading "/" (a folder of the upload spec is "/upload/folder"),
 doubled or trailing slashes and "." segments; all are normalised away. Refused with a
 400: "..", backslashes, Windows drive letters, NUL and other control characters,
 bidirectional formatting characters (core.validators),

@@ -145,17 +145,6 @@ def storage_usage(user):
     return totals["size"] or 0, totals["n"]
 
 
-def entry_json(node):
-    return {
-        "name": node.name,
-        "path": "/" + node.path,
-        "isDir": node.is_dir,
-        "size": node.size,
-        "modified": node.modified_at.isoformat(),
-        "sha256": node.sha256 or None,
-    }
-
-
 def breadcrumbs(path):
     """[(name, normalised path)] from the root to `path`."""
     crumbs = []

@@ -191,11 +191,11 @@ def upload_files(actor, owner, space, folder, uploads):
     """Store a batch of files under `folder`, all or nothing. `uploads`: [Upload]."""
     selectors.check_write(actor, owner, space)
     if not uploads:
-        raise InvalidInput("file: at least one file is required")
-    folder = normalize_path(folder, field="currentPath")
+        raise InvalidInput("at least one file is required", field="files")
+    folder = normalize_path(folder, field="folder")
     paths = [upload.path for upload in uploads]
     if len(set(paths)) != len(paths):
-        raise InvalidInput("file: two files of the batch have the same path")
+        raise InvalidInput("two files of the batch have the same path", field="files")
     limit = max_upload_bytes()
     for upload in uploads:
         if upload.content.size > limit:

@@ -1,9 +1,9 @@
-"""Reading file uploads from a multipart request, for the spec facade and the clean API.
+"""Receiving file uploads, for the spec facade and the clean API.
 
-A request carries one or several `file` parts. To upload a whole folder, a client also
-sends one `relativePath` field per file, in the same order ("Data/train/a.jsonl", the
-browser's webkitRelativePath): Django keeps only the last component of a multipart
-file name, so a path cannot travel in the file name itself.
+A request carries one or several files. To upload a whole folder, a client also sends one
+relative path per file, in the same order ("Data/train/a.jsonl", the browser's
+webkitRelativePath): Django keeps only the last component of a multipart file name, so a
+path cannot travel in the file name itself.
 """
 
 from django.conf import settings
@@ -58,16 +58,14 @@ class StreamedUploadMixin:
         return super().handle_exception(exc)
 
 
-def uploads_from_request(request, folder):
-    """[Upload] of the request's `file` parts, placed under the normalised `folder`."""
-    files = request.FILES.getlist("file")
+def placed_uploads(folder, files, relative_paths=None):
+    """[Upload] of uploaded files under the normalised `folder`: each at its relative path (one per
+    file, in the same order) or else at its own name."""
     if not files:
-        raise InvalidInput("file: at least one file is required")
-    relatives = request.data.getlist("relativePath") if hasattr(request.data, "getlist") else []
-    if relatives and len(relatives) != len(files):
-        raise InvalidInput(f"relativePath: {len(relatives)} given for {len(files)} files; send one per file")
-    uploads = []
-    for index, content in enumerate(files):
-        relative = relatives[index] if relatives else content.name
-        uploads.append(Upload(target_path(folder, relative, field="relativePath" if relatives else "file"), content))
-    return uploads
+        raise InvalidInput("at least one file is required", field="files")
+    if relative_paths and len(relative_paths) != len(files):
+        raise InvalidInput(f"{len(relative_paths)} given for {len(files)} files; send one per file",
+                           field="relative_paths")
+    field = "relative_paths" if relative_paths else "files"
+    return [Upload(target_path(folder, relative, field=field), content)
+            for relative, content in zip(relative_paths or [f.name for f in files], files)]

@@ -1,226 +1,224 @@
 """hub-api.md facades: /api/modelLabel, /modelList, /api/model (GET, POST), /api/filesTable.
 
-Answers are in the hub envelope {"code", "msg", "data"} with code 0 on success, as the
-spec's examples; errors carry their HTTP status as code (core.envelopes).
+Answers are in the hub envelope {"code", "msg", "data"} with code 0 on success, as the spec's
+examples; errors carry their HTTP status as code. Built from core.facades: each view's Input
+reads the spec's query or body fields, its Output writes the spec's shapes, both are the OpenAPI
+document. Reading needs no login (public repositories); creating does.
 """
 
-from urllib.parse import quote
-
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
-from rest_framework.views import APIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
 
-from core.envelopes import ok
-from core.errors import AuthError, Forbidden, InvalidInput, NotFound
+from core.errors import AuthError, Forbidden, NotFound
+from core.facades import FacadeView, StrictInteger, Text, facade
 
 from . import selectors, services
+from .hf import iso_datetime, resolve_url
 from .models import TagCategory
 
-ENVELOPE = inline_serializer(
-    "HubEnvelope", {"code": serializers.IntegerField(), "msg": serializers.CharField(), "data": serializers.JSONField()}
-)
+# sortType: the list's sort names, and the Hub's camelCase ones.
+SORT_TYPES = {**{name: name for name in selectors.SORTS}, "lastModified": "modified", "createdAt": "created"}
 
 
-def login_message(request):
-    return "success" if request.user.is_authenticated else "no login"
+class RepoType(Text):
+    """model or dataset (also plural or capitalised); missing: both, model first."""
+
+    def to_internal_value(self, data):
+        return services.parse_repo_type(super().to_internal_value(data), default=None)
 
 
-def repo_summary(repo):
-    return {
-        "_id": repo.uid,
-        "name": repo.full_name,
-        "author": repo.owner.username,
-        "lastModified": selectors.spec_datetime(repo.last_modified),
-        "type": repo.type,
-        "downloads": repo.downloads,
-    }
+class TagNames(Text):
+    """Tag names, comma separated (all must match)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, max_length=1000, help_text="tag name(s), comma separated", **kwargs)
+
+    def to_internal_value(self, data):
+        return [name.strip() for name in super().to_internal_value(data).split(",") if name.strip()]
 
 
-def repo_detail(repo):
-    return {
-        "activeFilters": selectors.repo_tags_by_category(repo),
-        "options": {
-            "lastModified": selectors.iso_datetime(repo.last_modified),
-            "lastModifiedInformation": repo.last_message,
-            "name": repo.full_name,
-            "author": repo.owner.username,
-            "avatar": repo.owner.avatar_url,
-            "downloads": repo.downloads,
-            "id": repo.uid,
-            "type": repo.type,
-            "isPrivate": repo.private,
-        },
-    }
+class HubTime(serializers.DateTimeField):
+    """"2021-05-18T18:13:48.109Z", as the spec's examples."""
+
+    def to_representation(self, value):
+        return iso_datetime(value)
 
 
-def readable_repository(request, name, type):
-    """The repository for an anonymous or signed-in reader. Anonymous readers see public
-    repositories; for anything else they are asked to log in (401), whether it is private or
-    missing, so the answer tells them nothing about private names."""
-    try:
-        return selectors.find_repository(request.user, name, type)
-    except NotFound:
-        if not request.user.is_authenticated:
-            raise AuthError(f"{name} is not a public repository; log in to see private ones") from None
-        raise
+class HubTags(serializers.Serializer):
+    """Tag names by category."""
+
+    task = serializers.ListField(child=serializers.CharField())
+    library = serializers.ListField(child=serializers.CharField())
+    dataset = serializers.ListField(child=serializers.CharField())
+    language = serializers.ListField(child=serializers.CharField())
+    other = serializers.ListField(child=serializers.CharField())
 
 
-def list_filters(params):
-    return {category: selectors.parse_filter_values(params.get(category)) for category in TagCategory.values}
+class HubRepositoryRow(serializers.Serializer):
+    _id = serializers.CharField(source="uid")
+    name = serializers.CharField(source="full_name")
+    author = serializers.CharField(source="owner.username")
+    lastModified = serializers.SerializerMethodField(help_text='"2023/5/9 16:37", local time')
+    type = serializers.CharField()
+    downloads = serializers.IntegerField()
+
+    def get_lastModified(self, repo) -> str:
+        local = timezone.localtime(repo.last_modified)
+        return f"{local.year}/{local.month}/{local.day} {local.hour}:{local.minute:02d}"
 
 
-class ModelLabelView(APIView):
-    envelope = "hub"
+class HubRepositoryOptions(serializers.Serializer):
+    lastModified = HubTime(source="last_modified")
+    lastModifiedInformation = serializers.CharField(source="last_message")
+    name = serializers.CharField(source="full_name")
+    author = serializers.CharField(source="owner.username")
+    avatar = serializers.CharField(source="owner.avatar_url")
+    downloads = serializers.IntegerField()
+    id = serializers.CharField(source="uid")
+    type = serializers.CharField()
+    isPrivate = serializers.BooleanField(source="private")
+
+
+class HubRepository(serializers.Serializer):
+    activeFilters = HubTags(source="tags")
+    options = HubRepositoryOptions(source="repo")
+
+    def __init__(self, repo=None, **kwargs):
+        if repo is not None:
+            repo = {"repo": repo, "tags": selectors.repo_tags_by_category(repo)}
+        super().__init__(repo, **kwargs)
+
+
+class HubView(FacadeView):
+    envelope, tags = "hub", ["hub-api"]
     permission_classes = [AllowAny]
 
-    @extend_schema(tags=["hub-api"], responses=ENVELOPE, summary="Tag vocabulary by category")
+    def answer(self, data=None, *, message="success", code=0, status_code=200):
+        return super().answer(data, message=message, code=code, status_code=status_code)
+
+    def login_message(self):
+        return "success" if self.request.user.is_authenticated else "no login"
+
+    def readable_repository(self, name, type):
+        """Anonymous readers see public repositories; for anything else they are asked to log in
+        (401), private or missing alike, so the answer tells nothing about private names."""
+        try:
+            return selectors.find_repository(self.request.user, name, type)
+        except NotFound:
+            if not self.request.user.is_authenticated:
+                raise AuthError(f"{name} is not a public repository; log in to see private ones") from None
+            raise
+
+
+class ModelLabelView(HubView):
+    @facade(summary="Tag vocabulary by category", output=HubTags())
     def get(self, request):
-        return ok("hub", selectors.label_vocabulary(request.user), message=login_message(request), code=0)
+        return self.answer(selectors.label_vocabulary(request.user), message=self.login_message())
 
 
-class ModelListView(APIView):
-    envelope = "hub"
-    permission_classes = [AllowAny]
+class ModelListView(HubView):
+    class Input(serializers.Serializer):
+        task = TagNames()
+        library = TagNames()
+        dataset = TagNames()
+        language = TagNames()
+        other = TagNames()
+        name = Text(source="search", required=False, default="", max_length=selectors.NAME_SEARCH_MAX,
+                    help_text="in owner/name")
+        sortType = serializers.ChoiceField(source="sort", choices=list(SORT_TYPES), default=selectors.DEFAULT_SORT)
+        pageIndex = StrictInteger(source="page", default=1, min_value=1, max_value=1_000_000, help_text="from 1")
+        type = RepoType(required=False, help_text="model or dataset (default both)")
 
-    @extend_schema(
-        tags=["hub-api"],
-        summary="Models and datasets, 30 a page",
-        parameters=[
-            *[OpenApiParameter(c, OpenApiTypes.STR, description="tag name(s), comma separated") for c in TagCategory],
-            OpenApiParameter("name", OpenApiTypes.STR, description="search in owner/name"),
-            OpenApiParameter("sortType", OpenApiTypes.STR, description=", ".join(selectors.SORTS)),
-            OpenApiParameter("pageIndex", OpenApiTypes.INT, description="1-based"),
-            OpenApiParameter("type", OpenApiTypes.STR, description="model or dataset (default both)"),
-        ],
-        responses=ENVELOPE,
-    )
+    class Output(serializers.Serializer):
+        modelList = HubRepositoryRow(many=True, source="rows")
+        numTotalItems = serializers.IntegerField(source="total")
+
+    @facade(summary="Models and datasets, 30 a page", output=Output())
     def get(self, request):
-        params = request.query_params
-        type = services.parse_repo_type(params.get("type"), default=None)
-        qs = selectors.filtered_repositories(
-            request.user, filters=list_filters(params), name=params.get("name", "").strip(), type=type
-        )
-        qs = selectors.order_repositories(qs, params.get("sortType"))
-        rows, total = selectors.page_of(qs, selectors.parse_page_index(params.get("pageIndex")))
-        data = {"modelList": [repo_summary(r) for r in rows], "numTotalItems": total}
-        return ok("hub", data, message=login_message(request), code=0)
+        data = self.input(request)
+        tags = {c: data.get(c, []) for c in TagCategory.values}
+        qs = selectors.filtered_repositories(request.user, filters=tags, name=data["search"].strip(),
+                                             type=data.get("type"))
+        rows, total = selectors.page_of(selectors.order_repositories(qs, SORT_TYPES[data["sort"]]), data["page"])
+        return self.answer(self.Output({"rows": rows, "total": total}).data, message=self.login_message())
 
 
-class CreateRepositorySerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=250, help_text='"name" or "owner/name" (owner must be you)')
-    type = serializers.ChoiceField(choices=["model", "dataset"], default="model")
-    isPrivate = serializers.BooleanField(default=False)
-    tags = serializers.JSONField(required=False, help_text="{task: [...], library: [...], ...}")
-    activeFilters = serializers.JSONField(required=False, help_text="same as tags (the GET answer's shape)")
-    license = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    description = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+class ModelView(HubView):
+    """GET reads a repository (public ones without login); POST creates one."""
 
+    class Input(serializers.Serializer):
+        name = Text(max_length=250, help_text='"name" or "owner/name" (owner must be you)')
+        type = RepoType(required=False, default="model")
+        isPrivate = serializers.BooleanField(source="private", default=False)
+        tags = serializers.JSONField(required=False, help_text="{task: [...], library: [...], ...}")
+        activeFilters = serializers.JSONField(required=False, help_text="same as tags (the GET answer's shape)")
+        license = Text(source="license_name", max_length=64, required=False, allow_blank=True, default="")
+        description = Text(max_length=5000, required=False, allow_blank=True, default="")
 
-class ModelView(APIView):
-    """GET reads a repository (public ones without login, as hub-api.md asks); POST creates one."""
-
-    envelope = "hub"
+    class Read(serializers.Serializer):
+        name = Text(help_text="owner/name")
+        type = RepoType(required=False, help_text="model or dataset (default: model first)")
 
     def get_permissions(self):
-        if self.request.method in ("GET", "HEAD", "OPTIONS"):
-            return [AllowAny()]
-        return super().get_permissions()
+        return [AllowAny() if self.request.method in ("GET", "HEAD", "OPTIONS") else IsAuthenticated()]
 
-    @extend_schema(
-        tags=["hub-api"],
-        summary="One repository",
-        parameters=[
-            OpenApiParameter("name", OpenApiTypes.STR, required=True, description="owner/name"),
-            OpenApiParameter("type", OpenApiTypes.STR, description="model or dataset (default: model first)"),
-        ],
-        responses=ENVELOPE,
-    )
+    @facade(summary="One repository", input=Read(), name="ReadModel", output=HubRepository())
     def get(self, request):
-        name = request.query_params.get("name", "")
-        if not name:
-            raise InvalidInput("name is required")
-        type = services.parse_repo_type(request.query_params.get("type"), default=None)
-        repo = readable_repository(request, name, type)
-        return ok("hub", repo_detail(repo), code=0)
+        data = self.input(request, self.Read)
+        return self.answer(HubRepository(self.readable_repository(data["name"], data.get("type"))).data)
 
-    @extend_schema(tags=["hub-api"], summary="Create a repository", request=CreateRepositorySerializer, responses=ENVELOPE)
+    @facade(summary="Create a repository", output=HubRepository())
     def post(self, request):
-        body = CreateRepositorySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        name = data["name"]
-        if "/" in name:
-            owner, name = selectors.split_full_name(name)
+        data = self.input(request)
+        if "/" in data["name"]:
+            owner, data["name"] = selectors.split_full_name(data["name"])
             if owner != request.user.username:
                 raise Forbidden("you can only create repositories under your own name")
-        tags = data.get("tags", data.get("activeFilters"))
-        repo = services.create_repository(
-            owner=request.user,
-            name=name,
-            type=data["type"],
-            private=data["isPrivate"],
-            tags=tags,
-            license_name=data["license"],
-            description=data["description"],
-        )
-        return ok("hub", repo_detail(repo), code=0)
+        data["tags"] = data.get("tags", data.pop("activeFilters", None))
+        return self.answer(HubRepository(services.create_repository(owner=request.user, **data)).data)
 
 
-class FilesTableView(APIView):
+class HubFileRow(serializers.Serializer):
+    key = serializers.CharField(source="path")
+    fileName = serializers.CharField(source="name")
+    isAFolder = serializers.SerializerMethodField()
+    lastModified = HubTime(source="last_commit.created_at")
+    lastModifiedInformation = serializers.CharField(source="last_commit.message")
+    size = serializers.IntegerField(source="entry.blob.size", required=False, help_text="files only")
+    fileURL = serializers.CharField(source="url", required=False, help_text="files only")
+
+    def get_isAFolder(self, item) -> bool:
+        return item["type"] == "directory"
+
+
+class FilesTableView(HubView):
     """Public repositories without login; a private one only for whoever may see it (404 otherwise)."""
 
-    envelope = "hub"
-    permission_classes = [AllowAny]
+    class Input(serializers.Serializer):
+        name = Text(help_text="owner/name")
+        type = RepoType(required=False, help_text="model or dataset (default: model first)")
+        path = Text(source="folder", required=False, default="", help_text="folder inside the repository")
+        revision = Text(required=False, default="main", help_text="main (default) or a commit id")
 
-    @extend_schema(
-        tags=["hub-api"],
-        summary="Files and folders of a repository folder",
-        parameters=[
-            OpenApiParameter("name", OpenApiTypes.STR, required=True, description="owner/name"),
-            OpenApiParameter("type", OpenApiTypes.STR, description="model or dataset (default: model first)"),
-            OpenApiParameter("path", OpenApiTypes.STR, description="folder inside the repository (default: root)"),
-            OpenApiParameter("revision", OpenApiTypes.STR, description="main (default) or a commit id"),
-        ],
-        responses=ENVELOPE,
-    )
+    class Output(serializers.Serializer):
+        filesTable = HubFileRow(many=True)
+
+    @facade(summary="Files and folders of a repository folder", output=Output())
     def get(self, request):
-        params = request.query_params
-        name = params.get("name", "")
-        if not name:
-            raise InvalidInput("name is required")
-        repo = readable_repository(request, name, services.parse_repo_type(params.get("type"), None))
-        revision = params.get("revision") or "main"
-        folder = params.get("path", "").strip("/")
-        if folder:
-            folder = services.normalize_path(folder)
-        if repo.head is None and revision == "main" and not folder:
-            return ok("hub", {"filesTable": []}, code=0)
-        commit = selectors.resolve_revision(repo, revision)
-        listing = selectors.tree_listing(commit, folder)
-        return ok("hub", {"filesTable": [file_row(request, repo, revision, item) for item in listing]}, code=0)
-
-
-def file_row(request, repo, revision, item):
-    commit = item["last_commit"]
-    row = {
-        "key": item["path"],
-        "fileName": item["path"].rsplit("/", 1)[-1],
-        "isAFolder": item["type"] == "directory",
-        "lastModified": selectors.iso_datetime(commit.created_at),
-        "lastModifiedInformation": commit.message,
-    }
-    if item["type"] == "file":
-        row["size"] = item["entry"].blob.size
-        row["fileURL"] = request.build_absolute_uri(resolve_url(repo, revision, item["path"]))
-    return row
-
-
-def resolve_url(repo, revision, file_path):
-
-    return f"/{repo.url_prefix}{repo.full_name}/resolve/{quote(revision, safe='')}/{quote(file_path)}"
+        data = self.input(request)
+        repo = self.readable_repository(data["name"], data.get("type"))
+        revision = data["revision"] or "main"
+        folder = data["folder"].strip("/")
+        folder = services.normalize_path(folder) if folder else ""
+        rows = []
+        if repo.head is not None or revision != "main" or folder:
+            for item in selectors.tree_listing(selectors.resolve_revision(repo, revision), folder):
+                if item["type"] == "file":
+                    item["url"] = request.build_absolute_uri(resolve_url(repo, revision, item["path"]))
+                rows.append(item)
+        return self.answer(self.Output({"filesTable": rows}).data)
 
 
 urlpatterns = [

@@ -11,6 +11,9 @@ exceptions (RepoNotFound, RevisionNotFound, EntryNotFound). A private repository
 answered 401 to anonymous callers and 404 to other users, as the Hub does.
 """
 
+import datetime
+from urllib.parse import quote
+
 from django.http import HttpResponse
 from django.urls import path
 from drf_spectacular.utils import extend_schema
@@ -24,6 +27,17 @@ from core.ranges import serve_stored_file
 from . import selectors, services
 from .models import RepoType
 from .storage import LFS_THRESHOLD, lfs_pointer
+
+
+def iso_datetime(value):
+    """The Hub's date format: "2021-05-18T18:13:48.109Z" (UTC, milliseconds)."""
+    utc = value.astimezone(datetime.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def resolve_url(repo, revision, file_path):
+    """The path of a file's resolve route (what hf_hub_download fetches)."""
+    return f"/{repo.url_prefix}{repo.full_name}/resolve/{quote(revision, safe='')}/{quote(file_path)}"
 
 
 class HubCompatView(APIView):
@@ -90,8 +104,8 @@ class RepoInfoView(HubCompatView):
             "id": repo.full_name,
             "author": repo.owner.username,
             "sha": commit.oid if commit else None,
-            "lastModified": selectors.iso_datetime(commit.created_at if commit else repo.last_modified),
-            "createdAt": selectors.iso_datetime(repo.created_at),
+            "lastModified": iso_datetime(commit.created_at if commit else repo.last_modified),
+            "createdAt": iso_datetime(repo.created_at),
             "private": repo.private,
             "gated": False,
             "disabled": False,
@@ -134,7 +148,7 @@ def tree_item(commit, item, expand):
         if blob.size >= LFS_THRESHOLD:
             data["lfs"] = {"oid": blob.sha256, "size": blob.size, "pointerSize": pointer_size(blob)}
     if expand:
-        data["lastCommit"] = {"id": last.oid, "title": last.message, "date": selectors.iso_datetime(last.created_at)}
+        data["lastCommit"] = {"id": last.oid, "title": last.message, "date": iso_datetime(last.created_at)}
     return data
 
 

@@ -43,7 +43,7 @@ from rest_framework.response import Response
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, TooLarge
 
 from . import selectors, services, storage
-from .hf import HubCompatView, tree_item
+from .hf import HubCompatView, iso_datetime, tree_item
 from .models import Blob, LfsUpload, RefKind, Repository, RepoType, TreeEntry
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
@@ -413,7 +413,7 @@ class CommitHistoryView(HubCompatView):
                 "title": c.message.split("\n", 1)[0],
                 "message": c.message,
                 "authors": [{"user": c.author.username}] if c.author_id else [],
-                "date": selectors.iso_datetime(c.created_at),
+                "date": iso_datetime(c.created_at),
             }
             for c in rows
         ]

@@ -18,7 +18,7 @@ from core.errors import DomainError, NotFound
 from core.preview import preview
 
 from . import selectors, services
-from .compat import resolve_url
+from .hf import resolve_url
 from .models import RepoType, TagCategory
 from .storage import open_blob
 
@@ -46,18 +46,29 @@ def query_string(params):
     return "?" + urlencode(pairs) if pairs else "?"
 
 
+class BrowseForm(forms.Form):
+    """The browse page's query; a value out of range falls back to its default."""
+
+    q = forms.CharField(required=False)
+    sort = forms.ChoiceField(required=False, choices=[(s, s) for s in selectors.SORTS])
+    type = forms.ChoiceField(required=False, choices=RepoType.choices)
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
+
+    def value(self, name, default):
+        return (self.cleaned_data.get(name) if name not in self.errors else None) or default
+
+
 def browse(request):
     try:
         filters = page_filters(request)
     except DomainError:
         filters = {}
-    search = request.GET.get("q", "").strip()[: selectors.NAME_SEARCH_MAX]
-    sort = request.GET.get("sort") if request.GET.get("sort") in selectors.SORTS else selectors.DEFAULT_SORT
-    repo_type = request.GET.get("type") if request.GET.get("type") in RepoType.values else None
-    try:
-        page = selectors.parse_page_index(request.GET.get("page"))
-    except DomainError:
-        page = 1
+    form = BrowseForm(request.GET)
+    form.is_valid()
+    search = form.value("q", "").strip()[: selectors.NAME_SEARCH_MAX]
+    sort = form.value("sort", selectors.DEFAULT_SORT)
+    repo_type = form.value("type", None)
+    page = form.value("page", 1)
     qs = selectors.filtered_repositories(request.user, filters=filters, name=search, type=repo_type)
     rows, total = selectors.page_of(
         selectors.order_repositories(qs, sort).prefetch_related("tags"), page
@@ -133,7 +144,6 @@ def repository(request, type, owner, name):
         rows.append(
             {
                 **item,
-                "name": item["path"].rsplit("/", 1)[-1],
                 "url": resolve_url(repo, revision, item["path"]) if item["type"] == "file" else None,
                 "view_url": reverse("hub:blob", kwargs={"type": repo.type, "owner": repo.owner.username,
                                                         "name": repo.name, "path": item["path"]})

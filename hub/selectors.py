@@ -1,6 +1,5 @@
 """Reads of the hub: visibility, listing with filters, revisions and trees, model cards."""
 
-import datetime
 import hashlib
 import re
 import shutil
@@ -11,7 +10,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db.models import Count, Exists, OuterRef, Q, Sum
-from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
 from core.markdown import render_markdown
@@ -21,18 +19,16 @@ from .storage import open_blob
 from .vocabulary import canonical
 
 PAGE_SIZE = 30
-# sortType values of /modelList and the browse page -> ordering. Hugging Face's names
-# (trending, likes, downloads, modified/lastModified, created, alphabetical) plus short forms.
+# Sort names of the repository lists (Hugging Face's: trending, likes, downloads, modified,
+# created, alphabetical, plus short forms) -> ordering.
 SORTS = {
     "trending": ("-downloads", "-last_modified", "-id"),
     "likes": ("-downloads", "-last_modified", "-id"),
     "downloads": ("-downloads", "-last_modified", "-id"),
     "recent": ("-last_modified", "-id"),
     "modified": ("-last_modified", "-id"),
-    "lastModified": ("-last_modified", "-id"),
     "updated": ("-last_modified", "-id"),
     "created": ("-created_at", "-id"),
-    "createdAt": ("-created_at", "-id"),
     "name": ("full_name", "id"),
     "alphabetical": ("full_name", "id"),
 }
@@ -135,36 +131,35 @@ def filtered_repositories(user, *, filters=None, name="", type=None, exclude_cat
         qs = qs.filter(type=type)
     if name:
         if len(name) > NAME_SEARCH_MAX:
-            raise InvalidInput(f"name must be at most {NAME_SEARCH_MAX} characters")
+            raise InvalidInput(f"must be at most {NAME_SEARCH_MAX} characters", field="name")
         qs = qs.filter(full_name__icontains=name)
-    wanted = [
-        (category, tag_name)
-        for category, names in (filters or {}).items()
-        if category != exclude_category
-        for tag_name in names
-    ]
-    if wanted:
-        # A tag by its display name or its id, in any spelling (hub.vocabulary): "English" and "en".
-        wanted = {(category, canonical(category, tag_name)[0]) for category, tag_name in wanted}
-        condition = Q()
-        for category, slug in wanted:
-            condition |= Q(category=category, slug=slug)
-        tag_ids = list(Tag.objects.filter(condition).values_list("id", flat=True))
-        if len(tag_ids) < len(wanted):
-            return qs.none()  # a tag nobody uses yet matches nothing
-        # One semi-join for all tags: the repositories holding every one of them, found on the
-        # (tag_id, repository_id) index; no join per tag, no duplicates, no DISTINCT.
-        tagged = Repository.tags.through.objects.filter(tag_id__in=tag_ids)
-        if len(tag_ids) > 1:
-            tagged = tagged.values("repository_id").annotate(n=Count("id")).filter(n=len(tag_ids))
-        qs = qs.filter(pk__in=tagged.values("repository_id"))
-    return qs
+    return with_tags(qs, {c: names for c, names in (filters or {}).items() if c != exclude_category})
+
+
+def with_tags(qs, tags):
+    """The repositories of `qs` holding every tag of {category: [names]}, a tag by its display name
+    or its id in any spelling (hub.vocabulary: "English" and "en")."""
+    wanted = {(category, canonical(category, name)[0]) for category, names in tags.items() for name in names}
+    if not wanted:
+        return qs
+    condition = Q()
+    for category, slug in wanted:
+        condition |= Q(category=category, slug=slug)
+    tag_ids = list(Tag.objects.filter(condition).values_list("id", flat=True))
+    if len(tag_ids) < len(wanted):
+        return qs.none()  # a tag nobody uses yet matches nothing
+    # One semi-join for all tags: the repositories holding every one of them, found on the
+    # (tag_id, repository_id) index; no join per tag, no duplicates, no DISTINCT.
+    tagged = Repository.tags.through.objects.filter(tag_id__in=tag_ids)
+    if len(tag_ids) > 1:
+        tagged = tagged.values("repository_id").annotate(n=Count("id")).filter(n=len(tag_ids))
+    return qs.filter(pk__in=tagged.values("repository_id"))
 
 
 def order_repositories(qs, sort):
     sort = sort or DEFAULT_SORT
     if sort not in SORTS:
-        raise InvalidInput(f"sortType must be one of: {', '.join(SORTS)}")
+        raise InvalidInput(f"must be one of: {', '.join(SORTS)}", field="sort")
     return qs.order_by(*SORTS[sort])
 
 
@@ -211,30 +206,6 @@ def _select_related_paths(tree, prefix=""):
         path = f"{prefix}{name}"
         yield path
         yield from _select_related_paths(children, prefix=f"{path}__")
-
-
-def parse_page_index(value):
-    if value in (None, ""):
-        return 1
-    try:
-        page = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput("pageIndex must be an integer starting at 1") from None
-    if page < 1 or page > 1_000_000:
-        raise InvalidInput("pageIndex must be an integer starting at 1")
-    return page
-
-
-def spec_datetime(value):
-    """The modelList date format: "2023/5/9 16:37" (no zero padding of month, day and hour)."""
-    local = timezone.localtime(value)
-    return f"{local.year}/{local.month}/{local.day} {local.hour}:{local.minute:02d}"
-
-
-def iso_datetime(value):
-    """The model/filesTable date format: "2021-05-18T18:13:48.109Z"."""
-    utc = value.astimezone(datetime.timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def facet_counts(user, *, filters, name="", type=None):
@@ -328,7 +299,7 @@ def entry_at(commit, path):
 
 def tree_listing(commit, path="", recursive=False):
     """Files and folders under `path` at a commit: a list of dicts
-    {"type": "file"|"directory", "path", "entry" (files), "last_commit"}."""
+    {"type": "file"|"directory", "path", "name", "entry" (files), "last_commit"}."""
     path = path.strip("/")
     prefix = f"{path}/" if path else ""
     entries = TreeEntry.objects.filter(commit=commit).select_related("blob", "last_commit")
@@ -343,15 +314,21 @@ def tree_listing(commit, path="", recursive=False):
             for depth in range(1, len(parts)):
                 folder = prefix + "/".join(parts[:depth])
                 _newest(folders, folder, entry.last_commit)
-            files.append({"type": "file", "path": entry.path, "entry": entry, "last_commit": entry.last_commit})
+            files.append(_file_item(entry))
         elif len(parts) == 1:
-            files.append({"type": "file", "path": entry.path, "entry": entry, "last_commit": entry.last_commit})
+            files.append(_file_item(entry))
         else:
             _newest(folders, prefix + parts[0], entry.last_commit)
     if path and not files and not folders:
         raise EntryNotFound(f"{path} not found at {commit.oid[:8]}")
-    listing = [{"type": "directory", "path": p, "last_commit": c} for p, c in sorted(folders.items())]
+    listing = [{"type": "directory", "path": p, "name": p.rsplit("/", 1)[-1], "last_commit": c}
+               for p, c in sorted(folders.items())]
     return listing + sorted(files, key=lambda item: item["path"])
+
+
+def _file_item(entry):
+    return {"type": "file", "path": entry.path, "name": entry.path.rsplit("/", 1)[-1], "entry": entry,
+            "last_commit": entry.last_commit}
 
 
 def _newest(folders, folder, commit):

@@ -232,7 +232,7 @@ def create_repository(*, owner, name, type=RepoType.MODEL, private=False, tags=N
     validate_repo_name(name)
     type = parse_repo_type(type)
     if not isinstance(private, bool):
-        raise InvalidInput("isPrivate must be true or false")
+        raise InvalidInput("must be true or false", field="private")
     tags = clean_tags(tags)
     license_name = (license_name or "").strip()
     if license_name and not LICENSE_RE.match(license_name):

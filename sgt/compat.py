@@ -1,5 +1,6 @@
 """The SGT contract (shared/specs/sgt-api.md): POST JSON under /sgt/public/, the API key
 in the body, 200 with the documented body, every error 400 {"exception", "message"}.
+Built from core.facades (the "sgt" kind: the answer is the data itself, or null).
 
 The two auth endpoints (/sgt/private/update_auth_token, /sgt/public/check_auth_token)
 live in accounts.compat.
@@ -10,53 +11,73 @@ import logging
 from django.conf import settings
 from django.http import Http404
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
-from rest_framework.views import APIView
 
-from core.envelopes import fail, ok
+from core.envelopes import fail
 from core.errors import DomainError, InvalidInput, TooLarge
+from core.facades import FacadeView, facade
 from core.parsers import JSONParser
 
 from . import selectors, services
+from .models import SgtModel
 
 logger = logging.getLogger(__name__)
+TAGS = ["sgt"]
+NAMES = {"type": "array", "items": {"type": "string"}}
+MATRIX = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
 
 
+def Value(**kwargs):
+    """Any JSON value: the services check it and name the field in their messages."""
+    return serializers.JSONField(**kwargs)
 
-class SgtView(APIView):
-    envelope = "sgt"
+
+class Key(serializers.Serializer):
+    secret_id = Value(default=None, help_text="the API key's id")
+    secret_key = Value(default=None, help_text="its secret")
+
+
+class ModelName(Key):
+    app_name = Value()
+    name = Value()
+
+
+class SgtModelRow(serializers.ModelSerializer):
+    """The model object of the SGT contract, plus its training state (additions)."""
+
+    epochs = serializers.IntegerField(source="epochs_trained")
+
+    class Meta:
+        model = SgtModel
+        fields = ["user_unique_id", "name", "client_data", "app_name", "model_type", "in_size", "out_size",
+                  "is_public", "train_state", "sample_count", "last_loss", "epochs"]
+
+
+class SgtView(FacadeView):
+    envelope, tags, Input = "sgt", TAGS, Key
     authentication_classes = []
     permission_classes = [AllowAny]
     parser_classes = [JSONParser]
-    needs_key = True
 
-    @extend_schema(tags=["sgt"], request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.ANY})
-    def post(self, request):
-        body = self.body(request)
-        user = secret_id = None
-        if self.needs_key:
-            secret_id = body.get("secret_id")
-            user = services.authenticate(secret_id, body.get("secret_key"))
-        return ok("sgt", self.answer(body, user, secret_id))
-
-    def answer(self, body, user, secret_id):
-        raise NotImplementedError
-
-    @staticmethod
-    def body(request):
+    def body(self, request):
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if length > settings.SGT_MAX_BODY_BYTES:
             raise TooLarge(f"request body must be at most {settings.SGT_MAX_BODY_BYTES // (1024 * 1024)} MB")
-        data = request.data
-        if not isinstance(data, dict):
+        if not isinstance(request.data, dict):
             raise InvalidInput("the body must be a JSON object")
-        return data
+        return request.data
+
+    def read(self, request):
+        """(user, secret_id, fields) of the body: the key is checked first, then the fields."""
+        body = self.body(request)
+        user = services.authenticate(body.get("secret_id"), body.get("secret_key"))
+        fields = self.input(request)
+        fields.pop("secret_key")
+        return user, fields.pop("secret_id"), fields
 
     def handle_exception(self, exc):
         # The contract answers unknown failures as 400 too, with a generic message.
@@ -66,92 +87,100 @@ class SgtView(APIView):
         return fail("sgt", "internal error", exception="InternalException")
 
 
-def required(body, *fields):
-    missing = [f for f in fields if f not in body]
-    if missing:
-        raise InvalidInput(f"missing field(s): {', '.join(missing)}")
-    return [body[f] for f in fields]
-
-
 class ListModelTypes(SgtView):
-    # The spec lists no parameters: the type names are public.
-    needs_key = False
+    Input = None  # the spec lists no parameters: the type names are public
 
-    def answer(self, body, user, secret_id):
-        return selectors.list_model_types()
+    @facade(summary="The model types", output=NAMES)
+    def post(self, request):
+        self.body(request)
+        return self.answer(selectors.list_model_types())
 
 
 class CreateModel(SgtView):
-    def answer(self, body, user, secret_id):
-        name, app_name, model_type, in_size, out_size = required(
-            body, "name", "app_name", "model_type", "in_size", "out_size"
-        )
-        services.create_model(
-            user, secret_id, name=name, app_name=app_name, model_type=model_type, in_size=in_size,
-            out_size=out_size, client_data=body.get("client_data"), is_public=body.get("is_public", False),
-        )
-        return None
+    class Input(ModelName):
+        model_type = Value()
+        in_size = Value()
+        out_size = Value()
+        client_data = Value(required=False, allow_null=True)
+        is_public = Value(required=False)
+
+    @facade(summary="Create a model")
+    def post(self, request):
+        user, secret_id, fields = self.read(request)
+        services.create_model(user, secret_id, **fields)
+        return self.answer(None)
 
 
 class DeleteModel(SgtView):
-    def answer(self, body, user, secret_id):
-        name, app_name = required(body, "name", "app_name")
-        services.delete_model(user, app_name, name)
-        return None
+    Input = ModelName
+
+    @facade(summary="Delete one of your models")
+    def post(self, request):
+        user, _, fields = self.read(request)
+        services.delete_model(user, **fields)
+        return self.answer(None)
 
 
 class UpdateClientData(SgtView):
-    def answer(self, body, user, secret_id):
-        name, app_name = required(body, "name", "app_name")
-        services.update_model(
-            user, app_name, name,
-            client_data=body["client_data"] if "client_data" in body else services.UNSET,
-            is_public=body["is_public"] if "is_public" in body else services.UNSET,
-        )
-        return None
+    class Input(ModelName):
+        client_data = Value(required=False, allow_null=True)
+        is_public = Value(required=False)
+
+    @facade(summary="Change a model's client_data (and is_public)")
+    def post(self, request):
+        user, _, fields = self.read(request)
+        services.update_model(user, **fields)
+        return self.answer(None)
 
 
 class ReadMyModels(SgtView):
-    def answer(self, body, user, secret_id):
-        return [selectors.spec_object(m) for m in selectors.models_of(user)]
+    @facade(summary="Your models", output=SgtModelRow(many=True))
+    def post(self, request):
+        user, _, _ = self.read(request)
+        return self.answer(SgtModelRow(selectors.models_of(user), many=True).data)
 
 
 class ReadPublicModels(SgtView):
-    def answer(self, body, user, secret_id):
-        return [selectors.spec_object(m) for m in selectors.public_models()]
+    @facade(summary="Everyone's public models", output=SgtModelRow(many=True))
+    def post(self, request):
+        self.read(request)
+        return self.answer(SgtModelRow(selectors.public_models(), many=True).data)
 
 
 class CloneModel(SgtView):
-    def answer(self, body, user, secret_id):
-        new_name, app_name, author, name = required(body, "new_name", "app_name", "author_unique_id", "name")
-        services.clone_model(user, secret_id, author_unique_id=author, app_name=app_name, name=name,
-                             new_name=new_name)
-        return None
+    class Input(ModelName):
+        author_unique_id = Value()
+        new_name = Value()
+
+    @facade(summary="Copy a public model (or one of yours) under a new name")
+    def post(self, request):
+        user, secret_id, fields = self.read(request)
+        services.clone_model(user, secret_id, **fields)
+        return self.answer(None)
 
 
 class RunModel(SgtView):
-    @extend_schema(tags=["sgt"], request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.ANY})
+    class Input(ModelName):
+        data = Value(help_text="rows of in_size numbers")
+
+    @facade(summary="Run a trained model on rows of inputs", output=MATRIX)
     def post(self, request):
         body = self.body(request)
-        if not all(field in body for field in ("name", "app_name", "data")):
-            return super().post(request)  # the key is checked first, then the missing field is named
+        if not {"name", "app_name", "data"} <= set(body):
+            services.authenticate(body.get("secret_id"), body.get("secret_key"))  # the key first, then the field
         # The hot path: key, user and model in one read, no write (see services.run_model_with_key).
-        answer = services.run_model_with_key(
-            secret_id=body.get("secret_id"), secret_key=body.get("secret_key"), app_name=body["app_name"],
-            name=body["name"], data=body["data"],
-        )
-        return ok("sgt", answer.tolist())
-
-    def answer(self, body, user, secret_id):
-        name, app_name, data = required(body, "name", "app_name", "data")
-        return services.run_model(user, app_name, name, data).tolist()
+        return self.answer(services.run_model_with_key(**self.input(request)).tolist())
 
 
 class UploadTrainData(SgtView):
-    def answer(self, body, user, secret_id):
-        name, app_name, train_data = required(body, "name", "app_name", "train_data")
-        services.upload_train_data(user, app_name, name, train_data)
-        return None
+    class Input(ModelName):
+        train_data = Value(help_text="rows of in_size + out_size numbers")
+
+    @facade(summary="Add training rows to a model and train it")
+    def post(self, request):
+        user, _, fields = self.read(request)
+        services.upload_train_data(user, **fields)
+        return self.answer(None)
 
 
 ENDPOINTS = {

@@ -61,24 +61,6 @@ def model_for_page(user, pk):
     return model
 
 
-def spec_object(model):
-    """The model object of the SGT contract, plus training state keys (additions)."""
-    return {
-        "user_unique_id": model.user_unique_id,
-        "name": model.name,
-        "client_data": model.client_data,
-        "app_name": model.app_name,
-        "model_type": model.model_type,
-        "in_size": model.in_size,
-        "out_size": model.out_size,
-        "is_public": model.is_public,
-        "train_state": model.train_state,
-        "sample_count": model.sample_count,
-        "last_loss": model.last_loss,
-        "epochs": model.epochs_trained,
-    }
-
-
 def training_rows(model):
     """All uploaded rows as one float32 array (rows, in_size + out_size)."""
     width = model.in_size + model.out_size

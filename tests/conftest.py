@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -8,6 +10,22 @@ from tests.factories import PASSWORD, UserFactory
 from tests.worker import start_worker, stop_worker, wait_for_worker
 
 documented.install()  # every facade answer of every test is checked against its OpenAPI document
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """After a green run of the whole suite, every spec operation must have been seen answering a
+    200 that its OpenAPI document describes (tests/documented.py)."""
+    options = session.config.option
+    whole = all(Path(arg).resolve() == Path(__file__).resolve().parent for arg in session.config.args)
+    if exitstatus != 0 or not whole or options.keyword or options.markexpr or session.testscollected < 1000:
+        return
+    unanswered = documented.unanswered_operations()
+    if unanswered:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_line(f"{len(unanswered)} spec operations never answered a documented 200 in this run:", red=True)
+        for operation in unanswered:
+            reporter.write_line(f"  {operation}", red=True)
+        session.exitstatus = 1
 
 
 @pytest.fixture(autouse=True)

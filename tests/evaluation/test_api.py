@@ -16,8 +16,9 @@ def test_list_filters_and_pages_only_the_callers_tasks(user, other_user, auth_cl
     EvaluationTaskFactory(owner=user, name="beta run", status="failed")
     EvaluationTaskFactory(owner=user, name="gamma")
     EvaluationTaskFactory(owner=other_user, name="bob's run")
-    body = auth_client.get(TASKS, {"limit": 2}).json()
-    assert body["count"] == 3 and len(body["results"]) == 2 and body["next"]
+    body = auth_client.get(TASKS).json()
+    assert body["count"] == 3 and len(body["results"]) == 3 and body["next"] is None
+    assert auth_client.get(TASKS, {"page": 2}).status_code == 404  # past the last page
     assert [t["name"] for t in auth_client.get(TASKS, {"name": "run"}).json()["results"]] == ["beta run", "alpha run"]
     assert [t["name"] for t in auth_client.get(TASKS, {"status": "succeeded"}).json()["results"]] == ["alpha run"]
     assert auth_client.get(TASKS, {"status": "exploded"}).status_code == 400
