@@ -102,7 +102,7 @@ def task_page(request, task_id):
 def cancel(request, task_id):
     task = _task_or_404(request.user, task_id)
     try:
-        services.cancel_task(task)
+        services.cancel_evaluation(task)
         messages.success(request, _("Cancel requested"))
     except DomainError as exc:
         messages.error(request, exc.message)

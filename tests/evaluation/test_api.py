@@ -33,3 +33,13 @@ def test_create_takes_the_services_arguments_by_their_own_names(small_space, aut
     missing = auth_client.post(TASKS, {"model_dir": "Nowhere", "data_dir": "Data", "metrics": ["loss"],
                                        "output_dir": "x"}, format="json")
     assert missing.status_code == 404 and missing.json()["detail"].startswith("model_dir: model missing")
+
+
+def test_the_task_page_cancels_through_the_service(user, client):
+    queued, done = EvaluationTaskFactory(owner=user), EvaluationTaskFactory(owner=user, status="succeeded")
+    client.force_login(user)
+    assert client.post(f"/evaluation/tasks/{queued.pk}/cancel").status_code == 302
+    queued.refresh_from_db()
+    assert queued.status == "cancelled"
+    page = client.post(f"/evaluation/tasks/{done.pk}/cancel", follow=True).content.decode()
+    assert "has already succeeded" in page
