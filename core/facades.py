@@ -317,3 +317,28 @@ class SpecModelSerializer(serializers.ModelSerializer):
         if issubclass(field_class, serializers.DateTimeField) and getattr(self.Meta, "time_format", None):
             kwargs["format"] = self.Meta.time_format
         return field_class, kwargs
+
+
+# --- added with evaluation and registry: optional text, strict booleans, checks in nested objects ---
+
+
+def optional_text(**kwargs):
+    """A Text field a body may leave out, or send as null or empty."""
+    return Text(required=False, allow_blank=True, allow_null=True, **kwargs)
+
+
+class StrictBoolean(serializers.BooleanField):
+    """true or false, and only those (DRF's BooleanField also takes "yes", 1 or "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            raise serializers.ValidationError("must be true or false")
+        return data
+
+
+class CheckedObject(serializers.Serializer):
+    """A nested object of an Input that has UserIdCheck fields (input() drops those of the top level
+    only): its checks are dropped once passed, and so are its null fields."""
+
+    def validate(self, attrs):
+        return {k: v for k, v in attrs.items() if v is not None and not isinstance(self.fields.get(k), UserIdCheck)}

@@ -4,6 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Job
+from core.scoping import ScopedQuerySet
 
 
 class Kind(models.TextChoices):
@@ -75,6 +76,8 @@ class EvaluationTask(Job):
     exit_code = models.IntegerField(null=True, blank=True)
     outputs = models.JSONField(default=list, blank=True, help_text="files written to the private space")
     queue = models.CharField(max_length=32, default="evaluation")
+
+    objects = ScopedQuerySet.as_manager()  # the owner's tasks (every task for platform admins)
 
     class Meta(Job.Meta):
         verbose_name = "evaluation task"

@@ -7,20 +7,18 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
-from core.errors import DomainError
-from core.formtext import in_form_words
+from core.errors import DomainError, InvalidInput
 from core.templatetags.crucible_i18n import status_label
 from files.selectors import folder_paths
 from hub import selectors as hub_selectors
-from registry.selectors import resolve_version
-from registry.selectors import version_choices
+from registry.selectors import resolve_version, version_choices
 
 from . import metrics as builtin
 from . import selectors, services
+from .forms import EvaluationForm
 
 # The definitions of evaluation.metrics.METRICS, listed for the translation catalogue (metrics.py
 # stays free of Django for the runner); templates translate them with {% translate row.definition %}.
@@ -39,38 +37,6 @@ METRIC_DEFINITIONS = (
     gettext_noop("from metrics.json"),
 )
 
-FORM_FIELDS = ("name", "kind", "modelType", "aiAppVersionId", "modelDir", "baseModelDir", "inputType", "inputDir",
-               "datasetName", "outputDir", "command", "workDir", "image", "description", "maxSamples", "maxNewTokens")
-
-
-def form_body(form, metrics):
-    body = {k: v.strip() for k, v in form.items() if k != "kind" and v.strip()}
-    if form.get("kind") == "custom":
-        body.pop("maxSamples", None)
-        body.pop("maxNewTokens", None)
-    else:
-        body.pop("command", None)
-        body.pop("workDir", None)
-        body["metrics"] = metrics
-    return body
-
-
-# The form's names for the fields a service names in the spec's terms.
-FIELD_LABELS = {
-    "aiAppVersionId": _lazy("Version id"),
-    "modelDir": _lazy("Model folder"),
-    "baseModelDir": _lazy("Base model folder"),
-    "inputDir": _lazy("Data folder"),
-    "datasetName": _lazy("Hub dataset"),
-    "outputDir": _lazy("Results to"),
-    "modelType": _lazy("Model from"),
-    "inputType": _lazy("Data from"),
-    "maxSamples": _lazy("Most records"),
-    "maxNewTokens": _lazy("Most new tokens"),
-    "workDir": _lazy("Working folder"),
-}
-
-
 @login_required
 def index(request):
     choices = {"version_choices": version_choices(request.user), "folders": folder_paths(request.user),
@@ -78,30 +44,33 @@ def index(request):
     # Defaults that start an evaluation as filled on the demo data: the version the registry page
     # chose (?version=), else the newest imported version, else a folder of one's files.
     version = request.GET.get("version", "")[:64] or next(iter(uid for uid, _label in choices["version_choices"]), "")
-    form = {"kind": "builtin", "modelType": "aiApp" if version else "local", "aiAppVersionId": version,
-            "inputType": "local", "inputDir": "Data" if "Data" in choices["folders"] else "",
-            "outputDir": "Evaluations"}
-    chosen = ["perplexity", "loss"]
+    form = EvaluationForm(request.POST or None, initial={
+        "model_from": "registry" if version else "files", "version": version, "data_from": "files",
+        "data_dir": "Data" if "Data" in choices["folders"] else "", "output_dir": "Evaluations",
+        "metrics": ["perplexity", "loss"]})
     error = ""
-    if request.method == "POST":
-        form = {field: request.POST.get(field, "") for field in FORM_FIELDS}
-        chosen = request.POST.getlist("metrics")
+    if form.is_bound:
         try:
-            task = services.create_task(owner=request.user, data=form_body(form, chosen))
+            if not form.is_valid():
+                field, errors = next(iter(form.errors.items()))
+                raise InvalidInput(" ".join(errors), field=field)
+            task = services.create_evaluation(owner=request.user, **form.arguments())
         except DomainError as exc:
-            error = in_form_words(exc.message, FIELD_LABELS)
+            label = form.fields[exc.field].label if exc.field in form.fields else exc.field
+            error = f"{label}: {exc.reason}" if label else exc.message
         else:
             messages.success(request, _("Evaluation %(name)s queued") % {"name": task.name})
             return redirect("evaluation:task", task_id=task.pk)
     try:
-        tasks = list(selectors.filtered(request.user, request.GET)[:100])
+        tasks = list(selectors.search_tasks(request.user, status=request.GET.get("status", ""),
+                                            name=request.GET.get("name", ""))[:100])
     except DomainError as exc:
         messages.error(request, exc.message)
-        tasks = list(selectors.visible(request.user).order_by("-created_at")[:100])
+        tasks = list(selectors.visible_tasks(request.user).order_by("-created_at")[:100])
     return render(request, "evaluation/index.html", {
-        "form": form, "chosen": chosen, "tasks": tasks, "catalogue": selectors.metric_catalogue(),
-        "status": request.GET.get("status", ""), "task_name": request.GET.get("taskName", ""),
-        "status_filter": list(dict.fromkeys(selectors.SPEC_STATUS.values())), "error": error, **choices,
+        "form": {name: form[name].value() for name in form.fields}, "catalogue": selectors.metric_catalogue(),
+        "tasks": tasks, "status": request.GET.get("status", ""), "task_name": request.GET.get("name", ""),
+        "status_filter": list(dict.fromkeys(selectors.STATUS_WORDS.values())), "error": error, **choices,
     })
 
 
@@ -120,11 +89,11 @@ def task_page(request, task_id):
         for name, value in task.results.items()
     ]
     return render(request, "evaluation/task.html", {
-        "task": task, "results": results, "spec_status": selectors.SPEC_STATUS[task.status],
+        "task": task, "results": results, "status_word": selectors.STATUS_WORDS[task.status],
         "run_time": selectors.run_time(task), "model": selectors.model_label(task), "log": selectors.log_tail(task),
         "results_url": reverse("evaluation:api-task-results", args=[task.pk]),
-        # The spec's status words, in the page's language, for the script that polls the task.
-        "status_words": {status: str(status_label(word)) for status, word in selectors.SPEC_STATUS.items()},
+        # The status words, in the page's language, for the script that polls the task.
+        "status_words": {status: str(status_label(word)) for status, word in selectors.STATUS_WORDS.items()},
     })
 
 
@@ -133,7 +102,7 @@ def task_page(request, task_id):
 def cancel(request, task_id):
     task = _task_or_404(request.user, task_id)
     try:
-        services.cancel_task(task)
+        services.cancel_evaluation(task)
         messages.success(request, _("Cancel requested"))
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -146,7 +115,7 @@ def version_page(request, version_id):
         version = resolve_version(request.user, version_id)
     except DomainError:
         raise Http404("no such version") from None
-    tasks = list(selectors.evaluations_for_version(version).filter(pk__in=selectors.visible(request.user)))
+    tasks = list(selectors.evaluations_for_version(version, request.user))
     succeeded = [t for t in tasks if t.status == "succeeded"]
     return render(request, "evaluation/version.html", {
         "version": version, "tasks": tasks, "compare_ids": ",".join(str(t.pk) for t in succeeded),
@@ -159,13 +128,11 @@ def compare(request):
     tasks_param, versions_param = request.GET.get("tasks", ""), request.GET.get("versions", "")
     if tasks_param or versions_param:
         try:
-            tasks = selectors.compared_tasks(
-                request.user, selectors.parse_ids(tasks_param, "tasks"), selectors.parse_ids(versions_param, "versions")
-            )
+            tasks = selectors.compared_tasks(request.user, selectors.id_list(tasks_param), selectors.id_list(versions_param))
             table = selectors.comparison(tasks)
         except DomainError as exc:
             error = exc.message
-    finished = list(selectors.visible(request.user).filter(status="succeeded").order_by("-created_at")[:50])
+    finished = list(selectors.visible_tasks(request.user).filter(status="succeeded").order_by("-created_at")[:50])
     return render(request, "evaluation/compare.html", {
         "table": table, "error": error, "finished": finished, "tasks_param": tasks_param, "versions_param": versions_param,
         "rows": [dict(row, cells=list(zip(row["values"], [row["best"]] * len(row["values"])))) for row in (table or {}).get("rows", [])],

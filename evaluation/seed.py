@@ -52,7 +52,7 @@ def run(stdout):
     from files import services as file_services
 
     from .models import EvaluationTask
-    from .services import create_task
+    from .services import create_evaluation
 
     owner = get_user_model().objects.filter(username=DEMO_OWNER).first()
     if owner is None:
@@ -70,9 +70,7 @@ def run(stdout):
         version = (AiApplicationVersion.objects.filter(application__owner=owner, application__name="tiny-gpt2",
                                                        status=VersionStatus.IMPORTED).order_by("-number").first())
         if version is not None and files.get_node(owner, "private", "Data/test") is not None:
-            create_task(owner=owner, data={
-                "name": DEMO_TASK, "modelType": "aiApp", "aiAppVersionId": version.uid, "inputType": "local",
-                "inputDir": "/Data", "metrics": ["perplexity", "loss"], "outputDir": "/Evaluation/results/demo",
-            })
+            create_evaluation(owner=owner, name=DEMO_TASK, version=version.uid, data_dir="Data",
+                              metrics=["perplexity", "loss"], output_dir="Evaluation/results/demo")
             queued = 1
     stdout.write(f"evaluation: {written} demo files written, {queued} demo evaluation queued\n")

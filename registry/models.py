@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Job
+from core.scoping import ScopedQuerySet
 
 
 def new_uid():
@@ -24,6 +25,17 @@ class VersionSource(models.IntegerChoices):
     TRAINING = 1, _("Training result")
     IMAGE = 2, _("Custom image")
     LOCAL = 3, _("Local files")
+
+
+def hyper_parameter(*, name, value="", type="string", value_range=(), editable=True, description=""):
+    """One entry of a version's hyper_parameters, in the format the column has always stored (the
+    HyperParameterDTO that section 3 answers)."""
+    return {"paramName": name, "type": type, "value": value, "valueRange": list(value_range), "edit": editable,
+            "description": description}
+
+
+class VersionQuerySet(ScopedQuerySet):
+    owner_field = "application__owner"
 
 
 class VersionStatus(models.IntegerChoices):
@@ -49,6 +61,8 @@ class AiApplication(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()  # the owner's applications (all of them for platform admins)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -100,6 +114,8 @@ class AiApplicationVersion(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField(auto_now=True)
+
+    objects = VersionQuerySet.as_manager()  # scoped by the application's owner
 
     class Meta:
         ordering = ["application_id", "-number"]

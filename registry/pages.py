@@ -20,7 +20,7 @@ from .forms import NewVersionForm
 @login_required
 def application_list(request):
     search = request.GET.get("q", "").strip()[:96]
-    qs = selectors.filtered_applications(request.user, {"name": search})
+    qs = selectors.search_applications(request.user, name=search)
     page = Paginator(qs, 20).get_page(request.GET.get("page"))
     return render(request, "registry/list.html", {"page": page, "search": search})
 

@@ -19,13 +19,8 @@ CONFIG_TEXT_MAX = 64 * 1024
 
 
 def visible_applications(user):
-    """A user's own applications (all of them for platform admins)."""
-    qs = AiApplication.objects.select_related("owner", "repository")
-    if user is None or not user.is_authenticated:
-        return qs.none()
-    if user.is_platform_admin:
-        return qs
-    return qs.filter(owner=user)
+    """The applications `user` may read (core.scoping: their own; all of them for platform admins)."""
+    return AiApplication.objects.visible_to(user).select_related("owner", "repository")
 
 
 def with_version_stats(qs):
@@ -42,16 +37,16 @@ def _lookup(qs, value, field):
     if isinstance(value, int) and not isinstance(value, bool):
         return qs.filter(pk=value).first()
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{field}: is required")
+        raise InvalidInput("is required", field=field)
     value = value.strip()
     if UID_RE.match(value):
         return qs.filter(uid=value).first()
     if value.isdigit() and len(value) < 19:
         return qs.filter(pk=int(value)).first()
-    raise InvalidInput(f"{field}: not an id")
+    raise InvalidInput("not an id", field=field)
 
 
-def get_application_for_user(user, application_id, field="aiApplicationId"):
+def get_application_for_user(user, application_id, field="application_id"):
     app = _lookup(with_version_stats(visible_applications(user)), application_id, field)
     if app is None:
         raise NotFound(f"application {application_id} not found")
@@ -61,8 +56,7 @@ def get_application_for_user(user, application_id, field="aiApplicationId"):
 def version_choices(user, limit=300):
     """(public id, "application version") of the user's imported versions, newest first: the choices
     of a version picker."""
-    versions = (AiApplicationVersion.objects.filter(application__in=visible_applications(user),
-                                                    status=VersionStatus.IMPORTED)
+    versions = (AiApplicationVersion.objects.visible_to(user).filter(status=VersionStatus.IMPORTED)
                 .select_related("application").order_by("-created_at")[:limit])
     return [(v.uid, f"{v.application.name} {v.version}") for v in versions]
 
@@ -74,17 +68,16 @@ def versions_of(application):
     )
 
 
-def resolve_version(user, ref, field="aiApplicationVersionId"):
+def resolve_version(user, ref, field="version_id"):
     """The one place a version id from a client becomes a version.
 
     `ref` is the public id every answer gives (32 hex, the `id` of section 3's versions) or,
     for older clients, the database number. The version is returned only if `user` may read
-    it (the same scoping as reading it: visible_applications); someone else's private version
-    is NotFound, like a missing one.
+    it (core.scoping, as for its application); someone else's private version is NotFound, like
+    a missing one.
     """
-    qs = AiApplicationVersion.objects.select_related(
-        "application__owner", "application__repository", "commit", "created_by"
-    ).filter(application__in=visible_applications(user))
+    qs = AiApplicationVersion.objects.visible_to(user).select_related(
+        "application__owner", "application__repository", "commit", "created_by")
     version = _lookup(qs, ref, field)
     if version is None:
         raise NotFound(f"version {ref} not found")
@@ -113,7 +106,7 @@ def resolve_application_version(user, application_ref, version="", field="applic
         return found
     found = versions.filter(status=VersionStatus.IMPORTED).order_by("-number").first()
     if found is None:
-        raise InvalidInput(f"{field}: application {app.name} has no imported version yet")
+        raise InvalidInput(f"application {app.name} has no imported version yet", field=field)
     return found
 
 
@@ -165,24 +158,23 @@ def version_config_text(version):
     return None
 
 
-def filtered_applications(user, query):
-    """Applications matching the cleaned list filters (see compat.clean_query_info)."""
+def search_applications(user, *, name="", type="", developer="", source=None, status=None, owner=""):
+    """The applications `user` may read, newest first, with their version statistics: by name and
+    developer (substrings), type, a version's source, the latest version's status, and owner (a
+    username or user id)."""
     qs = with_version_stats(visible_applications(user))
-    if query.get("name"):
-        qs = qs.filter(name__icontains=query["name"])
-    if query.get("type"):
-        qs = qs.filter(type__iexact=query["type"])
-    if query.get("developer"):
-        qs = qs.filter(developer__icontains=query["developer"])
-    if query.get("source") is not None:
-        qs = qs.filter(versions__source=query["source"]).distinct()
-    if query.get("userName"):
-        qs = qs.filter(owner__username=query["userName"])
-    if query.get("createUser"):
-        value = query["createUser"]
-        qs = qs.filter(owner__pk=int(value)) if value.isdigit() and len(value) < 19 else qs.filter(owner__username=value)
-    if query.get("status") is not None:
-        qs = qs.filter(latest_status=query["status"])
+    if name:
+        qs = qs.filter(name__icontains=name)
+    if type:
+        qs = qs.filter(type__iexact=type)
+    if developer:
+        qs = qs.filter(developer__icontains=developer)
+    if source is not None:
+        qs = qs.filter(versions__source=source).distinct()
+    if owner:
+        qs = qs.filter(owner__pk=int(owner)) if owner.isdigit() and len(owner) < 19 else qs.filter(owner__username=owner)
+    if status is not None:
+        qs = qs.filter(latest_status=status)
     return qs.order_by("-created_at", "-id")
 
 

@@ -115,7 +115,7 @@ def test_upload_register_fine_tune_evaluate_compare_deploy_and_chat_from_the_pag
     evaluations = []
     for uid in (base_uid, tuned.uid):
         page.goto(url + f"/evaluation/?version={uid}")
-        assert page.input_value("#aiAppVersionId") == uid
+        assert page.input_value("#version") == uid
         page.fill("#name", f"journey-eval-{len(evaluations)}")
         page.click("[data-testid=create-form] button[type=submit]")
         page.wait_for_url(re.compile(r".*/evaluation/tasks/\d+/$"))

@@ -162,13 +162,13 @@ def test_comparison_api_and_page_put_tasks_side_by_side(user, client, auth_clien
 
 def test_create_form_queues_an_evaluation_and_shows_errors(small_space, client):
     client.force_login(small_space)
-    form = {"name": "from-form", "kind": "builtin", "modelType": "local", "modelDir": "Model", "inputType": "local",
-            "inputDir": "Data", "outputDir": "Evaluations/form", "metrics": ["perplexity", "loss"]}
+    form = {"name": "from-form", "kind": "builtin", "model_from": "files", "model_dir": "Model", "data_from": "files",
+            "data_dir": "Data", "output_dir": "Evaluations/form", "metrics": ["perplexity", "loss"]}
     response = client.post("/evaluation/", form)
     task = EvaluationTask.objects.get(name="from-form")
     assert response.status_code == 302 and response["Location"] == f"/evaluation/tasks/{task.pk}/"
     assert task.metrics == ["loss", "perplexity"]
-    page = client.post("/evaluation/", {**form, "name": "broken", "modelDir": "Nowhere"})
+    page = client.post("/evaluation/", {**form, "name": "broken", "model_dir": "Nowhere"})
     assert page.status_code == 200 and "model missing" in page.content.decode()
     assert not EvaluationTask.objects.filter(name="broken").exists()
     listing = client.get("/evaluation/").content.decode()
@@ -231,11 +231,11 @@ def test_the_form_starts_from_the_chosen_registry_version_with_pickers(small_spa
     version = register_training_result(owner=small_space, application_name="to-evaluate", folder=tiny_model_dir)
     client.force_login(small_space)
     page = client.get(f"/evaluation/?version={version.uid}").content.decode()
-    assert f'name="aiAppVersionId" value="{version.uid}"' in page and 'value="aiApp" selected' in page
+    assert f'name="version" value="{version.uid}"' in page and 'value="registry" selected' in page
     assert f'<option value="{version.uid}">to-evaluate 0.0.1</option>' in page and '<option value="Data">' in page
     # Without ?version= the newest imported version is the default, so the form starts as filled.
-    assert f'name="aiAppVersionId" value="{version.uid}"' in client.get("/evaluation/").content.decode()
-    bad = client.post("/evaluation/", {"name": "bad", "kind": "builtin", "modelType": "aiApp",
-                                       "aiAppVersionId": "f" * 32, "inputType": "local", "inputDir": "Data",
+    assert f'name="version" value="{version.uid}"' in client.get("/evaluation/").content.decode()
+    bad = client.post("/evaluation/", {"name": "bad", "kind": "builtin", "model_from": "registry",
+                                       "version": "f" * 32, "data_from": "files", "data_dir": "Data",
                                        "metrics": ["loss"]}).content.decode()
     assert 'data-testid="form-error"' in bad and "aiAppVersionId" not in bad.split('data-testid="form-error"')[1][:300]
