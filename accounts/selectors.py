@@ -5,7 +5,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden, NotFound, QuotaExceeded
 from core.models import ACTIVE_STATUSES
 from core.selectors import job_models
 
@@ -83,6 +83,19 @@ def remaining_resources(user):
         "start_time": start_time,
         "end_time": end_time,
     }
+
+
+def refuse_over_quota(user, *, cpu, memory_gb, gpu):
+    """Refuse a job that can never fit the user's resource quota (one that only waits is accepted)."""
+    status = remaining_resources(user)
+    if not status["active"]:
+        raise QuotaExceeded("your resource quota is not active now (outside its time window)")
+    limits = status["limits"]
+    for key, asked, label in (("cpu", cpu, "CPU"), ("memory_gb", memory_gb, "GB of memory"), ("gpu", gpu, "GPU")):
+        if asked > limits[key]:
+            raise QuotaExceeded(f"over quota: the task asks for {asked:g} {label} but your quota allows {limits[key]:g}")
+    if limits["job_slots"] < 1:
+        raise QuotaExceeded("over quota: your quota allows no running jobs")
 
 
 def storage_usage(user):

@@ -6,16 +6,15 @@ What runs on the worker is in evaluation.execution; the built-in child is evalua
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.selectors import remaining_resources
+from accounts.selectors import refuse_over_quota
 from core import child_process
-from core.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from core.errors import Conflict, InvalidInput, NotFound
 from core.services import enqueue_job, request_cancel
 from files import selectors as files
 from files.paths import normalize_path
 from hub import selectors as hub
 from hub.models import Repository
-from registry.models import VersionStatus
-from registry.selectors import resolve_version
+from registry.selectors import require_imported, resolve_version
 from training.models import LlmTask
 
 from . import metrics as builtin
@@ -64,9 +63,7 @@ def _version(owner, ref, field):
         version = resolve_version(owner, ref, field=field)
     except NotFound:
         raise NotFound(f"model missing: no model version {ref} of yours", field=field) from None
-    if version.status != VersionStatus.IMPORTED:
-        raise InvalidInput(f"version {version.version} is {version.get_status_display().lower()}, not imported", field=field)
-    return version
+    return require_imported(version, field)
 
 
 def _is_adapter(version):
@@ -141,17 +138,6 @@ def _whole(value, field, default, low, high):
     return value
 
 
-def _check_quota(owner, cpu, memory_gb, gpu):
-    """Refuse a request that can never fit the owner's quota."""
-    status = remaining_resources(owner)
-    if not status["active"]:
-        raise QuotaExceeded("your resource quota is not active now (outside its time window)")
-    limits = status["limits"]
-    for key, asked, label in (("cpu", cpu, "CPU"), ("memory_gb", memory_gb, "GB of memory"), ("gpu", gpu, "GPU")):
-        if asked > limits[key]:
-            raise QuotaExceeded(f"over quota: the task asks for {asked:g} {label} but your quota allows {limits[key]:g}")
-
-
 def create_evaluation(*, owner, output_dir, name="", description="", metrics=(), command="", image="", work_dir="",
                       env=None, wall_time_seconds=None, version=None, version_label="", model_dir="",
                       base_version=None, base_model_dir="", dataset="", dataset_id="", data_dir="", split="test",
@@ -216,7 +202,7 @@ def create_evaluation(*, owner, output_dir, name="", description="", metrics=(),
     cpu = resources.pop("cpu", None) or DEFAULT_CPU
     memory_gb = resources.pop("memory_gb", None) or DEFAULT_MEMORY_GB
     gpu = resources.pop("gpu", None) or 0
-    _check_quota(owner, cpu, memory_gb, gpu)
+    refuse_over_quota(owner, cpu=cpu, memory_gb=memory_gb, gpu=gpu)
     given = {"max_samples": max_samples, "max_new_tokens": max_new_tokens, "max_length": max_length,
              "batch_size": batch_size}
     chosen = {key: _whole(given[key], key, *limits) for key, limits in SETTINGS.items()}

@@ -84,7 +84,12 @@ def resolve_version(user, ref, field="version_id"):
     return version
 
 
-get_version_for_user = resolve_version  # the older name
+def require_imported(version, field):
+    """`version`, whose files are in (an import may still run: then it is refused, naming `field`)."""
+    if version.status != VersionStatus.IMPORTED:
+        raise InvalidInput(f"version {version.version} is {version.get_status_display().lower()}, not imported",
+                           field=field)
+    return version
 
 
 def looks_like_id(value):

@@ -16,8 +16,7 @@ from core.selectors import job_models
 from files import selectors as files
 from files.paths import normalize_path
 from hub import selectors as hub
-from registry.models import VersionStatus
-from registry.selectors import looks_like_id, resolve_application_version, resolve_version
+from registry.selectors import looks_like_id, require_imported, resolve_application_version, resolve_version
 
 from . import hyper
 from .models import CodeTask, DataSource, LlmTask, ModelSource, Strategy
@@ -78,13 +77,6 @@ def produced_models(user):
 # --- base model, data and hyper-parameters of a new run --------------------------------------------------------------------
 
 
-def imported(version, field):
-    """The public id of a registry version whose files are in (an import may still run)."""
-    if version.status != VersionStatus.IMPORTED:
-        raise InvalidInput(f"version {version.version} is {version.get_status_display().lower()}, not imported", field=field)
-    return version.uid
-
-
 def resolve_base(owner, *, base_version="", base_folder="", base_model="", base_model_version="", pretrain=False):
     """(source, ref) of the base model, checked to exist and be readable by the owner.
 
@@ -94,7 +86,7 @@ def resolve_base(owner, *, base_version="", base_folder="", base_model="", base_
     owner/name. A registry version is recorded by its public id.
     """
     if base_version:
-        return ModelSource.REGISTRY, imported(resolve_version(owner, base_version, field="base_version"), "base_version")
+        return ModelSource.REGISTRY, require_imported(resolve_version(owner, base_version, field="base_version"), "base_version").uid
     if base_folder:
         path = normalize_path(base_folder, field="base_folder")
         files.get_folder(owner, PRIVATE, path)
@@ -107,7 +99,7 @@ def resolve_base(owner, *, base_version="", base_folder="", base_model="", base_
                            "space, or a registry application or hub model")
     if looks_like_id(base_model):
         version = resolve_application_version(owner, base_model, base_model_version, field="base_model")
-        return ModelSource.REGISTRY, imported(version, "base_model")
+        return ModelSource.REGISTRY, require_imported(version, "base_model").uid
     if HUB_ID_RE.match(base_model):  # the id the hub answers for a repository
         repo = hub.visible_repositories(owner).filter(uid=base_model, type="model").select_related("head").first()
         if repo is None:

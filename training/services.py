@@ -8,8 +8,8 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from accounts.selectors import remaining_resources
-from core.errors import Conflict, InvalidInput, QuotaExceeded
+from accounts.selectors import refuse_over_quota
+from core.errors import Conflict, InvalidInput
 from core.models import JobStatus
 from core.services import enqueue_job, request_cancel
 from files import selectors as files
@@ -49,20 +49,6 @@ def clean_name(name, default_prefix):
     return name or f"{default_prefix}-{timezone.now():%Y%m%d-%H%M%S}"
 
 
-def check_quota(owner, resources):
-    """Refuse a request that can never fit the owner's quota; one that only waits is accepted."""
-    status = remaining_resources(owner)
-    if not status["active"]:
-        raise QuotaExceeded("your resource quota is not active now (outside its time window)")
-    limits = status["limits"]
-    for field, asked, label in (("cpu", resources.cpu, "CPU"), ("memory_gb", resources.memory_gb, "GB of memory"),
-                                ("gpu", resources.gpu, "GPU")):
-        if asked > limits[field]:
-            raise QuotaExceeded(f"over quota: the task asks for {asked:g} {label} but your quota allows {limits[field]:g}")
-    if limits["job_slots"] < 1:
-        raise QuotaExceeded("over quota: your quota allows no running jobs")
-
-
 def create_finetune(*, owner, name="", description="", pretrain=False, base_version="", base_folder="",
                     base_model="", base_model_version="", dataset="", data_folder="", strategy="", hyper=None,
                     config_path="", resources=Resources(), image="", output_dir="", checkpoint_dir="",
@@ -79,7 +65,7 @@ def create_finetune(*, owner, name="", description="", pretrain=False, base_vers
     data_source, data_ref = resolve_data(owner, dataset=dataset, data_folder=data_folder)
     strategy, values, config_source = resolve_hyper(owner, strategy=strategy, requested=hyper,
                                                     config_path=config_path, pretrain=pretrain)
-    check_quota(owner, resources)
+    refuse_over_quota(owner, cpu=resources.cpu, memory_gb=resources.memory_gb, gpu=resources.gpu)
     merge = bool(values.pop("merge_adapter", False)) or merge
     with transaction.atomic():
         task = LlmTask.objects.create(
@@ -116,7 +102,7 @@ def create_code_task(*, owner, command, name="", description="", type=CodeTaskTy
     backend = backends.current_backend()
     if type == CodeTaskType.MPI and backend == "local" and not backends.mpirun_path():
         raise InvalidInput("MPI: mpirun is not installed on the training workers; choose another type", field="type")
-    check_quota(owner, resources)
+    refuse_over_quota(owner, cpu=resources.cpu, memory_gb=resources.memory_gb, gpu=resources.gpu)
     with transaction.atomic():
         task = CodeTask.objects.create(
             owner=owner, name=clean_name(name, "task"), description=clean_text(description, "description", 2000),

@@ -45,7 +45,7 @@ def test_materialize_version_loads_with_from_pretrained(user, tiny_model_dir, tm
     from transformers import AutoModelForCausalLM
 
     version = services.register_training_result(owner=user, application_name="tiny", folder=tiny_model_dir)
-    found = selectors.get_version_for_user(user, version.uid)
+    found = selectors.resolve_version(user, version.uid)
     path = selectors.materialize_version(found, tmp_path / "copy")
     assert path == tmp_path / "copy"
     for name in ("config.json", "model.safetensors", "tokenizer.json"):
@@ -59,11 +59,11 @@ def test_materialize_version_loads_with_from_pretrained(user, tiny_model_dir, tm
 
 def test_other_users_versions_are_not_found(user, other_user, tiny_model_dir):
     version = services.register_training_result(owner=user, application_name="mine", folder=tiny_model_dir)
-    assert selectors.get_version_for_user(user, version.pk) == version
+    assert selectors.resolve_version(user, version.pk) == version
     with pytest.raises(NotFound):
-        selectors.get_version_for_user(other_user, version.uid)
+        selectors.resolve_version(other_user, version.uid)
     with pytest.raises(NotFound):
-        selectors.get_version_for_user(other_user, str(version.pk))
+        selectors.resolve_version(other_user, str(version.pk))
 
 
 def test_register_refuses_a_missing_or_empty_folder(user, tmp_path):
