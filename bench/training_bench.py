@@ -176,7 +176,7 @@ def prepare(user, folder, name):
         text = "".join(json.dumps(row) + "\n" for row in rows(split, count))
         (data_dir / split / f"{split}.jsonl").write_text(text)
         uploads.append(files.Upload(f"{name}/Data/{split}/{split}.jsonl", ContentFile(text.encode(), name="t")))
-    files.upload_files(user, user, "private", "", uploads)
+    files.upload_files(actor=user, owner=user, space="private", folder="", uploads=uploads)
     return model_dir, data_dir
 
 

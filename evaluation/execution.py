@@ -136,7 +136,7 @@ def copy_outputs(task, folder, handle):
         target = f"{task.output_dir}/{path.relative_to(folder).as_posix()}"
         try:
             with path.open("rb") as content:
-                files.save_file(task.owner, "private", target, File(content, name=path.name))
+                files.save_file(owner=task.owner, space="private", path=target, content=File(content, name=path.name))
         except DomainError as exc:
             handle.log(f"could not write /{target}: {exc.message}")
             continue

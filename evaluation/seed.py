@@ -61,7 +61,7 @@ def run(stdout):
     written = 0
     for path, text in DEMO_FILES.items():
         if files.get_node(owner, "private", path) is None:
-            file_services.save_file(owner, "private", path, ContentFile(text.encode("utf-8"), name="seed"))
+            file_services.save_file(owner=owner, space="private", path=path, content=ContentFile(text.encode("utf-8"), name="seed"))
             written += 1
     queued = 0
     if not EvaluationTask.objects.filter(owner=owner, name=DEMO_TASK).exists():

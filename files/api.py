@@ -150,7 +150,7 @@ class UploadView(StreamedUploadMixin, APIView):
         selectors.check_write(request.user, owner, space)
         folder = normalize_path(values["path"])
         uploads = placed_uploads(folder, values["file"], values.get("relativePath"))
-        paths = services.upload_files(request.user, owner, space, folder, uploads)
+        paths = services.upload_files(actor=request.user, owner=owner, space=space, folder=folder, uploads=uploads)
         return Response({"uploaded": [display(p) for p in paths]}, status=status.HTTP_201_CREATED)
 
 
@@ -160,7 +160,7 @@ class FolderView(APIView):
     @extend_schema(tags=TAGS, summary="Make a folder", request=TargetSerializer, responses={201: EntrySerializer})
     def post(self, request):
         owner, space, values = target(request, data=request.data)
-        node = services.make_folder(request.user, owner, space, values["path"])
+        node = services.make_folder(actor=request.user, owner=owner, space=space, path=values["path"])
         return Response(EntrySerializer(node).data, status=status.HTTP_201_CREATED)
 
 
@@ -173,7 +173,7 @@ class DeleteView(APIView):
     )
     def post(self, request):
         owner, space, values = target(request, data=request.data)
-        removed = services.delete_path(request.user, owner, space, values["path"])
+        removed = services.delete_path(actor=request.user, owner=owner, space=space, path=values["path"])
         return Response({"deleted": removed})
 
 
@@ -183,7 +183,7 @@ class MoveView(APIView):
     @extend_schema(tags=TAGS, summary="Move or rename", request=MoveSerializer, responses=EntrySerializer)
     def post(self, request):
         owner, space, values = target(request, MoveSerializer, data=request.data)
-        node = services.move_path(request.user, owner, space, values["from"], values["to"])
+        node = services.move_path(actor=request.user, owner=owner, space=space, source=values["from"], destination=values["to"])
         return Response(EntrySerializer(node).data)
 
 

@@ -60,7 +60,7 @@ class UploadFolderView(StreamedUploadMixin, FacadeView):
         data = self.input(request)
         folder = normalize_path(data["folder"] or "/", field="folder")
         uploads = placed_uploads(folder, data["files"], data.get("relative_paths"))
-        services.upload_files(request.user, data.get("owner", request.user), self.space, folder, uploads)
+        services.upload_files(actor=request.user, owner=data.get("owner", request.user), space=self.space, folder=folder, uploads=uploads)
         return self.answer(None, message=UPLOADED)
 
 

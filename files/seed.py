@@ -64,14 +64,14 @@ def run(stdout):
     written = 0
     for path, text in demo_files().items():
         if selectors.get_node(owner, Space.PRIVATE, path) is None:
-            services.save_file(owner, Space.PRIVATE, path, ContentFile(text.encode("utf-8"), name="seed"))
+            services.save_file(owner=owner, space=Space.PRIVATE, path=path, content=ContentFile(text.encode("utf-8"), name="seed"))
             written += 1
     for folder in ("Model", "Image"):
         if selectors.get_node(owner, Space.PRIVATE, folder) is None:
-            services.make_folder(owner, owner, Space.PRIVATE, folder)
+            services.make_folder(actor=owner, owner=owner, space=Space.PRIVATE, path=folder)
     readme = "shared/README.md"
     if selectors.get_node(owner, Space.PUBLIC, readme) is None:
         text = "# Shared by the demo researcher\n\nEvery signed-in user can read this space.\n"
-        services.save_file(owner, Space.PUBLIC, readme, ContentFile(text.encode("utf-8"), name="seed"))
+        services.save_file(owner=owner, space=Space.PUBLIC, path=readme, content=ContentFile(text.encode("utf-8"), name="seed"))
         written += 1
     stdout.write(f"Files: {written} demo files written for {DEMO_OWNER} (training layout under /Data, /Config, /Code).")

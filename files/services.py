@@ -187,7 +187,7 @@ def _place(owner, space, staged, now):
     return replaced
 
 
-def upload_files(actor, owner, space, folder, uploads):
+def upload_files(*, actor, owner, space, folder, uploads):
     """Store a batch of files under `folder`, all or nothing. `uploads`: [Upload]."""
     selectors.check_write(actor, owner, space)
     if not uploads:
@@ -221,18 +221,18 @@ def upload_files(actor, owner, space, folder, uploads):
     return [item.path for item in staged]
 
 
-def save_file(owner, space, path, content):
+def save_file(*, owner, space, path, content):
     """Store one file for the owner (used by jobs writing their outputs). Returns the node."""
     selectors.check_space(space)
     path = target_path("", path, field="path")
-    upload_files(owner, owner, space, "", [Upload(path, content)])
+    upload_files(actor=owner, owner=owner, space=space, folder="", uploads=[Upload(path, content)])
     return FileNode.objects.get(owner=owner, space=space, path=path)
 
 
 # --- folders, delete, move ----------------------------------------------------
 
 
-def make_folder(actor, owner, space, path):
+def make_folder(*, actor, owner, space, path):
     """Create a folder and any missing parents; 409 if something is already there."""
     selectors.check_write(actor, owner, space)
     path = normalize_path(path)
@@ -250,7 +250,7 @@ def make_folder(actor, owner, space, path):
     return node
 
 
-def delete_path(actor, owner, space, path):
+def delete_path(*, actor, owner, space, path):
     """Delete a file, or a folder with everything in it. Returns the number of nodes removed."""
     selectors.check_write(actor, owner, space)
     path = normalize_path(path)
@@ -270,7 +270,7 @@ def delete_path(actor, owner, space, path):
     return len(doomed)
 
 
-def move_path(actor, owner, space, source, destination):
+def move_path(*, actor, owner, space, source, destination):
     """Move or rename a file or folder inside one space. The destination must be free."""
     selectors.check_write(actor, owner, space)
     source = normalize_path(source, field="from")

@@ -97,8 +97,7 @@ def _import_tarball(request):
                 image = services.image_for_upload(owner=request.user, name=data["name"])
                 tag = services.clean_tag(data["tag"])
                 target = files.target_path("images", f"{image.name}-{tag}{suffix}".replace("/", "_"), field="tarball")
-                files.upload_files(request.user, request.user, "private", "images",
-                                   [files.Upload(path=target, content=data["tarball"])])
+                files.upload_files(actor=request.user, owner=request.user, space="private", folder="images", uploads=[files.Upload(path=target, content=data["tarball"])])
                 services.start_import(owner=request.user, image=image, file_url="/" + target, tag=tag)
             except DomainError as exc:
                 form.add_error(None, exc.message)

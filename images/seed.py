@@ -35,7 +35,7 @@ def run(stdout):
             description="Built by images.seed with Python's tarfile: a shell entrypoint, a Python server and its config.",
         )
     data, _ = build_docker_save(demo_files(), repo_tag=f"{IMAGE_NAME}:1.0")
-    save_file(owner, "private", TARBALL, ContentFile(data, name="crucible-serve-1.0.tar"))
+    save_file(owner=owner, space="private", path=TARBALL, content=ContentFile(data, name="crucible-serve-1.0.tar"))
     tag = services.start_import(owner=owner, image=image, file_url=TARBALL, tag="1.0")
     # Run the import here, in the seed's transaction, with the job body a worker runs (a
     # later delivery of the queued message finds the job finished and skips it).

@@ -45,7 +45,7 @@ def upload_tree(user, contents, attempts=5):
     uploads = [files.Upload(path, ContentFile(data, name=Path(path).name)) for path, data in contents.items()]
     for attempt in range(attempts):
         try:
-            return files.upload_files(user, user, "private", "", uploads)
+            return files.upload_files(actor=user, owner=user, space="private", folder="", uploads=uploads)
         except OperationalError:
             if attempt == attempts - 1:
                 raise

@@ -198,7 +198,7 @@ def copy_to_output_dir(task, folder, handle, subfolder=""):
     base = f"{task.output_dir}/{subfolder}".rstrip("/")
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
         with path.open("rb") as handle_:
-            files.save_file(task.owner, "private", f"{base}/{path.relative_to(folder).as_posix()}", File(handle_, name=path.name))
+            files.save_file(owner=task.owner, space="private", path=f"{base}/{path.relative_to(folder).as_posix()}", content=File(handle_, name=path.name))
     handle.log(f"copied the result to /{base} in your private space")
 
 
@@ -341,7 +341,7 @@ def copy_back(task, work, before, handle):
         target = f"{task.output_dir}/{relative}" if task.output_dir else relative
         try:
             with path.open("rb") as content:
-                files.save_file(task.owner, "private", target, File(content, name=path.name))
+                files.save_file(owner=task.owner, space="private", path=target, content=File(content, name=path.name))
         except DomainError as exc:
             handle.log(f"could not copy {relative} back: {exc.message}")
             continue

@@ -63,7 +63,7 @@ def test_a_private_hub_blob_is_not_under_media(user, other_user):
 
 
 def test_a_file_space_upload_is_not_under_media(user, other_user):
-    node = save_file(user, Space.PRIVATE, "notes/secret.txt", ContentFile(SECRET))
+    node = save_file(owner=user, space=Space.PRIVATE, path="notes/secret.txt", content=ContentFile(SECRET))
     assert FileNode.objects.filter(pk=node.pk).exists()
     assert_not_served(node.storage_name, Client(), jwt_client(other_user))
     response = jwt_client(user).get("/api/v1/files/download", {"path": "/notes/secret.txt"})

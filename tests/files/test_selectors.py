@@ -49,8 +49,8 @@ def layout(user):
         "Model/config.json": b"{}",
     }
     for path, content in files.items():
-        services.save_file(user, "private", path, ContentFile(content, name="upload"))
-    services.make_folder(user, user, "private", "Image")
+        services.save_file(owner=user, space="private", path=path, content=ContentFile(content, name="upload"))
+    services.make_folder(actor=user, owner=user, space="private", path="Image")
     return files
 
 
@@ -86,8 +86,8 @@ def test_materialize_a_folder_and_a_file(user, layout, tmp_path):
 
 
 def test_storage_usage_counts_files_and_folders_of_both_spaces(user, other_user, layout):
-    services.save_file(user, "public", "p/x.bin", ContentFile(b"12345", name="x"))
-    services.save_file(other_user, "private", "y.bin", ContentFile(b"123", name="y"))
+    services.save_file(owner=user, space="public", path="p/x.bin", content=ContentFile(b"12345", name="x"))
+    services.save_file(owner=other_user, space="private", path="y.bin", content=ContentFile(b"123", name="y"))
     file_bytes = sum(len(c) for c in layout.values()) + 5
     # 7 files and 10 folders, each one inode.
     used_bytes, used_inodes = selectors.storage_usage(user)

@@ -7,5 +7,5 @@ from files.services import save_file
 
 def put_file(user, path, data):
     """Store `data` at `path` in the user's private space; return the path."""
-    save_file(user, "private", path, ContentFile(data, name=path.rsplit("/", 1)[-1]))
+    save_file(owner=user, space="private", path=path, content=ContentFile(data, name=path.rsplit("/", 1)[-1]))
     return path

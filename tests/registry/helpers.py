@@ -11,7 +11,7 @@ def put_folder(user, folder, dest):
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             relative = path.relative_to(folder).as_posix()
-            save_file(user, "private", f"{dest}/{relative}", ContentFile(path.read_bytes(), name=path.name))
+            save_file(owner=user, space="private", path=f"{dest}/{relative}", content=ContentFile(path.read_bytes(), name=path.name))
     return dest
 
 

@@ -97,7 +97,7 @@ def test_image_version_and_a_failed_import(celery_worker, auth_client, user):
     with_gone = auth_client.post(CREATE, create_body(name="served", versions=[{"source": 3, "savePath": "/Gone"}]), format="json")
     assert with_gone.status_code == 200
     gone_uid = with_gone.json()["data"]["aiApplicationVersionList"][0]["id"]
-    delete_path(user, user, "private", "Gone")
+    delete_path(actor=user, owner=user, space="private", path="Gone")
     job, version = wait_for_import(gone_uid)
     assert job.status == "failed" and version.status == VersionStatus.FAILED
     assert "Gone" in version.error and version.commit is None
