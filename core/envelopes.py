@@ -1,6 +1,6 @@
 """Response envelopes of the spec facades, and the DRF exception handler that uses them.
 
-A facade view sets `envelope = "hub"` (or plat, kernel, eval, server, sgt, chat); every
+A facade view sets `envelope = "hub"` (or plat, kernel, eval, server, sgt, chat, experiments); every
 error it raises, DRF's own included (validation, authentication, throttling, parsing),
 is then answered in that envelope. Error codes inside an envelope are the HTTP status
 (400, 401, 403, 404, 409, 413, 429), so they never collide with the specs' success
@@ -45,7 +45,11 @@ def ok(kind, data=None, message="success", code=None, status_code=200, headers=N
     return Response(body(kind, ok=True, message=message, data=data, code=code), status=status_code, headers=headers)
 
 
-def fail(kind, message, status_code=400, exception="ValidationException", headers=None):
+def fail(kind, message, status_code=400, exception="ValidationException", headers=None, extra=None):
+    """An error answer of `kind`. `extra`: what the experiments answers add beside their message (the
+    view's `error_extra`, and `errors`, field -> problem, of an error that names several fields)."""
+    if kind == "experiments":
+        return Response({"message": message, **(extra or {})}, status=status_code, headers=headers)
     if kind == "sgt":
         # The SGT contract answers every error with status 400.
         return Response({"exception": exception, "message": message}, status=400, headers=headers)
@@ -100,12 +104,15 @@ def exception_handler(exc, context):
         exc = PayloadTooLarge()
     elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
         exc = exceptions.ParseError(str(exc))
+    extra = dict(getattr(view, "error_extra", None) or {})
     if isinstance(exc, DomainError):
         if kind is None:
             return Response({"detail": exc.message, "type": exc.exception}, status=exc.status_code)
         retry_after = getattr(exc, "retry_after", None)
+        if isinstance(getattr(exc, "errors", None), dict):
+            extra["errors"] = exc.errors
         return fail(kind, exc.message, exc.status_code, exc.exception,
-                    headers={"Retry-After": str(retry_after)} if retry_after else None)
+                    headers={"Retry-After": str(retry_after)} if retry_after else None, extra=extra)
     if kind is None:
         return drf_exception_handler(exc, context)
     if isinstance(exc, Http404):
@@ -127,4 +134,5 @@ def exception_handler(exc, context):
         # simplejwt's InvalidToken: {"detail", "code", "messages": [{"message", ...}]}
         reasons = [str(m.get("message")) for m in exc.detail.get("messages", []) if isinstance(m, dict)]
         message = "; ".join([str(exc.detail["detail"])] + [r for r in reasons if r])
-    return fail(kind, message, status_code, SGT_EXCEPTION_NAMES.get(status_code, "Exception"), headers=headers)
+    return fail(kind, message, status_code, SGT_EXCEPTION_NAMES.get(status_code, "Exception"), headers=headers,
+                extra=extra)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from core.facades import StrictInteger
 
 from . import selectors, tools
-from .errors import experiments_exception_handler
+from .errors import in_the_table
 from .models import TELEMETRY_CHANNELS, AuditEntry, Experiment, ExperimentRun, Furnace
 from .profiles import validate_parameters
 
@@ -19,9 +19,10 @@ TAGS = ["experiments"]
 
 
 class ApiView(generics.GenericAPIView):
+    envelope = "experiments"  # errors as {"message"} (core.envelopes), like the facade's
 
-    def get_exception_handler(self):
-        return experiments_exception_handler
+    def handle_exception(self, exc):
+        return super().handle_exception(in_the_table(exc))
 
 
 class RunSerializer(serializers.ModelSerializer):

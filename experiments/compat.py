@@ -16,7 +16,7 @@ from core.parsers import parse_json
 from core.ranges import serve_stored_file
 
 from . import selectors, services
-from .errors import experiments_exception_handler
+from .errors import in_the_table
 
 TAGS = ["experiments-api"]
 MAX_TASK_LOG = 200
@@ -73,8 +73,8 @@ class ExperimentsFacade(FacadeView):
     envelope, tags = "experiments", TAGS
     error_extra = {}
 
-    def get_exception_handler(self):
-        return experiments_exception_handler
+    def handle_exception(self, exc):
+        return super().handle_exception(in_the_table(exc))
 
     def answer(self, data=None, **kwargs):
         return Response(data)
