@@ -14,7 +14,7 @@ import json
 from django.http import StreamingHttpResponse
 from django.urls import path
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -142,33 +142,121 @@ def sse(chunks):
     return response
 
 
-def model_json(row):
-    return {"id": row["name"], "object": "model", "created": int(row["created"].timestamp()), "owned_by": row["owner"],
-            "status": row["status"], "kind": row["kind"], "shared": not row["own"]}
+# --- the protocol's shapes: what the OpenAPI document says and what the model routes answer --------------------------
+
+
+class OpenAIModel(serializers.Serializer):
+    id = serializers.CharField(source="name")
+    object = serializers.SerializerMethodField()
+    created = serializers.SerializerMethodField()
+    owned_by = serializers.CharField(source="owner")
+    status = serializers.CharField()
+    kind = serializers.CharField()
+    shared = serializers.SerializerMethodField()
+
+    def get_object(self, row) -> str:
+        return "model"
+
+    def get_created(self, row) -> int:
+        return int(row["created"].timestamp())
+
+    def get_shared(self, row) -> bool:
+        return not row["own"]
+
+
+class ModelList(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data = OpenAIModel(many=True)
+
+
+class Sampling(serializers.Serializer):
+    model = serializers.CharField(help_text="a service you may call: its name, or owner/name when shared")
+    max_tokens = serializers.IntegerField(required=False, min_value=1)
+    max_completion_tokens = serializers.IntegerField(required=False, min_value=1)
+    temperature = serializers.FloatField(required=False, min_value=0, max_value=2)
+    top_p = serializers.FloatField(required=False, min_value=0, max_value=1)
+    stream = serializers.BooleanField(required=False, help_text="server-sent events, then data: [DONE]")
+    stop = serializers.JSONField(required=False, help_text="a string or a list of strings")
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**32 - 1)
+    user = serializers.CharField(required=False)
+
+
+class ChatMessage(serializers.Serializer):
+    role = serializers.ChoiceField(["system", "user", "assistant"])
+    content = serializers.CharField()
+
+
+class ChatRequest(Sampling):
+    messages = ChatMessage(many=True)
+
+
+class CompletionRequest(Sampling):
+    prompt = serializers.JSONField(help_text="a string or a list of strings")
+
+
+class EmbeddingRequest(serializers.Serializer):
+    model = serializers.CharField()
+    input = serializers.JSONField(help_text="a string or a list of strings")
+    encoding_format = serializers.ChoiceField(["float", "base64"], required=False)
+
+
+class Usage(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField(required=False)
+    total_tokens = serializers.IntegerField()
+
+
+class Choice(serializers.Serializer):
+    index = serializers.IntegerField()
+    message = ChatMessage(required=False, help_text="chat completions")
+    text = serializers.CharField(required=False, help_text="text completions")
+    finish_reason = serializers.CharField(allow_null=True)
+
+
+class CompletionAnswer(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField(help_text="chat.completion or text_completion")
+    created = serializers.IntegerField()
+    model = serializers.CharField()
+    choices = Choice(many=True)
+    usage = Usage()
+
+
+class Embedding(serializers.Serializer):
+    object = serializers.CharField(default="embedding")
+    index = serializers.IntegerField()
+    embedding = serializers.ListField(child=serializers.FloatField())
+
+
+class EmbeddingAnswer(serializers.Serializer):
+    object = serializers.CharField(default="list")
+    data = Embedding(many=True)
+    model = serializers.CharField()
+    usage = Usage()
 
 
 class ModelListView(OpenAIView):
     @extend_schema(
-        tags=TAGS, summary="The services you may call (your own and those shared with you), as OpenAI models", responses={200: dict}, operation_id="v1_models_list"
+        tags=TAGS, summary="The services you may call (your own and those shared with you), as OpenAI models",
+        responses={200: ModelList}, operation_id="v1_models_list",
     )
     def get(self, request):
-        rows = selectors.callable_services(request.user)
-        return Response({"object": "list", "data": [model_json(r) for r in rows]})
+        return Response(ModelList({"data": selectors.callable_services(request.user)}).data)
 
 
 class ModelDetailView(OpenAIView):
-    @extend_schema(tags=TAGS, summary="One service as an OpenAI model", responses={200: dict})
+    @extend_schema(tags=TAGS, summary="One service as an OpenAI model", responses={200: OpenAIModel})
     def get(self, request, model):
         for row in selectors.callable_services(request.user):
             if row["name"] == model:
-                return Response(model_json(row))
+                return Response(OpenAIModel(row).data)
         raise gateway.ModelError(f"The model `{model}` does not exist or you do not have access to it.",
                                  status_code=404, param="model", code="model_not_found")
 
 
 class ChatCompletionView(OpenAIView):
-    @extend_schema(tags=TAGS, summary="Chat completion (stream: true for server-sent events)", request=dict,
-                   responses={200: dict})
+    @extend_schema(tags=TAGS, summary="Chat completion (stream: true for server-sent events)", request=ChatRequest,
+                   responses={200: CompletionAnswer})
     def post(self, request):
         data = self.body(request, CHAT_KEYS)
         options = self.sampling(data, 128, 1.0)
@@ -178,8 +266,8 @@ class ChatCompletionView(OpenAIView):
 
 
 class CompletionView(OpenAIView):
-    @extend_schema(tags=TAGS, summary="Text completion (stream: true for server-sent events)", request=dict,
-                   responses={200: dict})
+    @extend_schema(tags=TAGS, summary="Text completion (stream: true for server-sent events)",
+                   request=CompletionRequest, responses={200: CompletionAnswer})
     def post(self, request):
         data = self.body(request, COMPLETION_KEYS)
         if "prompt" not in data:
@@ -190,7 +278,8 @@ class CompletionView(OpenAIView):
 
 
 class EmbeddingView(OpenAIView):
-    @extend_schema(tags=TAGS, summary="Embeddings (mean-pooled sentence vectors)", request=dict, responses={200: dict})
+    @extend_schema(tags=TAGS, summary="Embeddings (mean-pooled sentence vectors)", request=EmbeddingRequest,
+                   responses={200: EmbeddingAnswer})
     def post(self, request):
         data = self.body(request, EMBEDDING_KEYS)
         if data.get("dimensions") is not None:
