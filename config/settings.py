@@ -326,6 +326,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that several apps name alike (status, kind...): one component name each.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "core.models.JobStatus",
+        "JobStatusFilterEnum": "core.selectors.STATUS_FILTER_CHOICES",
+        "ServiceKindEnum": "serving.models.ServiceKind",
+        "ServiceVersionStatusEnum": "serving.models.VersionStatus",
+        "ReplicaStatusEnum": "serving.models.ReplicaStatus",
+        "ScalingMetricEnum": "serving.models.Metric",
+        "EvaluationKindEnum": "evaluation.models.Kind",
+        "BaseModelSourceEnum": "training.models.ModelSource",
+        "TrainingDataSourceEnum": "training.models.DataSource",
+        "EvaluationSourceEnum": "evaluation.models.Source",
+        "SaveTypeEnum": "registry.models.SaveType",
+        "VersionSourceEnum": "registry.models.VersionSource",
+        "RegistryVersionStatusEnum": "registry.models.VersionStatus",
+    },
 }
 
 # Who may create an account: "open" (anyone), "approval" (anyone, inactive until an admin

@@ -16,6 +16,8 @@ STATUS_ALIASES = {
     "failed": JobStatus.FAILED, "error": JobStatus.FAILED,
     "cancelled": JobStatus.CANCELLED, "canceled": JobStatus.CANCELLED, "stopped": JobStatus.CANCELLED,
 }
+# The aliases as a choice set (filters and facades that take them).
+STATUS_FILTER_CHOICES = [(alias, alias) for alias in STATUS_ALIASES]
 
 
 def job_models():

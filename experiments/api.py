@@ -154,6 +154,8 @@ class ValidateView(ApiView):
         furnace = serializers.CharField(source="furnace.name")
         program = serializers.JSONField(help_text="the normalised program (times in seconds)")
 
+    serializer_class = FurnaceValidateInput  # also what OPTIONS describes
+
     @extend_schema(tags=TAGS, summary="Check a parameter table against a furnace's limits without loading it",
                    request=FurnaceValidateInput, responses={200: FurnaceValidateResult})
     def post(self, request):
@@ -242,7 +244,10 @@ class ToolCallView(ApiView):
         ok = serializers.BooleanField()
         result = serializers.JSONField(help_text="what the tool returns (see each tool's description)")
 
-    @extend_schema(tags=TAGS, summary="Execute one agent tool call", request=FurnaceToolCallInput, responses={200: FurnaceToolCallResult})
+    serializer_class = FurnaceToolCallInput  # also what OPTIONS describes
+
+    @extend_schema(tags=TAGS, summary="Execute one agent tool call", request=FurnaceToolCallInput,
+                   responses={200: FurnaceToolCallResult})
     def post(self, request):
         data = self.FurnaceToolCallInput(data=request.data)
         data.is_valid(raise_exception=True)

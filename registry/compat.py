@@ -85,12 +85,12 @@ class RegistryApplicationInput(CheckedObject):
 class RegistryVersionInput(CheckedObject):
     """One entry of aiApplicationVersionList."""
 
-    source = serializers.ChoiceField(choices=VersionSource.values, help_text="1 training result, 2 image, 3 local files")
+    source = serializers.ChoiceField(choices=VersionSource.choices, help_text="1 training result, 2 image, 3 local files")
     version = optional_text(max_length=1000, help_text='dotted, e.g. "0.0.1"; default: the next one')
     description = optional_text(max_length=100_000)
     savePath = optional_text(source="save_path", max_length=5000, help_text="a folder of your private file space")
-    saveType = choice(SaveType.values, source="save_type")
-    configSaveType = choice(SaveType.values, source="config_save_type")
+    saveType = choice(SaveType.choices, source="save_type")
+    configSaveType = choice(SaveType.choices, source="config_save_type")
     configPath = optional_text(source="config_path", max_length=5000)
     image = optional_text(max_length=1000, help_text="name:tag of an imported image (source 2)")
     imageType = choice([0, 1], source="image_type")
@@ -292,8 +292,8 @@ class ApplicationListView(RegistryView):
             name = optional_text(max_length=96)
             type = optional_text(max_length=32)
             developer = optional_text(max_length=100)
-            source = choice(VersionSource.values)
-            status = choice(VersionStatus.values)
+            source = choice(VersionSource.choices)
+            status = choice(VersionStatus.choices)
             userName = optional_text(source="owner", max_length=150)
             createUser = optional_text(source="owner", max_length=150)
 

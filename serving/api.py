@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .models import ModelService, Replica, ServiceVersion, Sharing
+from .models import Metric, ModelService, Replica, ServiceVersion, Sharing
 from .openai_api import urlpatterns as openai_urls
 
 TAGS = ["serving"]
@@ -65,7 +65,7 @@ class VersionInput(serializers.Serializer):
     rate = serializers.IntegerField(required=False)
     min_replicas = serializers.IntegerField(required=False)
     max_replicas = serializers.IntegerField(required=False)
-    metric = serializers.ChoiceField(choices=[1, 2, 3], required=False, help_text="1 rps, 2 concurrency, 3 GPU use")
+    metric = serializers.ChoiceField(choices=Metric.choices, required=False, help_text="1 rps, 2 concurrency, 3 GPU use")
     threshold = serializers.FloatField(required=False)
     cpu = serializers.IntegerField(required=False)
     memory = serializers.IntegerField(required=False)

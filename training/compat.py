@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from core.child_process import parse_env_variables
 from core.facades import FacadeView, PageInput, StrictInteger, Text, UserIdCheck, facade, page
-from core.selectors import STATUS_ALIASES
+from core.selectors import STATUS_FILTER_CHOICES
 from registry.selectors import public_version_id
 
 from . import hyper, selectors, services
@@ -141,7 +141,7 @@ class CodeTaskBody(TaskBody):
 
 
 class ListInput(PageInput):
-    status = serializers.ChoiceField(choices=list(STATUS_ALIASES), required=False, allow_blank=True, allow_null=True)
+    status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False, allow_blank=True, allow_null=True)
     taskName = opt("name", 128)
     userId = UserIdCheck()
     userName = UserIdCheck()

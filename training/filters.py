@@ -2,7 +2,7 @@
 
 import django_filters
 
-from core.selectors import STATUS_ALIASES
+from core.selectors import STATUS_ALIASES, STATUS_FILTER_CHOICES
 
 from .models import CodeTask, LlmTask
 
@@ -10,7 +10,7 @@ from .models import CodeTask, LlmTask
 class TaskFilter(django_filters.FilterSet):
     """status (an alias such as "pending" or "success" is accepted), name (substring)."""
 
-    status = django_filters.ChoiceFilter(choices=[(alias, alias) for alias in STATUS_ALIASES], method="by_status")
+    status = django_filters.ChoiceFilter(choices=STATUS_FILTER_CHOICES, method="by_status")
     name = django_filters.CharFilter(lookup_expr="icontains", max_length=128)
 
     def by_status(self, qs, name, value):
