@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from huggingface_hub import snapshot_download
 
 from accounts.services import issue_tokens
@@ -94,10 +95,12 @@ def test_image_version_and_a_failed_import(celery_worker, auth_client, user):
     from files.services import delete_path
 
     put_file(user, "Gone/config.json", b"{}")
-    with_gone = auth_client.post(CREATE, create_body(name="served", versions=[{"source": 3, "savePath": "/Gone"}]), format="json")
-    assert with_gone.status_code == 200
-    gone_uid = with_gone.json()["data"]["aiApplicationVersionList"][0]["id"]
-    delete_path(actor=user, owner=user, space="private", path="Gone")
+    with transaction.atomic():  # the import job is enqueued when this commits: after the files are gone
+        with_gone = auth_client.post(CREATE, create_body(name="served", versions=[{"source": 3, "savePath": "/Gone"}]),
+                                     format="json")
+        assert with_gone.status_code == 200
+        gone_uid = with_gone.json()["data"]["aiApplicationVersionList"][0]["id"]
+        delete_path(actor=user, owner=user, space="private", path="Gone")
     job, version = wait_for_import(gone_uid)
     assert job.status == "failed" and version.status == VersionStatus.FAILED
     assert "Gone" in version.error and version.commit is None
