@@ -39,6 +39,8 @@ def test_create_without_deploying_then_read_back(user, tiny_version):
     assert by_get["data"]["id"] == by_post["data"]["id"] == service["id"]
     found = client.get("/model/modelServerVersion/findModelServerVersionById", {"id": version["id"]}).json()
     assert found["data"]["modelServerId"] == service["id"] and found["data"]["replicas"] == []
+    posted = client.post("/model/modelServerVersion/findModelServerVersionById", {"id": version["id"]}, format="json")
+    assert posted.json()["data"] == found["data"]
 
     page = client.post("/model/modelServer/findModelServerPageList",
                        {"pageNum": 1, "pageSize": 10, "queryCriteria": {"createUser": str(user.pk), "name": "ti"}},
