@@ -9,12 +9,13 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from hub.tiny_models import build_tiny_gpt2
 from registry.models import AiApplicationVersion
-from serving.models import ModelService
+from serving.models import ModelService, Replica
 from tests.files.test_browser import log_in
 from tests.serving.conftest import kill_replicas, replica_pids
 from training.models import LlmTask
@@ -151,7 +152,13 @@ def test_upload_register_fine_tune_evaluate_compare_deploy_and_chat_from_the_pag
     page.select_option("[data-testid=model-picker]", "serving:journey")
     page.fill("[data-testid=chat-input]", "The river runs")
     page.click("[data-testid=chat-send]")
-    page.locator(".msg.chatcar[data-done=true] .text").wait_for(timeout=120_000)
+    try:
+        page.locator(".msg.chatcar[data-done=true] .text").wait_for(timeout=120_000)
+    except PlaywrightTimeout:  # say what the page and the service showed instead of a bare timeout
+        versions = list(service.versions.values_list("number", "status", "error"))
+        replicas = [(r.version.number, r.status, r.port) for r in Replica.objects.filter(version__service=service)]
+        raise AssertionError(f"no answer in 120 s; the chat shows {page.inner_text('main')[-1500:]!r}; "
+                             f"versions {versions}; replicas {replicas}") from None
     assert page.locator(".msg.chatcar[data-done=true] .text").inner_text().strip()
 
     # The same screens in Chinese, switched from the navigation.
