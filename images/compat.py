@@ -9,7 +9,7 @@ writes the spec's shapes, and both are the OpenAPI document.
 from django.urls import path
 from rest_framework import serializers
 
-from core.facades import FacadeView, NameList, PageInput, Text, UserIdCheck, facade, page
+from core.facades import FacadeView, NameList, PageInput, Text, UserIdCheck, facade, optional_text, page
 
 from . import selectors, services
 from .models import ImageStatus
@@ -67,10 +67,10 @@ class CreateImageView(FacadeView):
 
     class Input(serializers.Serializer):
         imageName = Text(source="name", help_text="lowercase, like dzq/45")
-        imageIcon = Text(source="icon", required=False, allow_blank=True, allow_null=True)
-        imageOverView = Text(source="overview", required=False, allow_blank=True, allow_null=True)
+        imageIcon = optional_text(source="icon")
+        imageOverView = optional_text(source="overview")
         imageLabel = serializers.ListField(source="labels", child=Text(), required=False, allow_null=True)
-        imageDescribe = Text(source="description", required=False, allow_blank=True, allow_null=True)
+        imageDescribe = optional_text(source="description")
         userId = UserIdCheck()
 
     @facade(summary="Create an image record", output=ImageRow())
@@ -88,9 +88,9 @@ class UploadImageView(FacadeView):
 
     class Input(serializers.Serializer):
         fileUrl = Text(source="file_url", help_text="tarball path in your private file space")
-        imageId = Text(source="image_id", required=False, allow_blank=True, allow_null=True)
+        imageId = optional_text(source="image_id")
         imageName = serializers.JSONField(source="name", required=False, help_text="used (or created) without imageId")
-        imageTag = Text(source="tag", required=False, allow_blank=True, allow_null=True, help_text="default latest")
+        imageTag = optional_text(source="tag", help_text="default latest")
         userId = UserIdCheck()
 
         def validate(self, attrs):

@@ -12,7 +12,8 @@ from django.urls import path
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from core.facades import FacadeView, PageInput, SpecModelSerializer, StrictInteger, Text, UserIdCheck, facade, page
+from core.facades import (CheckedObject, FacadeView, PageInput, SpecModelSerializer, StrictInteger, Text, UserIdCheck,
+                          facade, optional_text, page)
 
 from . import selectors, services
 from .models import ModelService, Replica, ServiceVersion
@@ -40,20 +41,21 @@ class JsonText(Text):
         return super().to_internal_value(text)
 
 
-class Checked(serializers.Serializer):
-    """createUser and userName in a body are checks against the signed-in user, never identity."""
+class Checked(CheckedObject):
+    """createUser and userName in a body are checks against the signed-in user, never identity;
+    empty strings are left out like nulls."""
 
     createUser = UserIdCheck()
     userName = UserIdCheck()
 
     def validate(self, attrs):
-        return {k: v for k, v in attrs.items() if k not in ("createUser", "userName") and v not in (None, "")}
+        return {k: v for k, v in super().validate(attrs).items() if v != ""}
 
 
 class ModelServerInput(Checked):
     name = Text(max_length=64, help_text="what OpenAI clients pass as model")
-    description = optional(Text, max_length=2000)
-    path = optional(Text, max_length=255)
+    description = optional_text(max_length=2000)
+    path = optional_text(max_length=255)
 
 
 class ModelServerVersionInput(Checked):
@@ -66,24 +68,24 @@ class ModelServerVersionInput(Checked):
     cpu = optional(StrictInteger)
     memory = optional(StrictInteger)
     gpu = optional(StrictInteger)
-    gpuShare = optional(Text, source="gpu_share")
-    reqMethod = optional(Text, source="req_method", help_text="rest (grpc is not served)")
-    command = optional(Text)
-    image = optional(Text)
-    imagePorts = optional(Text, source="image_ports")
+    gpuShare = optional_text(source="gpu_share")
+    reqMethod = optional_text(source="req_method", help_text="rest (grpc is not served)")
+    command = optional_text()
+    image = optional_text()
+    imagePorts = optional_text(source="image_ports")
     envs = optional(JsonText)
     volumes = optional(JsonText)
     hyperParameterList = optional(JsonText, source="hyper_parameters")
-    resourceGroupId = optional(Text, source="resource_group_id")
-    resourceGroupName = optional(Text, source="resource_group_name")
-    resourceGroupKey = optional(Text, source="resource_group_key")
+    resourceGroupId = optional_text(source="resource_group_id")
+    resourceGroupName = optional_text(source="resource_group_name")
+    resourceGroupKey = optional_text(source="resource_group_key")
     # Kept as given and shown back.
     gpuCores = optional(StrictInteger, source="extra.gpuCores")
     gpuMem = optional(StrictInteger, source="extra.gpuMem")
-    migRes = optional(Text, source="extra.migRes")
+    migRes = optional_text(source="extra.migRes")
     customImageFlag = optional(StrictInteger, source="extra.customImageFlag")
     replica = optional(StrictInteger, source="extra.replica")
-    volumePath = optional(Text, source="extra.volumePath")
+    volumePath = optional_text(source="extra.volumePath")
     rates = optional(serializers.ListField, source="extra.rates", child=serializers.JSONField())
 
     def validate(self, attrs):

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.child_process import parse_env_variables
-from core.facades import FacadeView, PageInput, StrictInteger, Text, UserIdCheck, facade, page
+from core.facades import FacadeView, PageInput, StrictInteger, Text, UserIdCheck, facade, optional_text, page
 from core.selectors import STATUS_FILTER_CHOICES
 from registry.selectors import public_version_id
 
@@ -22,8 +22,8 @@ TAGS = ["platform training (training)"]
 
 
 def opt(source=None, max_length=1024, **kwargs):
-    return Text(source=source, required=False, allow_blank=True, allow_null=True, max_length=max_length,
-                trim_whitespace=True, **kwargs)
+    """An optional text field of a createTaskBO (trimmed; 1024 characters unless said)."""
+    return optional_text(source=source, max_length=max_length, trim_whitespace=True, **kwargs)
 
 
 class HyperItem(serializers.Serializer):
@@ -124,7 +124,7 @@ class FineTuneBody(TaskBody):
 
 class CodeTaskBody(TaskBody):
     type = opt(max_length=32, help_text=", ".join(CodeTaskType.values))
-    command = Text(required=False, allow_blank=True, allow_null=True)
+    command = optional_text()
     commands = serializers.ListField(child=Text(allow_blank=True), required=False, allow_null=True, max_length=100)
     mpiCommand = opt("mpi_command", services.MAX_COMMAND_CHARS)
     workingDir = opt("working_dir")
