@@ -128,14 +128,6 @@ def public_version_id(ref):
     return None
 
 
-def version_by_pk(pk):
-    """A version by its database number, for rows of other apps that point at one (no scoping:
-    the caller already holds the row that names it)."""
-    if not pk:
-        return None
-    return AiApplicationVersion.objects.filter(pk=pk).select_related("application").first()
-
-
 def latest_evaluation_results(version):
     """{metric: value} of the version's latest succeeded evaluation, or None when it has none."""
     task = (
